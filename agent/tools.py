@@ -1,0 +1,216 @@
+"""Tools: typed functions the model may call, and the toolbox that names them.
+
+`@tool` turns a function into a `Tool`. The `Tool` owns everything about the tool's
+interface: name, description and per-parameter docs (from the docstring), the parameter
+model (from the type hints), the JSON schema, the few-shot examples that teach the
+markup, and the conversion from a parsed call to keyword arguments.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, TypeVar, get_type_hints, overload
+
+import docstring_parser
+from pydantic import BaseModel, ValidationError, create_model
+
+from agent.errors import BadArguments, ConfigError, UnknownTool
+from agent.markup import ParsedCall
+
+ENTRY_POINT_GROUP = "interleaf.tools"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True, eq=False)
+class Tool:
+    name: str
+    description: str
+    fn: Callable[..., Any]
+    parameters: type[BaseModel]
+    param_docs: Mapping[str, str] = field(default_factory=dict)
+    examples: tuple[str, ...] = ()
+    """Texts that use the tool in the default markup, e.g. "2 + 2 is [Calculator(2 + 2) → 4]"."""
+    timeout: float | None = None
+    """Seconds a call may take; None uses the agent's default."""
+    reset: Callable[[], None] | None = None
+    """Called when an agent run ends, for tools that keep state for the length of a run."""
+
+    @property
+    def is_async(self) -> bool:
+        return inspect.iscoroutinefunction(self.fn)
+
+    @property
+    def param_names(self) -> list[str]:
+        return list(self.parameters.model_fields)
+
+    @property
+    def raw_param(self) -> str | None:
+        """The parameter that takes the raw text between the parentheses, if the tool
+        has a first `str` parameter and every other parameter is optional."""
+        fields = list(self.parameters.model_fields.items())
+        if not fields or fields[0][1].annotation is not str:
+            return None
+        if any(f.is_required() for _, f in fields[1:]):
+            return None
+        return fields[0][0]
+
+    def json_schema(self) -> dict[str, Any]:
+        schema = self.parameters.model_json_schema()
+        schema.pop("title", None)
+        for name, prop in schema.get("properties", {}).items():
+            prop.pop("title", None)
+            if name in self.param_docs:
+                prop.setdefault("description", self.param_docs[name])
+        return schema
+
+    def signature(self) -> str:
+        parts = []
+        for name, f in self.parameters.model_fields.items():
+            ann = getattr(f.annotation, "__name__", None) or str(f.annotation)
+            text = f"{name}: {ann}"
+            if not f.is_required():
+                text += f" = {f.default!r}"
+            parts.append(text)
+        return f"{self.name}({', '.join(parts)})"
+
+    def bind(self, call: ParsedCall) -> dict[str, Any]:
+        """Keyword arguments for `call`, validated against the parameters."""
+        raw = self.raw_param
+        if call.args is not None:
+            try:
+                return self._validate(call.args, call.kwargs or {})
+            except BadArguments:
+                is_one_string = len(call.args) == 1 and isinstance(call.args[0], str)
+                if raw is None or call.kwargs or is_one_string:
+                    raise
+        if raw is not None:
+            return self._validate((call.raw.strip(),), {})
+        raise BadArguments(
+            self.name, f"write Python literals, as in {self.signature()}; got {call.raw!r}"
+        )
+
+    def _validate(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        names = self.param_names
+        if len(args) > len(names):
+            raise BadArguments(self.name, f"takes {len(names)} arguments, got {len(args)}")
+        values = dict(zip(names, args))
+        for key, value in kwargs.items():
+            if key not in names:
+                raise BadArguments(self.name, f"no parameter {key!r}; parameters: {', '.join(names)}")
+            if key in values:
+                raise BadArguments(self.name, f"{key!r} given twice")
+            values[key] = value
+        try:
+            model = self.parameters.model_validate(values)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors()
+            )
+            raise BadArguments(self.name, problems) from None
+        return {name: getattr(model, name) for name in names}
+
+
+@overload
+def tool(fn: F, /) -> Tool: ...
+
+
+@overload
+def tool(
+    *, name: str | None = None, description: str | None = None,
+    examples: Iterable[str] = (), timeout: float | None = None,
+) -> Callable[[F], Tool]: ...
+
+
+def tool(
+    fn: F | None = None, /, *, name: str | None = None, description: str | None = None,
+    examples: Iterable[str] = (), timeout: float | None = None,
+) -> Tool | Callable[[F], Tool]:
+    """Make a `Tool` of a typed function: `@tool` or `@tool(name=..., examples=[...])`."""
+
+    def wrap(f: F) -> Tool:
+        return make_tool(f, name=name, description=description, examples=examples, timeout=timeout)
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def make_tool(
+    fn: Callable[..., Any], *, name: str | None = None, description: str | None = None,
+    examples: Iterable[str] = (), timeout: float | None = None,
+    reset: Callable[[], None] | None = None,
+) -> Tool:
+    doc = docstring_parser.parse(inspect.getdoc(fn) or "")
+    summary = " ".join(p for p in (doc.short_description, doc.long_description) if p)
+    return Tool(
+        name=name or fn.__name__,
+        description=description or summary,
+        fn=fn,
+        parameters=_parameter_model(fn),
+        param_docs={p.arg_name: p.description or "" for p in doc.params},
+        examples=tuple(examples),
+        timeout=timeout,
+        reset=reset,
+    )
+
+
+def _parameter_model(fn: Callable[..., Any]) -> type[BaseModel]:
+    try:
+        hints = get_type_hints(fn, include_extras=True)
+    except Exception as exc:  # unresolvable forward references
+        raise ConfigError(f"tool {fn.__name__}: cannot read its type hints: {exc}") from exc
+    fields: dict[str, Any] = {}
+    for param in inspect.signature(fn).parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise ConfigError(f"tool {fn.__name__}: *args and **kwargs are not supported")
+        if param.name not in hints:
+            raise ConfigError(f"tool {fn.__name__}: parameter {param.name!r} needs a type hint")
+        default = ... if param.default is param.empty else param.default
+        fields[param.name] = (hints[param.name], default)
+    model: type[BaseModel] = create_model(f"{fn.__name__}_params", **fields)
+    return model
+
+
+class Toolbox(Mapping[str, Tool]):
+    """The tools of one agent, looked up by name without regard to case."""
+
+    def __init__(self, tools: Iterable[Tool | Callable[..., Any]] = ()) -> None:
+        self._tools: dict[str, Tool] = {}
+        for t in tools:
+            item = t if isinstance(t, Tool) else make_tool(t)
+            key = item.name.casefold()
+            if key in self._tools:
+                raise ConfigError(f"two tools are named {item.name!r}")
+            self._tools[key] = item
+
+    def __getitem__(self, name: str) -> Tool:
+        try:
+            return self._tools[name.casefold()]
+        except KeyError:
+            raise UnknownTool(name, self.names()) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return (t.name for t in self._tools.values())
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.casefold() in self._tools
+
+    def names(self) -> list[str]:
+        return [t.name for t in self._tools.values()]
+
+
+def installed_tools() -> dict[str, Tool]:
+    """Tools registered under the `interleaf.tools` entry-point group, by entry-point name."""
+    found: dict[str, Tool] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            obj = ep.load()
+        except Exception as exc:
+            raise ConfigError(f"tool plugin {ep.name!r} ({ep.value}) failed to load: {exc}") from exc
+        found[ep.name] = obj if isinstance(obj, Tool) else make_tool(obj)
+    return found
