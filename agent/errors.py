@@ -4,6 +4,8 @@
     ├── UserError                 the programmer's mistake: raised, never sent to the model
     │   ├── ConfigError           bad configuration (a budget below zero, a tool without hints …)
     │   └── ModelNotFound         a model spec that names nothing installed or registered
+    ├── ModelError                the backend failed mid-run: the run ends, its text is kept
+    │   └── ContextOverflow       the text outgrew the model's context window
     └── ToolCallError             the model's mistake: becomes "→ Error: …" in the text
         ├── MalformedCall         markup that opened a call but does not parse
         ├── UnknownTool           a call to a tool that is not registered
@@ -82,3 +84,17 @@ class ToolTimeout(ToolCallError):
         self.tool = tool
         self.seconds = seconds
         super().__init__(f"{tool} timed out after {seconds:g} s")
+
+
+class ModelError(InterleafError):
+    """The model backend failed in a way the run cannot go on from (the run ends with a
+    stated reason; the text so far is kept)."""
+
+
+class ContextOverflow(ModelError):
+    """The prompt and the text so far no longer fit the model's context window."""
+
+    def __init__(self, needed: int, window: int) -> None:
+        self.needed = needed
+        self.window = window
+        super().__init__(f"the text needs {needed} tokens but the context window holds {window}")

@@ -1,0 +1,117 @@
+"""Run one parsed call: look the tool up, bind its arguments, run it under a time limit,
+and format what it returned. Every mistake of the model comes back as a `ToolCallError`
+in the outcome; nothing the model writes makes this raise."""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+import time
+from collections.abc import Coroutine, Mapping
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import Any
+
+from agent.errors import ToolCallError, ToolFailed, ToolTimeout
+from agent.markup import ParsedCall
+from agent.results import MAX_RESULT_CHARS, format_result
+from agent.tools import Tool, Toolbox
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: str | None
+    error: ToolCallError | None
+    arguments: Mapping[str, Any] | None
+    seconds: float
+
+
+class Dispatcher:
+    """Runs tools for one agent. Sync tools run on daemon worker threads, async tools on
+    one event loop of the dispatcher's own; a tool past its time limit is abandoned (its
+    thread never blocks the process from exiting)."""
+
+    def __init__(self, toolbox: Toolbox, *, timeout: float = 30.0, max_result_chars: int = MAX_RESULT_CHARS) -> None:
+        self.toolbox = toolbox
+        self.timeout = timeout
+        self.max_result_chars = max_result_chars
+        self._pool = _DaemonPool()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    def run(self, call: ParsedCall, *, timeout: float | None = None) -> Outcome:
+        started = time.perf_counter()
+        arguments: dict[str, Any] | None = None
+        try:
+            tool = self.toolbox[call.name]
+            arguments = tool.bind(call)
+            limit = min(x for x in (timeout, tool.timeout, self.timeout) if x is not None)
+            value = self._execute(tool, arguments, limit)
+            result = format_result(value, max_chars=self.max_result_chars)
+            return Outcome(result, None, arguments, time.perf_counter() - started)
+        except ToolCallError as exc:
+            return Outcome(None, exc, arguments, time.perf_counter() - started)
+
+    def _execute(self, tool: Tool, arguments: dict[str, Any], limit: float) -> Any:
+        future: Future[Any]
+        if tool.is_async:
+            coroutine: Coroutine[Any, Any, Any] = tool.fn(**arguments)
+            future = asyncio.run_coroutine_threadsafe(coroutine, self._event_loop())
+        else:
+            future = self._pool.submit(tool.fn, arguments)
+        try:
+            return future.result(timeout=max(limit, 0.0))
+        except FutureTimeout:
+            future.cancel()
+            raise ToolTimeout(tool.name, limit) from None
+        except ToolCallError:
+            raise
+        except (Exception, SystemExit) as exc:
+            raise ToolFailed(tool.name, exc) from exc
+
+    def _event_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="interleaf-async-tools", daemon=True).start()
+                self._loop = loop
+            return self._loop
+
+    def close(self) -> None:
+        with self._lock:
+            if self._loop is not None:
+                self._loop.call_soon_threadsafe(self._loop.stop)
+                self._loop = None
+
+
+class _DaemonPool:
+    """Worker threads that never keep the process alive; one more starts whenever every
+    worker is busy (or stuck in a tool that timed out)."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Any, Mapping[str, Any], Future[Any]]] = queue.SimpleQueue()
+        self._idle = 0
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Any, arguments: Mapping[str, Any]) -> Future[Any]:
+        future: Future[Any] = Future()
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+            else:
+                threading.Thread(target=self._work, name="interleaf-tool", daemon=True).start()
+        self._jobs.put((fn, arguments, future))
+        return future
+
+    def _work(self) -> None:
+        while True:
+            fn, arguments, future = self._jobs.get()
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(**arguments))
+                except BaseException as exc:  # handed to the waiting dispatcher
+                    future.set_exception(exc)
+            with self._lock:
+                self._idle += 1

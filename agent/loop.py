@@ -1,0 +1,244 @@
+"""The Toolformer loop: generate → detect → dispatch → splice → continue.
+
+`run_loop` yields events. Each pass streams the model's continuation of the transcript
+until a call closes (the stream is closed there, so the model never writes a result),
+the model ends, or a budget runs out; the step that follows is one of `NextStep`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Generator, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, assert_never
+
+from agent.detector import Closed, Detector, Malformed, Opened, Text
+from agent.dispatch import Dispatcher
+from agent.errors import ContextOverflow, MalformedCall, ModelError, UserError
+from agent.events import (
+    CallFinished, CallRecord, CallStarted, Event, RunFinished, RunResult, StopReason, TextDelta,
+)
+from agent.markup import DEFAULT_MARKUP, Markup, ParsedCall
+from agent.models.base import CallTrigger, Completion, Model, Prompt, Request, Usage
+
+
+@dataclass(frozen=True)
+class Budget:
+    max_calls: int = 20
+    max_tokens: int = 2048
+    """Completion tokens over the whole run."""
+    timeout: float | None = 300.0
+    """Wall-clock seconds for the whole run."""
+    no_progress: int = 3
+    """End the run when the same call with the same result comes back this many times."""
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    markup: Markup = DEFAULT_MARKUP
+    budget: Budget = field(default_factory=Budget)
+    tool_timeout: float = 30.0
+    stop: tuple[str, ...] = ()
+    temperature: float = 0.0
+    seed: int | None = None
+    trigger: CallTrigger | None = None
+    grammar_for: Callable[[str], str | None] | None = None
+    """A tool's name → a GBNF grammar for its arguments; when given, once the model opens
+    a call to that tool the arguments are generated under the grammar."""
+
+
+@dataclass(frozen=True)
+class CallNext:
+    call: ParsedCall
+
+
+@dataclass(frozen=True)
+class MalformedNext:
+    name: str
+    text: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class FinishNext:
+    reason: StopReason
+    detail: str
+
+
+@dataclass(frozen=True)
+class ConstrainNext:
+    opened: str
+    """The markup that opened the call, e.g. `[Calculator(`."""
+    grammar: str
+
+
+NextStep = CallNext | MalformedNext | ConstrainNext | FinishNext
+
+
+class _Run:
+    def __init__(self, model: Model, dispatcher: Dispatcher, prompt: Prompt, config: LoopConfig,
+                 cancel: threading.Event | None) -> None:
+        self.model = model
+        self.dispatcher = dispatcher
+        self.prompt = prompt
+        self.config = config
+        self.cancel = cancel or threading.Event()
+        self.text = ""
+        self.calls: list[CallRecord] = []
+        self.usage = Usage()
+        self.started = time.monotonic()
+        self.seen: Counter[tuple[tuple[str, str], str]] = Counter()
+
+    def remaining_seconds(self) -> float | None:
+        timeout = self.config.budget.timeout
+        return None if timeout is None else timeout - (time.monotonic() - self.started)
+
+    def out_of_time(self) -> bool:
+        left = self.remaining_seconds()
+        return left is not None and left <= 0
+
+    def events(self) -> Iterator[Event]:
+        opened: ConstrainNext | None = None
+        while True:
+            step = yield from self.generate(opened)
+            opened = None
+            if isinstance(step, ConstrainNext):
+                opened = step
+            elif isinstance(step, CallNext):
+                step = yield from self.call(step.call)
+            elif isinstance(step, MalformedNext):
+                step = yield from self.malformed(step)
+            if isinstance(step, FinishNext):
+                yield RunFinished(self.result(step))
+                return
+
+    def generate(self, opened: ConstrainNext | None = None) -> Generator[Event, None, NextStep]:
+        budget = self.config.budget
+        left = budget.max_tokens - self.usage.completion_tokens
+        if left <= 0:
+            return FinishNext(StopReason.MAX_TOKENS, f"the run used its {budget.max_tokens} tokens")
+        held = opened.opened if opened else ""
+        request = Request(
+            prompt=replace(self.prompt, assistant=self.prompt.assistant + self.text + held),
+            stop=self.config.stop, max_tokens=left, temperature=self.config.temperature,
+            seed=self.config.seed, trigger=None if opened else self.config.trigger,
+            grammar=opened.grammar if opened else None,
+        )
+        completion = Completion()
+        detector = Detector(self.config.markup, is_tool=self.dispatcher.toolbox.__contains__)
+        detector.feed(held)
+        constrain = None if opened else self.config.grammar_for
+        stream = self.model.stream(request, completion)
+        try:
+            for chunk in stream:
+                step = yield from self.detect(detector.feed(chunk), constrain)
+                if step is None and (self.cancel.is_set() or self.out_of_time()):
+                    step = self.interrupted()
+                if step is not None:
+                    return step
+            step = yield from self.detect(detector.finish(), None)
+            return step or self.finished(completion)
+        except (UserError, KeyboardInterrupt, GeneratorExit):
+            raise
+        except ContextOverflow as exc:
+            return FinishNext(StopReason.CONTEXT_FULL, str(exc))
+        except Exception as exc:
+            kind = "model error" if isinstance(exc, ModelError) else type(exc).__name__
+            return FinishNext(StopReason.MODEL_ERROR, f"{kind}: {exc}")
+        finally:
+            stream.close()
+            self.usage.add(completion.usage)
+
+    def detect(self, found: list[Text | Opened | Closed | Malformed],
+               constrain: Callable[[str], str | None] | None) -> Generator[Event, None, NextStep | None]:
+        for event in found:
+            if isinstance(event, Text):
+                self.text += event.text
+                yield TextDelta(event.text)
+            elif isinstance(event, Closed):
+                return CallNext(event.call)
+            elif isinstance(event, Malformed):
+                return MalformedNext(event.name, event.text, event.reason)
+            elif isinstance(event, Opened):
+                grammar = constrain(event.name) if constrain and event.name in self.dispatcher.toolbox else None
+                if grammar:
+                    return ConstrainNext(event.text, grammar)
+            else:
+                assert_never(event)
+        return None
+
+    def interrupted(self) -> FinishNext:
+        if self.cancel.is_set():
+            return FinishNext(StopReason.CANCELLED, "the run was cancelled")
+        return FinishNext(StopReason.TIMEOUT, f"the run took longer than {self.config.budget.timeout:g} s")
+
+    def finished(self, completion: Completion) -> FinishNext:
+        reason = completion.finish_reason
+        if reason == "stop":
+            return FinishNext(StopReason.STOP_SEQUENCE, f"the model wrote the stop sequence {completion.stop_sequence!r}")
+        if reason == "length":
+            return FinishNext(StopReason.MAX_TOKENS, f"the run used its {self.config.budget.max_tokens} tokens")
+        return FinishNext(StopReason.END, "the model finished its text")
+
+    def call(self, call: ParsedCall) -> Generator[Event, None, NextStep | None]:
+        budget = self.config.budget
+        index = len(self.calls)
+        if index >= budget.max_calls:
+            yield from self.splice(index, call.name, call.raw, error=f"the run's budget of {budget.max_calls} calls is spent")
+            return FinishNext(StopReason.MAX_CALLS, f"the model tried call {index + 1} of at most {budget.max_calls}")
+        yield CallStarted(index, call)
+        left = self.remaining_seconds()
+        timeout = self.config.tool_timeout if left is None else max(0.0, min(self.config.tool_timeout, left))
+        outcome = self.dispatcher.run(call, timeout=timeout)
+        error = None if outcome.error is None else str(outcome.error)
+        yield from self.splice(index, call.name, call.raw, result=outcome.result, error=error,
+                               arguments=outcome.arguments, seconds=outcome.seconds)
+        if self.out_of_time() or self.cancel.is_set():
+            return self.interrupted()
+        key = (call.key(), outcome.result or error or "")
+        self.seen[key] += 1
+        if self.seen[key] >= budget.no_progress:
+            return FinishNext(StopReason.NO_PROGRESS, f"{call.name}({call.raw}) gave the same result {budget.no_progress} times")
+        return None
+
+    def malformed(self, step: MalformedNext) -> Generator[Event, None, NextStep | None]:
+        index = len(self.calls)
+        if index >= self.config.budget.max_calls:
+            return FinishNext(StopReason.MAX_CALLS, f"the model tried call {index + 1} of at most {self.config.budget.max_calls}")
+        error = MalformedCall(step.text, step.reason)
+        markup = self.config.markup
+        written = step.text.removesuffix(markup.close.strip()).rstrip()
+        text = f"{written} {markup.arrow} Error: {error}; write it as {step.name}(...){markup.close}"
+        record = CallRecord(index, step.name, step.text, text, error=str(error))
+        self.calls.append(record)
+        self.text += text
+        yield CallFinished(record)
+        return None
+
+    def splice(self, index: int, name: str, raw: str, *, result: str | None = None, error: str | None = None,
+               arguments: Mapping[str, Any] | None = None, seconds: float = 0.0) -> Iterator[Event]:
+        shown = result if error is None else f"Error: {error}"
+        text = self.config.markup.completed(name, raw, shown or "")
+        record = CallRecord(index, name, raw, text, arguments=arguments,
+                            result=result, error=error, seconds=seconds)
+        self.calls.append(record)
+        self.text += text
+        yield CallFinished(record)
+
+    def result(self, step: FinishNext) -> RunResult:
+        return RunResult(
+            text=self.text, calls=tuple(self.calls), usage=self.usage, stop_reason=step.reason,
+            detail=step.detail, seconds=time.monotonic() - self.started,
+        )
+
+
+def run_loop(model: Model, dispatcher: Dispatcher, prompt: Prompt, config: LoopConfig = LoopConfig(), *,
+             cancel: threading.Event | None = None) -> Iterator[Event]:
+    """Run the loop on `prompt`, yielding events; the last one is always `RunFinished`."""
+    run = _Run(model, dispatcher, prompt, config, cancel)
+    try:
+        yield from run.events()
+    except KeyboardInterrupt:
+        yield RunFinished(run.result(FinishNext(StopReason.CANCELLED, "interrupted")))

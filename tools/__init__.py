@@ -1,0 +1,1 @@
+"""Tools that ship with Interleaf, registered under the `interleaf.tools` entry points."""
