@@ -9,7 +9,7 @@ recorded up to then stands.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -58,6 +58,9 @@ class Request:
     seed: int | None = None
     grammar: str | None = None
     """GBNF grammar the continuation must follow; backends that cannot constrain ignore it."""
+    response_schema: Mapping[str, Any] | None = None
+    """JSON schema the whole reply must follow (structured output): llama.cpp turns it
+    into a grammar, OpenAI-compatible servers get it as `response_format`."""
     tools: tuple[ToolSpec, ...] = ()
     """Filled only for backends in the native function-calling dialect."""
     trigger: CallTrigger | None = None
