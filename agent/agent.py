@@ -10,12 +10,13 @@ from typing import Any
 
 from agent.dispatch import Dispatcher
 from agent.errors import ConfigError
+from agent.grammar import grammar_for
 from agent.events import Event, RunFinished, RunResult
 from agent.loop import Budget, LoopConfig, run_loop
 from agent.markup import DEFAULT_MARKUP, Markup
 from agent.models import resolve_model
 from agent.models.base import CallTrigger, Model, Prompt
-from agent.prompt import system_prompt
+from agent.prompt import example_budget, system_prompt
 from agent.tools import Tool, Toolbox
 
 
@@ -29,7 +30,12 @@ class Agent:
         max_tokens: int = 1024, timeout: float | None = 300.0, tool_timeout: float = 30.0,
         no_progress: int = 3, stop: Iterable[str] = (), temperature: float = 0.0,
         seed: int | None = None, trigger: CallTrigger | None = None, max_examples: int = 2,
+        max_example_chars: int | None = None, constrain: bool = False, check_arithmetic: bool = False,
     ) -> None:
+        """`trigger`: start a call when its marker is among the k likeliest tokens (or never).
+        `constrain`: decode each call's arguments under its tool's grammar (agent.grammar).
+        `check_arithmetic`: recompute each `a op b =` the model writes and splice the value.
+        `max_example_chars`: few-shot examples budget; by default from the context size."""
         _check_positive(max_calls=max_calls, max_tokens=max_tokens, tool_timeout=tool_timeout,
                         no_progress=no_progress, max_examples=max_examples + 1)
         if timeout is not None:
@@ -39,10 +45,13 @@ class Agent:
         self.toolbox = Toolbox(tools)
         self.instructions = instructions
         self.max_examples = max_examples
+        self.max_example_chars = max_example_chars
         self.config = LoopConfig(
             markup=markup, budget=Budget(max_calls=max_calls, max_tokens=max_tokens, timeout=timeout,
                                          no_progress=no_progress),
             tool_timeout=tool_timeout, stop=tuple(stop), temperature=temperature, seed=seed, trigger=trigger,
+            grammar_for=grammar_for(self.toolbox, markup) if constrain else None,
+            check_arithmetic=check_arithmetic,
         )
         self._dispatcher = Dispatcher(self.toolbox, timeout=tool_timeout)
 
@@ -58,8 +67,12 @@ class Agent:
         return list(self.toolbox.values())
 
     def system_prompt(self) -> str:
+        budget = self.max_example_chars
+        if budget is None:
+            options = getattr(self._model, "options", None)
+            budget = example_budget(getattr(self._model, "n_ctx", None) or getattr(options, "n_ctx", None))
         return system_prompt(self.tools, markup=self.config.markup, instructions=self.instructions,
-                             max_examples=self.max_examples)
+                             max_examples=self.max_examples, max_example_chars=budget)
 
     def prompt(self, task: str, *, prefix: str = "") -> Prompt:
         return Prompt(self.system_prompt(), task, prefix)

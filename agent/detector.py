@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 import keyword
+import re
 import string
 from dataclasses import dataclass
 from enum import Enum, auto
@@ -25,6 +26,12 @@ _PAIRS = {"(": ")", "[": "]", "{": "}"}
 _CLOSERS = set(_PAIRS.values())
 _STRING_PREFIXES = {"r", "b", "f", "u", "rb", "br", "fr", "rf"}
 _IDENT_CHARS = string.ascii_letters + string.digits + "_"
+_LOOK_BACK = 40
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NAME_REST = re.compile(r"[A-Za-z0-9_]*")
+_ARGS_SPECIAL = re.compile(r"[()\[\]{}'\"]")
+_SINGLE_QUOTED = {q: re.compile(rf"[\\\n{q}]") for q in "'\""}
+_TRIPLE_QUOTED = {q: re.compile(rf"[\\{q}]") for q in "'\""}
 
 
 @dataclass(frozen=True)
@@ -134,8 +141,6 @@ class Detector:
     def _scan(self, events: list[Event]) -> _Outcome:
         try:
             while self._i < len(self._buf):
-                if self._state is not _State.AFTER and len(self._buf) > self._max + len(self._open):
-                    return self._give_up(events, f"the call is longer than {self._max} characters")
                 outcome = self._step(events)
                 if outcome is not None:
                     return outcome
@@ -171,25 +176,42 @@ class Detector:
         return None
 
     def _step_name(self, events: list[Event]) -> _Outcome | None:
-        c = self._char()
-        at_start = self._i == self._name_start
-        if c == "(" and not at_start:
-            events.append(Opened(self._buf[self._name_start : self._i], self._buf[: self._i + 1]))
-            self._i += 1
-            self._args_start = self._i
-            self._state = _State.ARGS
-            return None
-        valid = c.isascii() and (c.isalpha() or c == "_" or (c.isdigit() and not at_start))
-        if not valid or self._i - self._name_start >= MAX_NAME_CHARS:
+        self._char()
+        pattern = _NAME if self._i == self._name_start else _NAME_REST
+        match = pattern.match(self._buf, self._i)
+        if match is None:
             return self._abandon()
+        self._i = match.end()
+        if self._i - self._name_start > MAX_NAME_CHARS:
+            return self._abandon()
+        if self._char() != "(":
+            return self._abandon()
+        events.append(Opened(self._buf[self._name_start : self._i], self._buf[: self._i + 1]))
         self._i += 1
+        self._args_start = self._i
+        self._state = _State.ARGS
         return None
 
+    def _search(self, pattern: re.Pattern[str], events: list[Event]) -> re.Match[str] | _Outcome:
+        """The next character that matters, within the call's length limit."""
+        limit = self._max + len(self._open)
+        match = pattern.search(self._buf, self._i, limit)
+        if match is not None:
+            self._i = match.start()
+            return match
+        if len(self._buf) >= limit:
+            self._i = limit
+            return self._give_up(events, f"the call is longer than {self._max} characters")
+        self._i = len(self._buf)
+        raise _NeedMore
+
     def _step_args(self, events: list[Event]) -> _Outcome | None:
-        c = self._char()
         if self._quote:
-            self._step_string(c)
-            return None
+            return self._step_string(events)
+        match = self._search(_ARGS_SPECIAL, events)
+        if not isinstance(match, re.Match):
+            return match
+        c = match.group()
         if c in "'\"" and self._opens_string():
             self._open_string(c)
             return None
@@ -210,7 +232,7 @@ class Detector:
     def _opens_string(self) -> bool:
         """A quote starts a string where Python could have one, so that the apostrophe
         in a raw argument like `what's new` stays text."""
-        before = self._buf[self._args_start : self._i]
+        before = self._buf[max(self._args_start, self._i - _LOOK_BACK) : self._i]
         word = before[len(before.rstrip(_IDENT_CHARS)) :]
         if word and word.lower() not in _STRING_PREFIXES:
             return False
@@ -233,7 +255,12 @@ class Detector:
         self._quote = q
         self._i += 1
 
-    def _step_string(self, c: str) -> None:
+    def _step_string(self, events: list[Event]) -> _Outcome | None:
+        pattern = _SINGLE_QUOTED if len(self._quote) == 1 else _TRIPLE_QUOTED
+        match = self._search(pattern[self._quote[0]], events)
+        if not isinstance(match, re.Match):
+            return match
+        c = match.group()
         if c == "\\":
             self._char(1)
             self._i += 2
@@ -247,6 +274,7 @@ class Detector:
             raise _NeedMore
         else:
             self._i += 1
+        return None
 
     def _step_after(self, events: list[Event]) -> _Outcome | None:
         rest = self._buf[self._i :]

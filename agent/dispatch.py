@@ -29,9 +29,9 @@ class Outcome:
 
 
 class Dispatcher:
-    """Runs tools for one agent. Sync tools run on daemon worker threads, async tools on
-    one event loop of the dispatcher's own; a tool past its time limit is abandoned (its
-    thread never blocks the process from exiting)."""
+    """Runs tools for one agent. Sync tools run on daemon worker threads (inline tools on
+    the caller's), async tools on one event loop of the dispatcher's own; a tool past its
+    time limit is abandoned (its thread never blocks the process from exiting)."""
 
     def __init__(self, toolbox: Toolbox, *, timeout: float = 30.0, max_result_chars: int = MAX_RESULT_CHARS) -> None:
         self.toolbox = toolbox
@@ -55,16 +55,19 @@ class Dispatcher:
             return Outcome(None, exc, arguments, time.perf_counter() - started)
 
     def _execute(self, tool: Tool, arguments: dict[str, Any], limit: float) -> Any:
-        future: Future[Any]
-        if tool.is_async:
-            coroutine: Coroutine[Any, Any, Any] = tool.fn(**arguments)
-            future = asyncio.run_coroutine_threadsafe(coroutine, self._event_loop())
-        else:
-            future = self._pool.submit(tool.fn, arguments)
+        future: Future[Any] | _Reply | None = None
         try:
+            if tool.inline:
+                return tool.fn(**arguments)
+            if tool.is_async:
+                coroutine: Coroutine[Any, Any, Any] = tool.fn(**arguments)
+                future = asyncio.run_coroutine_threadsafe(coroutine, self._event_loop())
+            else:
+                future = self._pool.submit(tool.fn, arguments)
             return future.result(timeout=max(limit, 0.0))
         except FutureTimeout:
-            future.cancel()
+            if isinstance(future, Future):
+                future.cancel()
             raise ToolTimeout(tool.name, limit) from None
         except ToolCallError:
             raise
@@ -86,32 +89,50 @@ class Dispatcher:
                 self._loop = None
 
 
+class _Reply:
+    """Where a worker thread puts the outcome of one call."""
+
+    def __init__(self) -> None:
+        self._box: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
+
+    def put(self, ok: bool, value: Any) -> None:
+        self._box.put((ok, value))
+
+    def result(self, timeout: float) -> Any:
+        try:
+            ok, value = self._box.get(timeout=timeout)
+        except queue.Empty:
+            raise FutureTimeout from None
+        if ok:
+            return value
+        raise value
+
+
 class _DaemonPool:
     """Worker threads that never keep the process alive; one more starts whenever every
     worker is busy (or stuck in a tool that timed out)."""
 
     def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue[tuple[Any, Mapping[str, Any], Future[Any]]] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[tuple[Any, Mapping[str, Any], _Reply]] = queue.SimpleQueue()
         self._idle = 0
         self._lock = threading.Lock()
 
-    def submit(self, fn: Any, arguments: Mapping[str, Any]) -> Future[Any]:
-        future: Future[Any] = Future()
+    def submit(self, fn: Any, arguments: Mapping[str, Any]) -> _Reply:
+        reply = _Reply()
         with self._lock:
             if self._idle:
                 self._idle -= 1
             else:
                 threading.Thread(target=self._work, name="interleaf-tool", daemon=True).start()
-        self._jobs.put((fn, arguments, future))
-        return future
+        self._jobs.put((fn, arguments, reply))
+        return reply
 
     def _work(self) -> None:
         while True:
-            fn, arguments, future = self._jobs.get()
-            if future.set_running_or_notify_cancel():
-                try:
-                    future.set_result(fn(**arguments))
-                except BaseException as exc:  # handed to the waiting dispatcher
-                    future.set_exception(exc)
+            fn, arguments, reply = self._jobs.get()
+            try:
+                reply.put(True, fn(**arguments))
+            except BaseException as exc:  # handed to the waiting dispatcher
+                reply.put(False, exc)
             with self._lock:
                 self._idle += 1

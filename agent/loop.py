@@ -14,6 +14,7 @@ from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, assert_never
 
+from agent.arithmetic import find_equation
 from agent.detector import Closed, Detector, Malformed, Opened, Text
 from agent.dispatch import Dispatcher
 from agent.errors import ContextOverflow, MalformedCall, ModelError, UserError
@@ -47,6 +48,9 @@ class LoopConfig:
     grammar_for: Callable[[str], str | None] | None = None
     """A tool's name → a GBNF grammar for its arguments; when given, once the model opens
     a call to that tool the arguments are generated under the grammar."""
+    check_arithmetic: bool = False
+    """Treat `a op b =` in the model's text as an implicit call: stop there, splice the
+    computed value and let the model go on (at most `budget.max_calls` times a run)."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,13 @@ class ConstrainNext:
     grammar: str
 
 
-NextStep = CallNext | MalformedNext | ConstrainNext | FinishNext
+@dataclass(frozen=True)
+class SpliceNext:
+    text: str
+    """The value of an equation the model wrote, spliced after its `=`."""
+
+
+NextStep = CallNext | MalformedNext | ConstrainNext | SpliceNext | FinishNext
 
 
 class _Run:
@@ -90,6 +100,7 @@ class _Run:
         self.usage = Usage()
         self.started = time.monotonic()
         self.seen: Counter[tuple[tuple[str, str], str]] = Counter()
+        self.checks = 0
 
     def remaining_seconds(self) -> float | None:
         timeout = self.config.budget.timeout
@@ -110,6 +121,9 @@ class _Run:
                 step = yield from self.call(step.call)
             elif isinstance(step, MalformedNext):
                 step = yield from self.malformed(step)
+            elif isinstance(step, SpliceNext):
+                self.text += step.text
+                yield TextDelta(step.text)
             if isinstance(step, FinishNext):
                 yield RunFinished(self.result(step))
                 return
@@ -130,8 +144,9 @@ class _Run:
         detector = Detector(self.config.markup, is_tool=self.dispatcher.toolbox.__contains__)
         detector.feed(held)
         constrain = None if opened else self.config.grammar_for
-        stream = self.model.stream(request, completion)
+        stream: Iterator[str] | None = None
         try:
+            stream = self.model.stream(request, completion)
             for chunk in stream:
                 step = yield from self.detect(detector.feed(chunk), constrain)
                 if step is None and (self.cancel.is_set() or self.out_of_time()):
@@ -148,15 +163,21 @@ class _Run:
             kind = "model error" if isinstance(exc, ModelError) else type(exc).__name__
             return FinishNext(StopReason.MODEL_ERROR, f"{kind}: {exc}")
         finally:
-            stream.close()
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
             self.usage.add(completion.usage)
 
     def detect(self, found: list[Text | Opened | Closed | Malformed],
                constrain: Callable[[str], str | None] | None) -> Generator[Event, None, NextStep | None]:
         for event in found:
             if isinstance(event, Text):
-                self.text += event.text
-                yield TextDelta(event.text)
+                text, splice = self.check(event.text)
+                self.text += text
+                if text:
+                    yield TextDelta(text)
+                if splice is not None:
+                    return splice
             elif isinstance(event, Closed):
                 return CallNext(event.call)
             elif isinstance(event, Malformed):
@@ -168,6 +189,17 @@ class _Run:
             else:
                 assert_never(event)
         return None
+
+    def check(self, text: str) -> tuple[str, SpliceNext | None]:
+        """`text` up to the end of the first equation in it, with the equation's value."""
+        if not self.config.check_arithmetic or self.checks >= self.config.budget.max_calls:
+            return text, None
+        start = len(self.text)
+        found = find_equation(self.text + text, start)
+        if found is None:
+            return text, None
+        self.checks += 1
+        return text[: found.end - start], SpliceNext(found.value)
 
     def interrupted(self) -> FinishNext:
         if self.cancel.is_set():

@@ -8,11 +8,13 @@ configurable, e.g. `Markup(open="<API>", close="</API>")`.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 MAX_ARGUMENT_CHARS = 20_000
+_INTEGER = re.compile(r"-?(?:0|[1-9][0-9]{0,17})")
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,11 @@ def parse_literal_arguments(raw: str) -> tuple[tuple[Any, ...], dict[str, Any]] 
     """`raw` as Python-literal positional and keyword arguments, or None if it is not."""
     if len(raw) > MAX_ARGUMENT_CHARS:
         return None
+    text = raw.strip()
+    if not text:
+        return (), {}
+    if _INTEGER.fullmatch(text):
+        return (int(text),), {}
     try:
         node = ast.parse(f"f({raw}\n)", mode="eval").body
     except (SyntaxError, ValueError, RecursionError, MemoryError):

@@ -34,6 +34,15 @@ def system_prompt(
     return "\n\n".join(parts)
 
 
+def example_budget(context_tokens: int | None, *, share: float = 0.25, chars_per_token: float = 3.5,
+                   default: int = 1200, cap: int = 6000) -> int:
+    """Characters of few-shot examples for a model: `share` of its context window (when
+    known), at most `cap`."""
+    if not context_tokens or context_tokens <= 0:
+        return default
+    return min(cap, int(context_tokens * share * chars_per_token))
+
+
 def examples(tools: Iterable[Tool], *, markup: Markup = DEFAULT_MARKUP, per_tool: int = 2, max_chars: int = 1200) -> list[str]:
     """Up to `per_tool` examples of each tool, round-robin, within `max_chars` in all,
     rewritten into `markup`."""

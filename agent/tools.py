@@ -38,6 +38,9 @@ class Tool:
     """Seconds a call may take; None uses the agent's default."""
     reset: Callable[[], None] | None = None
     """Called when an agent run ends, for tools that keep state for the length of a run."""
+    inline: bool = False
+    """Run on the agent's own thread: no thread hand-off, but no time limit can stop it.
+    For fast pure functions and tools that bound their own time."""
 
     @property
     def is_async(self) -> bool:
@@ -121,18 +124,19 @@ def tool(fn: F, /) -> Tool: ...
 @overload
 def tool(
     *, name: str | None = None, description: str | None = None,
-    examples: Iterable[str] = (), timeout: float | None = None,
+    examples: Iterable[str] = (), timeout: float | None = None, inline: bool = False,
 ) -> Callable[[F], Tool]: ...
 
 
 def tool(
     fn: F | None = None, /, *, name: str | None = None, description: str | None = None,
-    examples: Iterable[str] = (), timeout: float | None = None,
+    examples: Iterable[str] = (), timeout: float | None = None, inline: bool = False,
 ) -> Tool | Callable[[F], Tool]:
     """Make a `Tool` of a typed function: `@tool` or `@tool(name=..., examples=[...])`."""
 
     def wrap(f: F) -> Tool:
-        return make_tool(f, name=name, description=description, examples=examples, timeout=timeout)
+        return make_tool(f, name=name, description=description, examples=examples, timeout=timeout,
+                         inline=inline)
 
     return wrap(fn) if fn is not None else wrap
 
@@ -140,7 +144,7 @@ def tool(
 def make_tool(
     fn: Callable[..., Any], *, name: str | None = None, description: str | None = None,
     examples: Iterable[str] = (), timeout: float | None = None,
-    reset: Callable[[], None] | None = None,
+    reset: Callable[[], None] | None = None, inline: bool = False,
 ) -> Tool:
     doc = docstring_parser.parse(inspect.getdoc(fn) or "")
     summary = " ".join(p for p in (doc.short_description, doc.long_description) if p)
@@ -153,6 +157,7 @@ def make_tool(
         examples=tuple(examples),
         timeout=timeout,
         reset=reset,
+        inline=inline and not inspect.iscoroutinefunction(fn),
     )
 
 

@@ -194,26 +194,31 @@ def paragraphs(text: str) -> list[str]:
 def passages(
     text: str, *, max_chars: int = PASSAGE_CHARS, min_chars: int = MIN_PASSAGE_CHARS
 ) -> list[str]:
-    """`text` cut into passages of at most `max_chars`; short paragraphs are joined."""
-    pieces: list[str] = []
-    for paragraph in paragraphs(text):
-        pieces.extend(_split_long(paragraph, max_chars))
+    """`text` cut into passages of at most `max_chars`.
+
+    A passage ends at a paragraph break once it has `min_chars`, so headings and short
+    lines join the text that follows them; long paragraphs are cut between sentences.
+    """
     out: list[str] = []
     current = ""
-    for piece in pieces:
-        if not current:
-            current = piece
-        elif len(current) < min_chars and len(current) + 1 + len(piece) <= max_chars:
-            current = f"{current}\n{piece}"
-        else:
-            out.append(current)
-            current = piece
+    for paragraph in paragraphs(text):
+        for position, unit in enumerate(_units(paragraph, max_chars)):
+            starts_paragraph = position == 0
+            if current and (
+                (starts_paragraph and len(current) >= min_chars)
+                or len(current) + 1 + len(unit) > max_chars
+            ):
+                out.append(current)
+                current = ""
+            joiner = "\n" if starts_paragraph else " "
+            current = f"{current}{joiner}{unit}" if current else unit
     if current:
         out.append(current)
     return out
 
 
-def _split_long(paragraph: str, max_chars: int) -> list[str]:
+def _units(paragraph: str, max_chars: int) -> list[str]:
+    """A paragraph whole if it fits, else its sentences (and words, and slices of words)."""
     if len(paragraph) <= max_chars:
         return [paragraph]
     units: list[str] = []
@@ -223,19 +228,7 @@ def _split_long(paragraph: str, max_chars: int) -> list[str]:
             continue
         for word in sentence.split(" "):
             units.extend(word[i : i + max_chars] for i in range(0, len(word), max_chars))
-    return list(_pack(units, max_chars))
-
-
-def _pack(units: Iterable[str], max_chars: int) -> Iterable[str]:
-    current = ""
-    for unit in units:
-        if current and len(current) + 1 + len(unit) > max_chars:
-            yield current
-            current = unit
-        else:
-            current = f"{current} {unit}" if current else unit
-    if current:
-        yield current
+    return units
 
 
 # ---------------------------------------------------------------- inline results

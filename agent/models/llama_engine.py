@@ -1,0 +1,176 @@
+"""A loaded llama.cpp model shared by every `LlamaModel` with the same file and options,
+and the token bookkeeping that lets a continuation reuse the KV cache.
+
+The KV cache holds exactly `llama.input_ids[:llama.n_tokens]`. Before each request the
+prompt is tokenized so that it shares as long a prefix with those tokens as possible:
+the template part is tokenized as a whole, and the assistant's text reuses the tokens
+already evaluated for it (the model's own generated tokens) as far as their bytes still
+match, tokenizing only the new remainder. The cache is then cut back to the common
+prefix, so only the new tokens are evaluated.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agent.errors import UserError
+from agent.models.llama_sampling import Vocab
+
+
+class ModelBusy(UserError):
+    """A second stream was started on a model while this thread still holds one open."""
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    n_ctx: int = 4096
+    n_threads: int | None = None
+    n_batch: int = 512
+
+    def threads(self) -> int:
+        if self.n_threads is not None:
+            return self.n_threads
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:
+            return max(1, os.cpu_count() or 1)
+
+
+class Engine:
+    """One `llama_cpp.Llama` with a lock: one request at a time."""
+
+    def __init__(self, path: Path, options: EngineOptions) -> None:
+        from llama_cpp import Llama
+
+        threads = options.threads()
+        self.path = path
+        self.options = options
+        self.llama: Any = Llama(
+            model_path=str(path),
+            n_ctx=options.n_ctx,
+            n_batch=options.n_batch,
+            n_ubatch=options.n_batch,
+            n_threads=threads,
+            n_threads_batch=threads,
+            verbose=False,
+        )
+        self.vocab = Vocab(self.llama)
+        self.metadata: dict[str, str] = dict(self.llama.metadata)
+        self._lock = threading.Lock()
+        self._owner: int | None = None
+        self._heads: OrderedDict[str, list[int]] = OrderedDict()
+        self.space_prefix = b"".join(self.vocab.piece(t) for t in self._tokenize(b"a")) != b"a"
+
+    @property
+    def n_ctx(self) -> int:
+        return int(self.llama.n_ctx())
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        me = threading.get_ident()
+        if self._owner == me:
+            raise ModelBusy(
+                "a stream from this model is still open in this thread; "
+                "exhaust or close() it before starting another"
+            )
+        with self._lock:
+            self._owner = me
+            try:
+                yield
+            finally:
+                self._owner = None
+
+    def _tokenize(self, data: bytes) -> list[int]:
+        return list(self.llama.tokenize(data, add_bos=False, special=False))
+
+    def head_tokens(self, head: str) -> list[int]:
+        """Tokens of the templated conversation (special tokens parsed), remembered."""
+        tokens = self._heads.get(head)
+        if tokens is None:
+            bos = self.vocab.bos_text
+            add_bos = not (bos and head.startswith(bos))
+            tokens = list(self.llama.tokenize(head.encode("utf-8"), add_bos=add_bos, special=True))
+            self._heads[head] = tokens
+            if len(self._heads) > 16:
+                self._heads.popitem(last=False)
+        else:
+            self._heads.move_to_end(head)
+        return tokens
+
+    def prompt_tokens(self, head: str, assistant: str) -> list[int]:
+        """The prompt's tokens, reusing the evaluated tokens of the assistant's text."""
+        head_tokens = self.head_tokens(head)
+        data = assistant.encode("utf-8")
+        if not data:
+            return list(head_tokens)
+        if self.space_prefix:
+            return head_tokens + self._tokenize(data)
+        kept, at = self._evaluated_assistant(head_tokens, data)
+        rest = self._tokenize(data[at:]) if at < len(data) else []
+        return head_tokens + kept + rest
+
+    def _evaluated_assistant(self, head: list[int], data: bytes) -> tuple[list[int], int]:
+        llama = self.llama
+        n, h = int(llama.n_tokens), len(head)
+        if n <= h or not np.array_equal(llama.input_ids[:h], head):
+            return [], 0
+        kept: list[int] = []
+        at = 0
+        piece = self.vocab.piece
+        for token in llama.input_ids[h:n].tolist():
+            text = piece(token)
+            if not text or not data.startswith(text, at):
+                break
+            kept.append(token)
+            at += len(text)
+        while kept and at < len(data) and (data[at] & 0xC0) == 0x80:
+            at -= len(piece(kept.pop()))
+        return kept, at
+
+    def rewind(self, tokens: list[int]) -> int:
+        """Cut the cache back to its common prefix with `tokens`, keeping at least one
+        token to evaluate; return how many tokens are reused."""
+        llama = self.llama
+        n = min(int(llama.n_tokens), len(tokens))
+        prefix = 0
+        if n:
+            cached = llama.input_ids[:n]
+            differ = np.flatnonzero(cached != np.asarray(tokens[:n], dtype=cached.dtype))
+            prefix = int(differ[0]) if differ.size else n
+        prefix = min(prefix, len(tokens) - 1)
+        if prefix < llama.n_tokens and (
+            getattr(llama, "_is_recurrent", False) or getattr(llama, "_is_hybrid", False)
+        ):
+            llama.reset()
+            prefix = 0
+        llama.n_tokens = prefix
+        return prefix
+
+
+_ENGINES: dict[tuple[str, EngineOptions], Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def load_engine(path: Path, options: EngineOptions) -> Engine:
+    """The engine for this file and these options, loaded once per process."""
+    key = (str(path.resolve()), options)
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(key)
+        if engine is None:
+            engine = _ENGINES[key] = Engine(path, options)
+        return engine
+
+
+def unload_engines() -> None:
+    """Forget every loaded engine (their memory is freed once no model refers to them)."""
+    with _ENGINES_LOCK:
+        _ENGINES.clear()

@@ -1,0 +1,164 @@
+"""The records of an objective run: its tasks, limits, options and running totals."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from enum import Enum
+from typing import Any
+
+
+class TaskStatus(str, Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class RunStatus(str, Enum):
+    RUNNING = "running"
+    INTERRUPTED = "interrupted"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+class Phase(str, Enum):
+    PLANNING = "planning"
+    EXECUTING = "executing"
+    ANSWERING = "answering"
+    FINISHED = "finished"
+
+
+class ObjectiveStop(str, Enum):
+    """Why an objective run ended."""
+
+    EMPTY = "empty"
+    """No task was left to do."""
+    DONE = "done"
+    """The model judged the objective done."""
+    MAX_TASKS = "max_tasks"
+    MAX_CALLS = "max_calls"
+    MAX_TOKENS = "max_tokens"
+    TIMEOUT = "timeout"
+    MAX_COST = "max_cost"
+    CANCELLED = "cancelled"
+    ERROR = "error"
+
+
+class Approve(str, Enum):
+    """Which tool calls wait for the user's approval."""
+
+    NONE = "none"
+    PYTHON = "python"
+    ALL = "all"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Budgets of one objective run; every one of them ends the run when spent."""
+
+    max_tasks: int = 5
+    """Tasks executed in all; planned and created tasks never exceed what is left of it."""
+    max_calls: int = 20
+    """Tool calls over the whole run."""
+    max_tokens: int = 6000
+    """Completion tokens over the whole run (planning, tasks and the answer)."""
+    timeout: float | None = 600.0
+    """Wall-clock seconds over the whole run, summed across resumptions."""
+    max_cost: float | None = None
+    """US dollars, enforced where the model's price is known."""
+    max_creations: int = 2
+    """Task-creation steps per run."""
+    new_per_creation: int = 3
+    task_calls: int = 5
+    task_tokens: int = 400
+    task_timeout: float = 180.0
+    step_tokens: int = 200
+    """Completion tokens of one planning, creation, prioritisation or judgement step."""
+    answer_tokens: int = 400
+    plan_retries: int = 2
+    """Attempts after the first before a malformed plan falls back to one task."""
+    context_chars: int = 1500
+    """Characters of finished-task results shown to later steps."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    limits: Limits = field(default_factory=Limits)
+    tools: tuple[str, ...] | None = None
+    """Tool names; None means every installed tool."""
+    approve: Approve = Approve.NONE
+    single: bool = False
+    """One agent run on the objective: no planning, creation or final step."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"limits": asdict(self.limits), "tools": None if self.tools is None else list(self.tools),
+                "approve": self.approve.value, "single": self.single}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunOptions:
+        known = {f.name for f in fields(Limits)}
+        limits = Limits(**{k: v for k, v in data.get("limits", {}).items() if k in known})
+        tools = data.get("tools")
+        return cls(limits=limits, tools=None if tools is None else tuple(tools),
+                   approve=Approve(data.get("approve", "none")), single=bool(data.get("single", False)))
+
+
+@dataclass(frozen=True)
+class Task:
+    id: int
+    text: str
+    position: int
+    """Order among the pending tasks: lowest runs first."""
+    status: TaskStatus = TaskStatus.PENDING
+    result: str = ""
+    detail: str = ""
+    """How the task's agent run ended, in words."""
+    origin: str = "plan"
+    """plan, create or objective."""
+    parent: int | None = None
+    attempts: int = 0
+    followed_up: bool = False
+    """The creation and prioritisation steps after this task have been stored."""
+
+
+@dataclass
+class Totals:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    requests: int = 0
+    tool_calls: int = 0
+    tasks_run: int = 0
+    cost: float | None = 0.0
+    """US dollars; None when the model's price is unknown."""
+    seconds: float = 0.0
+    model_seconds: float = 0.0
+    tool_seconds: float = 0.0
+
+    def snapshot(self) -> Totals:
+        return Totals(**asdict(self))
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Totals:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: str
+    objective: str
+    model: str
+    options: RunOptions
+    status: RunStatus
+    phase: Phase
+    stop_reason: ObjectiveStop | None
+    detail: str
+    answer: str
+    totals: Totals
+    creations: int
+    created: float
+    updated: float
+    pid: int | None

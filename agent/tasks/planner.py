@@ -1,0 +1,159 @@
+"""The planning steps of an objective run: plan, create follow-up tasks, prioritise,
+judge whether the objective is done, and write the final answer. Each asks the model
+for a small JSON object under a schema, except the answer, which is free text."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from agent.models.base import Completion, Model, Prompt, Request, Usage
+from agent.tasks.models import Task
+from agent.tasks.structured import Structured, ask_structured
+
+PLANNER_SYSTEM = (
+    "You are a planner. You break an objective into a short list of concrete tasks that a "
+    "worker with tools can each finish in one step. Reply with JSON only."
+)
+PLAN_USER = (
+    "Objective: {objective}\n\nWrite at most {max_tasks} tasks, in the order they should be done, "
+    'as {{"tasks": ["...", "..."]}}.'
+)
+CREATE_USER = (
+    "Objective: {objective}\n\nThe last task was: {task}\nIts result: {result}\n\n"
+    "Finished tasks:\n{done}\n\nTasks still to do:\n{pending}\n\n"
+    "Propose at most {max_new} new tasks that are still needed to reach the objective and are not "
+    'already listed. Reply {{"tasks": []}} if nothing more is needed, else {{"tasks": ["..."]}}.'
+)
+PRIORITISE_USER = (
+    "Objective: {objective}\n\nTasks still to do, by number:\n{pending}\n\n"
+    'Order them so the most useful task comes first. Reply as {{"order": [numbers]}}.'
+)
+JUDGE_USER = (
+    "Objective: {objective}\n\nFinished tasks and their results:\n{done}\n\n"
+    "Tasks still to do:\n{pending}\n\nIs the objective already reached with these results? "
+    'Reply as {{"done": true or false, "reason": "..."}}.'
+)
+ANSWER_SYSTEM = "You write the final answer to an objective from the results of the tasks done for it."
+ANSWER_USER = (
+    "Objective: {objective}\n\nFinished tasks and their results:\n{done}\n\n"
+    "Write the answer to the objective now (for a plan: the plan itself), in Markdown."
+)
+
+
+def tasks_schema(max_items: int) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {"tasks": {"type": "array", "items": {"type": "string", "minLength": 1},
+                                 "maxItems": max(max_items, 0)}},
+        "required": ["tasks"],
+    }
+
+
+ORDER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"order": {"type": "array", "items": {"type": "integer"}}},
+    "required": ["order"],
+}
+JUDGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"done": {"type": "boolean"}, "reason": {"type": "string"}},
+    "required": ["done", "reason"],
+}
+
+
+@dataclass(frozen=True)
+class Judgement:
+    done: bool
+    reason: str
+
+
+def parse_tasks(data: Any, *, allow_empty: bool) -> list[str] | None:
+    items = data.get("tasks") if isinstance(data, dict) else data
+    if not isinstance(items, list) or not all(isinstance(t, str) for t in items):
+        return None
+    texts = [" ".join(t.split()) for t in items if t.strip()]
+    if not texts and not allow_empty:
+        return None
+    return texts
+
+
+def parse_order(data: Any) -> list[int] | None:
+    items = data.get("order") if isinstance(data, dict) else data
+    if not isinstance(items, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in items):
+        return None
+    return list(items)
+
+
+def parse_judgement(data: Any) -> Judgement | None:
+    if not isinstance(data, dict) or not isinstance(data.get("done"), bool):
+        return None
+    return Judgement(data["done"], str(data.get("reason", "")).strip())
+
+
+def listing(tasks: Sequence[Task]) -> str:
+    return "\n".join(f"{t.id}. {t.text}" for t in tasks) or "(none)"
+
+
+class Planner:
+    """The structured steps, on one model, with bounded retries and per-step tokens."""
+
+    def __init__(self, model: Model, *, step_tokens: int, retries: int, cancel: threading.Event | None = None) -> None:
+        self.model = model
+        self.step_tokens = step_tokens
+        self.retries = retries
+        self.cancel = cancel
+
+    def plan(self, objective: str, *, max_tasks: int) -> Structured[list[str]]:
+        user = PLAN_USER.format(objective=objective, max_tasks=max_tasks)
+        return ask_structured(self.model, system=PLANNER_SYSTEM, user=user, schema=tasks_schema(max_tasks),
+                              parse=lambda d: parse_tasks(d, allow_empty=False),
+                              max_tokens=self.step_tokens, retries=self.retries, cancel=self.cancel)
+
+    def create(self, objective: str, *, task: Task, done: str, pending: Sequence[Task],
+               max_new: int) -> Structured[list[str]]:
+        user = CREATE_USER.format(objective=objective, task=task.text, result=task.result[:500] or "(nothing)",
+                                  done=done or "(none)", pending=listing(pending), max_new=max_new)
+        return ask_structured(self.model, system=PLANNER_SYSTEM, user=user, schema=tasks_schema(max_new),
+                              parse=lambda d: parse_tasks(d, allow_empty=True),
+                              max_tokens=self.step_tokens, retries=0, cancel=self.cancel)
+
+    def prioritise(self, objective: str, *, pending: Sequence[Task]) -> Structured[list[int]]:
+        user = PRIORITISE_USER.format(objective=objective, pending=listing(pending))
+        return ask_structured(self.model, system=PLANNER_SYSTEM, user=user, schema=ORDER_SCHEMA,
+                              parse=parse_order, max_tokens=self.step_tokens, retries=0, cancel=self.cancel)
+
+    def judge(self, objective: str, *, done: str, pending: Sequence[Task]) -> Structured[Judgement]:
+        user = JUDGE_USER.format(objective=objective, done=done or "(none)", pending=listing(pending))
+        return ask_structured(self.model, system=PLANNER_SYSTEM, user=user, schema=JUDGE_SCHEMA,
+                              parse=parse_judgement, max_tokens=self.step_tokens, retries=0, cancel=self.cancel)
+
+    def answer(self, objective: str, *, done: str, max_tokens: int, usage: Usage) -> Iterator[str]:
+        """The final answer's text, streamed; what it cost is added to `usage`."""
+        request = Request(prompt=Prompt(ANSWER_SYSTEM, ANSWER_USER.format(objective=objective, done=done)),
+                          max_tokens=max_tokens, temperature=0.0)
+        completion = Completion()
+        stream = self.model.stream(request, completion)
+        try:
+            for chunk in stream:
+                yield chunk
+                if self.cancel is not None and self.cancel.is_set():
+                    return
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+            usage.add(completion.usage)
+
+
+def reorder(pending: Sequence[Task], order: Sequence[int]) -> list[int]:
+    """Pending ids in the model's `order`: unknown and repeated ids are ignored, ids the
+    model left out keep their old order after the ones it named."""
+    ids = [t.id for t in pending]
+    chosen: list[int] = []
+    for i in order:
+        if i in ids and i not in chosen:
+            chosen.append(i)
+    return chosen + [i for i in ids if i not in chosen]

@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import keyword
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agent.detector import Closed, Detector, Event, Malformed, Opened, Text, _merge
+from agent.markup import Markup, format_arguments
+
+
+def detect(text: str, sizes: list[int] | None = None, markup: Markup = Markup(), tools: set[str] | None = None) -> list[Event]:
+    detector = Detector(markup, is_tool=None if tools is None else (lambda n: n in tools))
+    events: list[Event] = []
+    pos = 0
+    for size in sizes or [len(text)]:
+        events += detector.feed(text[pos : pos + size])
+        pos += size
+    events += detector.feed(text[pos:])
+    events += detector.finish()
+    return _merge(events)
+
+
+def covered(events: list[Event]) -> str:
+    return "".join(e.text for e in events if isinstance(e, (Text, Closed, Malformed)))
+
+
+def closed(events: list[Event]) -> list[Closed]:
+    return [e for e in events if isinstance(e, Closed)]
+
+
+def test_a_call_closed_by_the_bracket() -> None:
+    events = detect("Out of 1400, 400 (or [Calculator(400 / 1400)] 29%) passed.")
+    assert events[0] == Text("Out of 1400, 400 (or ")
+    assert isinstance(events[1], Opened) and events[1].text == "[Calculator("
+    call = closed(events)[0].call
+    assert (call.name, call.raw, call.args) == ("Calculator", "400 / 1400", None)
+    assert events[-1] == Text(" 29%) passed.")
+
+
+def test_a_call_closes_at_the_arrow_before_any_result() -> None:
+    for arrow in ("→", "->"):
+        events = detect(f"x [Calc(1 + 2) {arrow} 4] y")
+        assert closed(events)[0].text == f"[Calc(1 + 2) {arrow}"
+
+
+def test_nested_brackets_quotes_and_multiline_strings() -> None:
+    text = "[Python(\"\"\"s = ')]'\nprint((1, [2]))\"\"\")]"
+    call = closed(detect(text))[0].call
+    assert call.args == ("s = ')]'\nprint((1, [2]))",)
+    escaped = closed(detect(r'[Search("a \") b", max_results=3)]'))[0].call
+    assert escaped.args == ('a ") b',) and escaped.kwargs == {"max_results": 3}
+
+
+def test_apostrophes_in_raw_text_do_not_open_strings() -> None:
+    call = closed(detect("[Search(what's the capital of Peru)] done"))[0].call
+    assert call.raw == "what's the capital of Peru"
+
+
+def test_text_that_is_not_a_call_passes_through() -> None:
+    for text in ("a [b] c", "see [note (1)]", "[f(x) is nice]", "[Calc(1) - 2]", "[", "x [Calc"):
+        events = detect(text, tools=set())
+        assert covered(events) == text and not closed(events)
+
+
+def test_a_call_after_a_false_start_is_found() -> None:
+    events = detect("[see(this) [Calculator(2+2)] ok")
+    assert [c.call.name for c in closed(events)] == ["Calculator"]
+    assert covered(events) == "[see(this) [Calculator(2+2)] ok"
+
+
+def test_malformed_calls_to_known_tools() -> None:
+    mismatched = detect("[Calculator(1 + 2] rest", tools={"Calculator"})
+    assert isinstance(mismatched[1], Malformed) and "expected ')'" in mismatched[1].reason
+    unclosed = detect("[Calculator(1 + 2", tools={"Calculator"})
+    assert isinstance(unclosed[-1], Malformed) and "not closed" in unclosed[-1].reason
+    too_long = Detector(is_tool=lambda n: True, max_call_chars=50)
+    found = _merge(too_long.feed("[Python(" + "x" * 100) + too_long.finish())
+    assert any(isinstance(e, Malformed) and "longer than 50" in e.reason for e in found)
+
+
+def test_unknown_names_with_mismatched_brackets_are_text() -> None:
+    text = "[note(see above] and more"
+    events = detect(text, tools={"Calculator"})
+    assert covered(events) == text and not any(isinstance(e, Malformed) for e in events)
+
+
+def test_call_at_end_of_stream_without_closer() -> None:
+    events = detect("x [Calc(1)", tools={"Calc"})
+    assert closed(events)[0].text == "[Calc(1)"
+
+
+def test_configurable_markers() -> None:
+    markup = Markup(open="<API>", close="</API>")
+    text = "x <API> Calculator(400 / 1400) → 0.29 </API> and <APX> <API>Calc(1)</API>"
+    for sizes in ([1] * len(text), None):
+        events = detect(text, sizes, markup=markup)
+        assert [(c.call.name, c.call.raw) for c in closed(events)] == [("Calculator", "400 / 1400"), ("Calc", "1")]
+
+
+def test_text_is_released_as_soon_as_it_cannot_start_a_call() -> None:
+    detector = Detector()
+    assert detector.feed("hello wor") == [Text("hello wor")]
+    assert detector.feed("ld [Calc") == [Text("ld ")]
+    assert detector.holding
+    assert detector.feed("ulator(1+1") == [Opened("Calculator", "[Calculator(")]
+    assert closed(detector.feed(")-"))  == []
+    assert closed(detector.feed(">"))[0].call.raw == "1+1"
+
+
+pieces = st.one_of(
+    st.sampled_from([
+        "The answer is ", "[Calculator(400 / 1400)]", "[Calc(1 + 2) → 3]", "[Search(what's new)] ",
+        '[Python("print((1, 2))")]', "[Python('''a\n)b''')]", "[f(x) is] ", "[", "(", ")", "]", "->", "→",
+        "[Calculator(1 + 2]", "'", '"', "\\", " ", "\n", "[Search(query=\"x\", max_results=3) -> r]",
+    ]),
+    st.text(alphabet="[]()'\"\\-> →abc=,\n", max_size=12),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(pieces, max_size=12), data=st.data())
+def test_any_chunking_gives_the_same_events(parts: list[str], data: st.DataObject) -> None:
+    text = "".join(parts)
+    cuts = data.draw(st.lists(st.integers(min_value=1, max_value=7), max_size=len(text) + 1))
+    whole = detect(text)
+    assert detect(text, cuts) == whole
+    assert detect(text, [1] * len(text)) == whole
+    assert covered(whole) == text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200))
+def test_never_crashes_and_covers_arbitrary_text(text: str) -> None:
+    assert covered(detect(text)) == text
+    assert covered(detect(text, tools={"Calculator", "a"})) == text
+
+
+literals = st.recursive(
+    st.one_of(st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=20), st.booleans(), st.none()),
+    lambda inner: st.lists(inner, max_size=3) | st.tuples(inner, inner) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(args=st.lists(literals, max_size=3), kwargs=st.dictionaries(st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True).filter(lambda k: not keyword.iskeyword(k)), literals, max_size=3))
+def test_formatted_calls_parse_back(args: list[object], kwargs: dict[str, object]) -> None:
+    raw = format_arguments(*args, **kwargs)
+    events = detect(f"before [Tool({raw})] after")
+    call = closed(events)[0].call
+    assert call.raw == raw
+    assert call.args == tuple(args) and call.kwargs == kwargs

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import asyncio
+from typing import Literal
+
+import pytest
+
+from agent import ConfigError, ParsedCall, Tool, tool
+from agent.errors import BadArguments, UnknownTool
+from agent.tools import Toolbox, installed_tools
+
+
+@tool
+def search(query: str, max_results: int = 3) -> str:
+    """Search the web.
+
+    Looks things up.
+
+    Args:
+        query: what to look for
+        max_results: how many results
+    """
+    return f"{query}:{max_results}"
+
+
+@tool(name="Convert", description="Convert units.", examples=["[Convert(1, unit='km') → 1000 m]"], timeout=2)
+def convert(value: float, unit: Literal["km", "mi"] = "km") -> str:
+    return f"{value}{unit}"
+
+
+@tool
+async def fetch(url: str) -> str:
+    """Fetch a page."""
+    await asyncio.sleep(0)
+    return url
+
+
+def test_the_decorator_reads_hints_and_docstring() -> None:
+    assert isinstance(search, Tool)
+    assert search.name == "search"
+    assert search.description == "Search the web. Looks things up."
+    assert search.param_docs == {"query": "what to look for", "max_results": "how many results"}
+    assert search.signature() == "search(query: str, max_results: int = 3)"
+    schema = search.json_schema()
+    assert schema["required"] == ["query"]
+    assert schema["properties"]["max_results"] == {"default": 3, "type": "integer", "description": "how many results"}
+    assert search.fn("x") == "x:3"
+
+
+def test_decorator_options() -> None:
+    assert (convert.name, convert.description, convert.timeout) == ("Convert", "Convert units.", 2)
+    assert convert.examples == ("[Convert(1, unit='km') → 1000 m]",)
+    assert convert.json_schema()["properties"]["unit"]["enum"] == ["km", "mi"]
+    assert fetch.is_async and not search.is_async
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("capital of Peru", {"query": "capital of Peru", "max_results": 3}),
+        ('"capital of Peru"', {"query": "capital of Peru", "max_results": 3}),
+        ('query="x", max_results=5', {"query": "x", "max_results": 5}),
+        ("'x', 2", {"query": "x", "max_results": 2}),
+        ("42", {"query": "42", "max_results": 3}),
+        ("  padded  ", {"query": "padded", "max_results": 3}),
+    ],
+)
+def test_binding_raw_text_and_literals(raw: str, expected: dict[str, object]) -> None:
+    assert search.bind(ParsedCall.of("search", raw)) == expected
+
+
+@pytest.mark.parametrize(
+    ("fn", "raw", "message"),
+    [
+        (search, "query='x', max_results='many'", "max_results: Input should be a valid integer"),
+        (search, "'x', nope=1", "no parameter 'nope'"),
+        (convert, "1, unit='parsec'", "unit: Input should be 'km' or 'mi'"),
+        (convert, "one kilometre", "write Python literals, as in Convert(value: float, unit: Literal"),
+    ],
+)
+def test_bad_arguments_say_what_is_wrong(fn: Tool, raw: str, message: str) -> None:
+    with pytest.raises(BadArguments) as info:
+        fn.bind(ParsedCall.of(fn.name, raw))
+    assert message in str(info.value)
+
+
+def test_tools_need_type_hints() -> None:
+    def untyped(x):  # type: ignore[no-untyped-def]
+        return x
+
+    with pytest.raises(ConfigError, match="needs a type hint"):
+        tool(untyped)
+
+    def star(*args: int) -> int:
+        return 0
+
+    with pytest.raises(ConfigError, match=r"\*args"):
+        tool(star)
+
+
+def test_toolbox_looks_up_without_case() -> None:
+    box = Toolbox([search, convert])
+    assert box["SEARCH"] is search and "convert" in box and len(box) == 2
+    with pytest.raises(UnknownTool, match="available tools: search, Convert"):
+        box["calc"]
+
+
+def test_plain_functions_become_tools_in_a_toolbox() -> None:
+    def plain(x: int) -> int:
+        """Plain."""
+        return x
+
+    assert Toolbox([plain])["plain"].description == "Plain."
+
+
+def test_installed_tools_come_from_entry_points() -> None:
+    found = installed_tools()
+    assert {"calculator", "search", "calendar", "python"} <= set(found)
+    assert found["calculator"].name == "Calculator"

@@ -1,0 +1,172 @@
+"""What the sandbox sees of the host: the interpreter, its standard library, the system's
+shared libraries and the allowed packages, all read-only; a private work directory and /tmp.
+
+Everything else of the host (home directories, /etc, /tmp, /run, /sys, other
+processes' /proc) is absent, because the sandbox starts from an empty root.
+"""
+
+from __future__ import annotations
+
+import glob
+import importlib.metadata as metadata
+import importlib.util
+import os
+import re
+import sys
+import sysconfig
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.errors import ConfigError
+
+WORKER_DIR = "/opt/interleaf"
+PACKAGES_DIR = "/opt/packages"
+WORK_DIR = "/work"
+_WORKER_FILES = ("worker.py", "repl.py")
+_LIBRARY_DIRS = ("/lib", "/lib32", "/lib64", "/libx32", "/usr/lib", "/usr/lib32", "/usr/lib64")
+_SYSTEM_FILES = ("/etc/ld.so.cache", "/usr/share/zoneinfo")
+_REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+@dataclass(frozen=True)
+class PythonInstall:
+    """The files of the host's base interpreter that the sandbox needs."""
+
+    executable: str
+    stdlib: tuple[str, ...]
+    """Directories of the standard library and its extension modules."""
+    libraries: tuple[str, ...]
+    """libpython, for an interpreter built as a shared library."""
+
+
+def find_python() -> PythonInstall:
+    """The base interpreter this process runs on (outside any virtual environment)."""
+    base = getattr(sys, "_base_executable", None) or sys.executable
+    executable = os.path.realpath(base)
+    stdlib = os.path.realpath(os.path.dirname(os.__file__))
+    dirs = [stdlib]
+    for entry in sys.path:
+        if entry.endswith("lib-dynload") and os.path.isdir(entry):
+            real = os.path.realpath(entry)
+            if not _inside(real, stdlib):
+                dirs.append(real)
+    libs: list[str] = []
+    libdir = sysconfig.get_config_var("LIBDIR")
+    if sysconfig.get_config_var("Py_ENABLE_SHARED") and isinstance(libdir, str):
+        libs = sorted(glob.glob(os.path.join(libdir, "libpython3*.so*")))
+    return PythonInstall(executable, tuple(dirs), tuple(libs))
+
+
+def _inside(path: str, parent: str) -> bool:
+    return path == parent or path.startswith(parent.rstrip("/") + "/")
+
+
+def package_entries(names: Iterable[str]) -> list[Path]:
+    """The top-level files and folders of the named distributions and their dependencies.
+
+    Raises ConfigError for a name that is neither an installed distribution nor an
+    importable module.
+    """
+    entries: dict[str, Path] = {}
+    seen: set[str] = set()
+    queue = [(name, True) for name in names]
+    while queue:
+        name, required = queue.pop()
+        key = re.sub(r"[-_.]+", "-", name).lower()
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            if required:
+                for path in _module_paths(name):
+                    entries.setdefault(path.name, path)
+            continue
+        for path in _distribution_paths(dist):
+            entries.setdefault(path.name, path)
+        queue.extend((dep, False) for dep in _dependencies(dist))
+    return sorted(entries.values())
+
+
+def _distribution_paths(dist: metadata.Distribution) -> list[Path]:
+    root = Path(str(dist.locate_file("")))
+    tops = {f.parts[0] for f in dist.files or () if f.parts and f.parts[0] not in ("..", "__pycache__")}
+    return [root / top for top in sorted(tops) if not Path(top).is_absolute() and (root / top).exists()]
+
+
+def _dependencies(dist: metadata.Distribution) -> list[str]:
+    names = []
+    for requirement in dist.requires or ():
+        name, _, marker = requirement.partition(";")
+        if "extra" in marker:
+            continue
+        found = _REQUIREMENT_NAME.match(name)
+        if found:
+            names.append(found.group(1))
+    return names
+
+
+def _module_paths(name: str) -> list[Path]:
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or spec.origin in (None, "built-in", "frozen"):
+        raise ConfigError(f"package {name!r} is not installed, so the sandbox cannot import it")
+    if spec.submodule_search_locations:
+        return [Path(p) for p in spec.submodule_search_locations]
+    origin = Path(str(spec.origin))
+    if _inside(str(origin.resolve()), find_python().stdlib[0]):
+        return []  # part of the standard library, which the sandbox has anyway
+    return [origin]
+
+
+def _hidden_package_dirs(trees: Sequence[str]) -> list[str]:
+    """Package folders inside the bound trees, masked so only the allowed ones import."""
+    found = set()
+    for tree in trees:
+        for pattern in ("*-packages", "python3*/*-packages"):
+            found.update(glob.glob(os.path.join(tree, pattern)))
+    return sorted(p for p in found if os.path.isdir(p) and not os.path.islink(p))
+
+
+def filesystem_args(
+    python: PythonInstall, packages: Sequence[Path], *, workdir: Path | None, disk_mb: int,
+) -> list[str]:
+    """bubblewrap arguments that build the sandbox's file system."""
+    args: list[str] = []
+    trees: list[str] = []
+    for lib in _LIBRARY_DIRS:
+        if os.path.islink(lib):
+            args += ["--symlink", os.readlink(lib), lib]
+        elif os.path.isdir(lib):
+            args += ["--ro-bind", lib, lib]
+            trees.append(lib)
+    for path in (*_SYSTEM_FILES, python.executable, *python.libraries):
+        if os.path.exists(path) and not any(_inside(path, t) for t in trees):
+            args += ["--ro-bind", path, path]
+    for tree in python.stdlib:
+        if not any(_inside(tree, t) for t in trees):
+            args += ["--ro-bind", tree, tree]
+            trees.append(tree)
+    for hidden in _hidden_package_dirs(trees):
+        args += ["--tmpfs", hidden, "--remount-ro", hidden]
+    for path in packages:
+        args += ["--ro-bind", str(path), f"{PACKAGES_DIR}/{path.name}"]
+    here = Path(__file__).resolve().parent
+    for name in _WORKER_FILES:
+        args += ["--ro-bind", str(here / name), f"{WORKER_DIR}/{name}"]
+    size = str(disk_mb * 1024 * 1024)
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    args += ["--perms", "1777", "--size", size, "--tmpfs", "/tmp"]
+    if workdir is None:
+        args += ["--perms", "1777", "--size", size, "--tmpfs", WORK_DIR]
+    else:
+        args += ["--bind", str(workdir), WORK_DIR]
+    return args + ["--chdir", WORK_DIR, "--remount-ro", "/"]
+
+
+def worker_script() -> str:
+    return f"{WORKER_DIR}/worker.py"
