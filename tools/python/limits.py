@@ -27,11 +27,12 @@ class Limits:
     file_size_mb: int = 32
     """Largest file a process may write, in MiB."""
     disk_mb: int = 64
-    """Size of the private work directory and of /tmp (each an in-memory file system), in MiB."""
+    """Size of each in-memory file system: the private work directory, /tmp and /dev/shm, in MiB."""
     open_files: int = 256
     """Open file descriptors per process."""
-    processes: int = 32
-    """Processes and threads the sandbox may run at once."""
+    processes: int = 16
+    """Processes and threads the sandbox may run at once (with `memory_mb`, this bounds
+    the memory the whole sandbox can take)."""
     max_output: int = 8_000
     """Characters kept of stdout, of stderr, of the final value and of a traceback."""
 

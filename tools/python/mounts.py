@@ -7,6 +7,7 @@ processes' /proc) is absent, because the sandbox starts from an empty root.
 
 from __future__ import annotations
 
+import functools
 import glob
 import importlib.metadata as metadata
 import importlib.util
@@ -68,6 +69,11 @@ def package_entries(names: Iterable[str]) -> list[Path]:
     Raises ConfigError for a name that is neither an installed distribution nor an
     importable module.
     """
+    return list(_package_entries(tuple(names)))
+
+
+@functools.lru_cache(maxsize=32)
+def _package_entries(names: tuple[str, ...]) -> tuple[Path, ...]:
     entries: dict[str, Path] = {}
     seen: set[str] = set()
     queue = [(name, True) for name in names]
@@ -87,7 +93,7 @@ def package_entries(names: Iterable[str]) -> list[Path]:
         for path in _distribution_paths(dist):
             entries.setdefault(path.name, path)
         queue.extend((dep, False) for dep in _dependencies(dist))
-    return sorted(entries.values())
+    return tuple(sorted(entries.values()))
 
 
 def _distribution_paths(dist: metadata.Distribution) -> list[Path]:
@@ -144,9 +150,9 @@ def filesystem_args(
         elif os.path.isdir(lib):
             args += ["--ro-bind", lib, lib]
             trees.append(lib)
-    for path in (*_SYSTEM_FILES, python.executable, *python.libraries):
-        if os.path.exists(path) and not any(_inside(path, t) for t in trees):
-            args += ["--ro-bind", path, path]
+    for file in (*_SYSTEM_FILES, python.executable, *python.libraries):
+        if os.path.exists(file) and not any(_inside(file, t) for t in trees):
+            args += ["--ro-bind", file, file]
     for tree in python.stdlib:
         if not any(_inside(tree, t) for t in trees):
             args += ["--ro-bind", tree, tree]
@@ -159,13 +165,31 @@ def filesystem_args(
     for name in _WORKER_FILES:
         args += ["--ro-bind", str(here / name), f"{WORKER_DIR}/{name}"]
     size = str(disk_mb * 1024 * 1024)
+    args = _parent_dirs(args) + args
     args += ["--proc", "/proc", "--dev", "/dev"]
-    args += ["--perms", "1777", "--size", size, "--tmpfs", "/tmp"]
+    for scratch in ("/tmp", "/dev/shm"):
+        args += ["--perms", "1777", "--size", size, "--tmpfs", scratch]
     if workdir is None:
         args += ["--perms", "1777", "--size", size, "--tmpfs", WORK_DIR]
     else:
         args += ["--bind", str(workdir), WORK_DIR]
     return args + ["--chdir", WORK_DIR, "--remount-ro", "/"]
+
+
+def _parent_dirs(args: Sequence[str]) -> list[str]:
+    """Create the folders above each mount point readable by all (bubblewrap's own are
+    private to root, which the unprivileged code could not enter)."""
+    targets = [args[i + 2] for i, a in enumerate(args) if a in ("--ro-bind", "--symlink")]
+    out: list[str] = []
+    made: set[str] = set()
+    for target in targets:
+        parents = Path(target).parents
+        for parent in reversed(list(parents)[:-1]):
+            name = str(parent)
+            if name not in made:
+                made.add(name)
+                out += ["--perms", "0755", "--dir", name]
+    return out
 
 
 def worker_script() -> str:
