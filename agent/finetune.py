@@ -1,0 +1,149 @@
+"""Data for fine-tuning, from the agent's own runs.
+
+Two kinds:
+- instruction–answer pairs from runs that ended well (the model finished its text and
+  every call it made succeeded);
+- Toolformer-style call annotations: a call is kept only if its result makes the text
+  that follows easier to predict (Schick et al. 2023, section 2):
+
+      L+ = loss of the next tokens given the text before the call and the call with its result
+      L- = min(loss with no call at all, loss given the call without its result)
+      keep the call when L- - L+ >= tau (1.0 in the paper)
+
+  The loss is the weighted negative log-likelihood of the next tokens with weights
+  w_t proportional to max(0, 1 - 0.2 t): the five tokens after the call count, the
+  nearest most.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from typing import Protocol
+
+from agent.events import RunResult, StopReason
+from agent.markup import DEFAULT_MARKUP, Markup
+from agent.transcript import CompletedCall, segments
+
+PAPER_TAU = 1.0
+PAPER_WINDOW = 5
+
+
+class Scorer(Protocol):
+    """Log-probabilities a language model gives each token of `continuation` after
+    `context` (natural log, one value per token)."""
+
+    def token_logprobs(self, context: str, continuation: str) -> Sequence[float]: ...
+
+
+def weights(window: int = PAPER_WINDOW) -> list[float]:
+    raw = [max(0.0, 1.0 - 0.2 * t) for t in range(window)]
+    total = sum(raw)
+    return [w / total for w in raw]
+
+
+def weighted_loss(logprobs: Sequence[float], window: int = PAPER_WINDOW) -> float:
+    """Weighted negative log-likelihood over the first `window` tokens (weights of
+    tokens past the end are dropped and the rest renormalised)."""
+    w = weights(window)[: len(logprobs)]
+    if not w or sum(w) == 0:
+        return 0.0
+    total = sum(w)
+    return -sum(wt * lp for wt, lp in zip(w, logprobs)) / total
+
+
+@dataclass(frozen=True)
+class CallVerdict:
+    name: str
+    raw: str
+    result: str
+    loss_with_result: float
+    loss_without_call: float
+    loss_without_result: float
+
+    @property
+    def gain(self) -> float:
+        """L- - L+: how much the result helps predict what follows."""
+        return min(self.loss_without_call, self.loss_without_result) - self.loss_with_result
+
+    def keep(self, tau: float = PAPER_TAU) -> bool:
+        return self.gain >= tau
+
+
+def judge_calls(
+    text: str, scorer: Scorer, *, markup: Markup = DEFAULT_MARKUP, window: int = PAPER_WINDOW,
+    continuation_chars: int = 200,
+) -> list[CallVerdict]:
+    """Score every completed call in `text` on its own: the context is the plain text
+    before it (other calls left out), the continuation the plain text after it."""
+    parts = segments(text, markup)
+    plain = ["" if isinstance(p, CompletedCall) else p for p in parts]
+    verdicts: list[CallVerdict] = []
+    for i, part in enumerate(parts):
+        if not isinstance(part, CompletedCall) or part.result is None:
+            continue
+        before = "".join(plain[:i])
+        after = "".join(plain[i + 1 :])[:continuation_chars]
+        if not after.strip():
+            continue
+        empty = CompletedCall(part.name, part.raw, "")
+
+        def loss(context: str) -> float:
+            return weighted_loss(scorer.token_logprobs(context, after), window)
+
+        verdicts.append(CallVerdict(
+            part.name, part.raw, part.result,
+            loss_with_result=loss(before + part.render(markup)),
+            loss_without_call=loss(before),
+            loss_without_result=loss(before + empty.render(markup)),
+        ))
+    return verdicts
+
+
+def filter_calls(text: str, scorer: Scorer, *, tau: float = PAPER_TAU, markup: Markup = DEFAULT_MARKUP,
+                 window: int = PAPER_WINDOW) -> tuple[str, list[CallVerdict]]:
+    """`text` with only the calls that pass the filter, and the verdict on each call."""
+    verdicts = iter(judge_calls(text, scorer, markup=markup, window=window))
+    kept: list[str] = []
+    judged: list[CallVerdict] = []
+    for part in segments(text, markup):
+        if isinstance(part, str):
+            kept.append(part)
+            continue
+        verdict = next(verdicts, None) if part.result is not None else None
+        if verdict is not None and (verdict.name, verdict.raw) != (part.name, part.raw):
+            raise AssertionError("verdicts out of step with the calls")
+        if verdict is not None:
+            judged.append(verdict)
+            if verdict.keep(tau):
+                kept.append(part.render(markup))
+    return "".join(kept), judged
+
+
+def good_run(result: RunResult) -> bool:
+    """A run worth learning from: it ended on its own and no call failed."""
+    return result.stop_reason is StopReason.END and bool(result.text.strip()) and all(c.ok for c in result.calls)
+
+
+@dataclass(frozen=True)
+class Pair:
+    instruction: str
+    output: str
+    calls: int
+
+
+def instruction_pairs(runs: Iterable[tuple[str, RunResult]]) -> Iterator[Pair]:
+    """(instruction, result) of good runs as training pairs, the calls left in the text."""
+    for instruction, result in runs:
+        if good_run(result):
+            yield Pair(instruction, result.text.strip(), len(result.calls))
+
+
+def to_jsonl(items: Iterable[Pair | CallVerdict]) -> Iterator[str]:
+    for item in items:
+        fields = asdict(item)
+        if isinstance(item, CallVerdict):
+            fields["gain"] = item.gain
+        yield json.dumps(fields, ensure_ascii=False)
+
