@@ -4,7 +4,7 @@ transcript and for `agent run --json`."""
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -19,6 +19,8 @@ class RunStarted:
     model: str
     resumed: bool
     tasks: tuple[Task, ...] = ()
+    totals: Totals = field(default_factory=Totals)
+    """What the run had spent before this session."""
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ class Approve(str, Enum):
 class Limits:
     """Budgets of one objective run; every one of them ends the run when spent."""
 
-    max_tasks: int = 5
+    max_tasks: int = 4
     """Tasks executed in all; planned and created tasks never exceed what is left of it."""
     max_calls: int = 20
     """Tool calls over the whole run."""
@@ -70,11 +70,11 @@ class Limits:
     """Task-creation steps per run."""
     new_per_creation: int = 3
     task_calls: int = 5
-    task_tokens: int = 400
+    task_tokens: int = 200
     task_timeout: float = 180.0
-    step_tokens: int = 200
+    step_tokens: int = 160
     """Completion tokens of one planning, creation, prioritisation or judgement step."""
-    answer_tokens: int = 400
+    answer_tokens: int = 300
     plan_retries: int = 2
     """Attempts after the first before a malformed plan falls back to one task."""
     context_chars: int = 1500

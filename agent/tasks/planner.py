@@ -9,9 +9,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agent.models.base import Completion, Model, Prompt, Request, Usage
+from agent.models.base import Model, Prompt, Request, Usage
 from agent.tasks.models import Task
-from agent.tasks.structured import Structured, ask_structured
+from agent.tasks.repetition import RepetitionGuard
+from agent.tasks.similarity import NUMBERING
+from agent.tasks.structured import Structured, ask_structured, guarded_stream
 
 PLANNER_SYSTEM = (
     "You are a planner. You break an objective into a short list of concrete tasks that a "
@@ -74,10 +76,15 @@ def parse_tasks(data: Any, *, allow_empty: bool) -> list[str] | None:
     items = data.get("tasks") if isinstance(data, dict) else data
     if not isinstance(items, list) or not all(isinstance(t, str) for t in items):
         return None
-    texts = [" ".join(t.split()) for t in items if t.strip()]
+    texts = [strip_numbering(t) for t in items if strip_numbering(t)]
     if not texts and not allow_empty:
         return None
     return texts
+
+
+def strip_numbering(text: str) -> str:
+    """`text` on one line without a leading "1.", "-" or "Task 2:"."""
+    return NUMBERING.sub("", " ".join(text.split())).strip()
 
 
 def parse_order(data: Any) -> list[int] | None:
@@ -134,18 +141,15 @@ class Planner:
         """The final answer's text, streamed; what it cost is added to `usage`."""
         request = Request(prompt=Prompt(ANSWER_SYSTEM, ANSWER_USER.format(objective=objective, done=done)),
                           max_tokens=max_tokens, temperature=0.0)
-        completion = Completion()
-        stream = self.model.stream(request, completion)
+        guard = RepetitionGuard()
+        stream = guarded_stream(self.model, request, usage)
         try:
             for chunk in stream:
                 yield chunk
-                if self.cancel is not None and self.cancel.is_set():
+                if guard.feed(chunk) or (self.cancel is not None and self.cancel.is_set()):
                     return
         finally:
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()
-            usage.add(completion.usage)
+            stream.close()
 
 
 def reorder(pending: Sequence[Task], order: Sequence[int]) -> list[int]:

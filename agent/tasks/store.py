@@ -130,6 +130,11 @@ class RunStore:
         with self.transaction():
             self._conn.execute(f"UPDATE runs SET {sets} WHERE id = ?", (*data.values(), run_id))
 
+    def update_options(self, run_id: str, options: RunOptions) -> None:
+        with self.transaction():
+            self._conn.execute("UPDATE runs SET options = ?, updated = ? WHERE id = ?",
+                               (json.dumps(options.to_json()), time.time(), run_id))
+
     def add_tasks(self, run_id: str, texts: Sequence[str], *, origin: str, parent: int | None = None) -> list[Task]:
         with self.transaction():
             row = self._conn.execute(
@@ -157,19 +162,22 @@ class RunStore:
         data = {k: _column(v) for k, v in values.items()}
         sets = ", ".join(f"{k} = ?" for k in data)
         with self.transaction():
-            self._conn.execute(f"UPDATE tasks SET {sets} WHERE run_id = ? AND id = ?", (*data.values(), run_id, task_id))
+            self._conn.execute(f"UPDATE tasks SET {sets} WHERE run_id = ? AND id = ?",
+                               (*data.values(), run_id, task_id))
 
     def set_order(self, run_id: str, ids: Iterable[int]) -> None:
         """Give the tasks `ids` positions in this order, after every other task's."""
         with self.transaction():
-            row = self._conn.execute("SELECT COALESCE(MAX(position), 0) FROM tasks WHERE run_id = ?", (run_id,)).fetchone()
+            row = self._conn.execute("SELECT COALESCE(MAX(position), 0) FROM tasks WHERE run_id = ?",
+                                     (run_id,)).fetchone()
             start = int(row[0]) + 1
             self._conn.executemany("UPDATE tasks SET position = ? WHERE run_id = ? AND id = ?",
                                    [(start + n, run_id, i) for n, i in enumerate(ids)])
 
     def append_event(self, run_id: str, data: dict[str, Any]) -> None:
         with self.transaction():
-            row = self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events WHERE run_id = ?", (run_id,)).fetchone()
+            row = self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events WHERE run_id = ?",
+                                     (run_id,)).fetchone()
             self._conn.execute("INSERT INTO events (run_id, seq, time, type, data) VALUES (?, ?, ?, ?, ?)",
                                (run_id, int(row[0]) + 1, time.time(), str(data.get("type", "")),
                                 json.dumps(data, ensure_ascii=False)))
@@ -198,3 +206,16 @@ def _run(row: Sequence[Any]) -> RunRecord:
         stop_reason=ObjectiveStop(stop_reason) if stop_reason else None, detail=detail, answer=answer,
         totals=Totals.from_json(json.loads(totals)), creations=creations, created=created, updated=updated, pid=pid,
     )
+
+
+def process_alive(pid: int | None) -> bool:
+    """Whether a process with this id exists (a run it holds is not to be resumed)."""
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from agent.errors import ModelError, UserError
 from agent.models.base import Completion, Model, Prompt, Request, Usage
 
 T = TypeVar("T")
@@ -63,20 +64,35 @@ def ask_structured(
 
 def collect(model: Model, request: Request, usage: Usage, cancel: threading.Event | None) -> tuple[str, bool]:
     """The whole reply to `request` (usage added to `usage`), and whether `cancel` cut it."""
-    completion = Completion()
     parts: list[str] = []
-    stream = model.stream(request, completion)
+    stream = guarded_stream(model, request, usage)
     try:
         for chunk in stream:
             parts.append(chunk)
             if cancel is not None and cancel.is_set():
                 return "".join(parts), True
     finally:
+        stream.close()
+    return "".join(parts), False
+
+
+def guarded_stream(model: Model, request: Request, usage: Usage) -> Generator[str, None, None]:
+    """`model.stream(request)`, its usage added to `usage` when it ends or is closed, and
+    any backend failure raised as `ModelError`."""
+    completion = Completion()
+    stream: Iterator[str] | None = None
+    try:
+        stream = model.stream(request, completion)
+        yield from stream
+    except (UserError, ModelError, GeneratorExit):
+        raise
+    except Exception as exc:
+        raise ModelError(f"{type(exc).__name__}: {exc}") from exc
+    finally:
         close = getattr(stream, "close", None)
         if close is not None:
             close()
         usage.add(completion.usage)
-    return "".join(parts), False
 
 
 def decode_json(text: str) -> Any:

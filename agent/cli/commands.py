@@ -1,0 +1,230 @@
+"""The `agent` subcommands. Each takes the parsed arguments and the consoles and
+returns the exit code."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import threading
+from collections.abc import Mapping
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from agent.cli.interrupt import cancel_on_signals
+from agent.cli.output import JsonOutput, LiveOutput, Output, PlainOutput, QuietOutput
+from agent.cli.render import run_detail, runs_table, tools_table
+from agent.cli.setup import installed, load_model, select_tools
+from agent.errors import UserError
+from agent.models import DEFAULT_MODEL, MODEL_ENV, list_models
+from agent.tasks import (
+    Approve, ApproveFn, Limits, ObjectiveFinished, ObjectiveRunner, RunNotResumable, RunOptions, RunStatus, RunStore,
+    TaskStatus,
+)
+from agent.tasks.store import DB_NAME
+
+EXIT_INTERRUPTED = 130
+
+
+class Consoles:
+    def __init__(self, out: Console, err: Console) -> None:
+        self.out = out
+        self.err = err
+
+
+def open_store(home: str | None) -> RunStore:
+    return RunStore(Path(home).expanduser() / DB_NAME if home else None)
+
+
+def choose_output(args: argparse.Namespace, consoles: Consoles) -> Output:
+    if args.json:
+        return JsonOutput(consoles.out.file)
+    if args.quiet:
+        return QuietOutput(consoles.out.file)
+    if consoles.out.is_terminal:
+        return LiveOutput(consoles.out)
+    return PlainOutput(consoles.out.file)
+
+
+def prompt_approval(consoles: Consoles, output: Output) -> ApproveFn:
+    lock = threading.Lock()
+
+    def approve(name: str, arguments: Mapping[str, Any]) -> bool:
+        shown = ", ".join(f"{k}={v!r}" for k, v in arguments.items())
+        with lock, output.paused():
+            consoles.err.print(f"[bold]Allow[/] [cyan]{escape(name)}({escape(shown)})[/]? \\[y/N] ", end="")
+            try:
+                answer = sys.stdin.readline()
+            except (OSError, ValueError):
+                answer = ""
+        return answer.strip().casefold() in {"y", "yes"}
+
+    return approve
+
+
+def cmd_run(args: argparse.Namespace, consoles: Consoles) -> int:
+    if not args.objective.strip():
+        raise UserError("the objective is empty")
+    warnings: list[str] = []
+    tools = installed(warnings)
+    chosen = select_tools(tools, args.tools)
+    spec = args.model or os.environ.get(MODEL_ENV) or None
+    model = load_model(spec)
+    for warning in warnings if chosen is None else []:
+        consoles.err.print(f"warning: {escape(warning)}", style="yellow", soft_wrap=True)
+    limits = Limits(max_tasks=args.max_tasks, max_calls=args.max_calls, max_tokens=args.max_tokens,
+                    timeout=args.timeout, max_cost=args.max_cost)
+    options = RunOptions(limits=limits, tools=chosen, approve=Approve(args.approve), single=args.single)
+    store = open_store(args.home)
+    output = choose_output(args, consoles)
+    runner = ObjectiveRunner(model=model, store=store, tools=tools, approve=prompt_approval(consoles, output))
+    record = runner.start(args.objective, options=options, model_spec=spec or model.name)
+    return drive(runner, record.id, output, consoles)
+
+
+def cmd_resume(args: argparse.Namespace, consoles: Consoles) -> int:
+    store = open_store(args.home)
+    record = store.run(args.run_id)
+    if record.status is RunStatus.FINISHED:
+        reason = record.stop_reason.value if record.stop_reason else "finished"
+        raise RunNotResumable(f"run {record.id} already finished ({reason}); `agent show {record.id}` shows it")
+    if args.approve is not None and Approve(args.approve) is not record.options.approve:
+        store.update_options(record.id, replace(record.options, approve=Approve(args.approve)))
+    model = load_model(args.model or record.model)
+    output = choose_output(args, consoles)
+    runner = ObjectiveRunner(model=model, store=store, tools=installed(), approve=prompt_approval(consoles, output))
+    return drive(runner, record.id, output, consoles)
+
+
+def drive(runner: ObjectiveRunner, run_id: str, output: Output, consoles: Consoles) -> int:
+    last: ObjectiveFinished | None = None
+    try:
+        with cancel_on_signals(runner.cancel), output:
+            for event in runner.events(run_id):
+                output.handle(event)
+                if isinstance(event, ObjectiveFinished):
+                    last = event
+    except KeyboardInterrupt:
+        last = None
+    if last is not None and last.status is RunStatus.FINISHED:
+        return 0
+    if last is not None and last.status is RunStatus.FAILED:
+        consoles.err.print(f"agent: the run failed ({escape(last.detail)}); once that is fixed, resume it with: "
+                           f"[bold]agent resume {run_id}[/]", soft_wrap=True)
+        return 1
+    consoles.err.print(f"Stopped; the run is saved. Resume it with: [bold]agent resume {run_id}[/]", soft_wrap=True)
+    return EXIT_INTERRUPTED
+
+
+def cmd_runs(args: argparse.Namespace, consoles: Consoles) -> int:
+    store = open_store(args.home)
+    runs = store.runs(limit=args.limit)
+    counts: dict[str, tuple[int, int]] = {}
+    for run in runs:
+        tasks = store.tasks(run.id)
+        counts[run.id] = (sum(t.status is TaskStatus.DONE for t in tasks), len(tasks))
+    if args.json:
+        for run in runs:
+            consoles.out.file.write(json.dumps(run_json(run.id, store, events=False), ensure_ascii=False) + "\n")
+        return 0
+    if not runs:
+        consoles.err.print(f"No runs yet in {store.path}")
+        return 0
+    consoles.out.print(runs_table(runs, counts))
+    return 0
+
+
+def run_json(run_id: str, store: RunStore, *, events: bool) -> dict[str, Any]:
+    run = store.run(run_id)
+    data: dict[str, Any] = {
+        "id": run.id, "objective": run.objective, "model": run.model, "options": run.options.to_json(),
+        "status": run.status.value, "phase": run.phase.value,
+        "stop_reason": run.stop_reason.value if run.stop_reason else None, "detail": run.detail,
+        "answer": run.answer, "totals": run.totals.to_json(), "created": run.created, "updated": run.updated,
+        "tasks": [{**asdict(t), "status": t.status.value} for t in store.tasks(run.id)],
+    }
+    if events:
+        data["events"] = store.events(run.id)
+    return data
+
+
+def cmd_show(args: argparse.Namespace, consoles: Consoles) -> int:
+    store = open_store(args.home)
+    run = store.run(args.run_id)
+    if args.json:
+        consoles.out.file.write(json.dumps(run_json(run.id, store, events=True), ensure_ascii=False, indent=2) + "\n")
+        return 0
+    consoles.out.print(run_detail(run, store.tasks(run.id)))
+    if run.status is not RunStatus.FINISHED:
+        consoles.out.print(f"Resume it with: agent resume {run.id}", style="dim")
+    return 0
+
+
+def cmd_tools(args: argparse.Namespace, consoles: Consoles) -> int:
+    warnings: list[str] = []
+    tools = installed(warnings)
+    for warning in warnings:
+        consoles.err.print(f"warning: {escape(warning)}", style="yellow", soft_wrap=True)
+    if not tools:
+        consoles.err.print("No tools are installed.")
+        return 0
+    consoles.out.print(tools_table(tools))
+    return 0
+
+
+def cmd_models(args: argparse.Namespace, consoles: Consoles) -> int:
+    default = os.environ.get(MODEL_ENV) or DEFAULT_MODEL
+    table = Table(show_edge=False)
+    for column in ("Model", "Description", "Weights from"):
+        table.add_column(column)
+    for info in list_models():
+        name = f"{info.name} (default)" if info.name == default else info.name
+        table.add_row(name, info.description, info.source)
+    consoles.out.print(table)
+    consoles.out.print("Also: openai:<model>, openai:<model>@<base_url>, a path to a .gguf file.", style="dim")
+    return 0
+
+
+def cmd_index(args: argparse.Namespace, consoles: Consoles) -> int:
+    from tools.search import LocalIndex
+
+    index = LocalIndex(args.index)
+    if args.action == "add":
+        for path in args.paths:
+            try:
+                stats = index.add(path)
+            except FileNotFoundError as exc:
+                consoles.err.print(f"agent index add: {escape(str(exc))}")
+                return 1
+            consoles.out.print(f"{escape(path)}: {stats}")
+        consoles.out.print(f"index: {index.path}", style="dim")
+        return 0
+    hits = index.search(" ".join(args.query), args.k)
+    if not hits:
+        consoles.err.print("No results." if index.exists() else f"No index at {index.path}; build one with "
+                           "`agent index add PATH`.")
+        return 0 if index.exists() else 1
+    for n, hit in enumerate(hits, 1):
+        consoles.out.print(f"{n}. {escape(hit.line())}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, consoles: Consoles) -> int:
+    entry = getattr(importlib.import_module("agent.evals"), "main", None)
+    if entry is None:
+        consoles.err.print("agent eval: the evaluation harness has no command line")
+        return 2
+    return int(entry(list(args.rest)) or 0)
+
+
+COMMANDS = {
+    "run": cmd_run, "resume": cmd_resume, "runs": cmd_runs, "show": cmd_show, "tools": cmd_tools,
+    "models": cmd_models, "index": cmd_index, "eval": cmd_eval,
+}

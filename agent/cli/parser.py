@@ -1,0 +1,116 @@
+"""The `agent` command line."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import NoReturn
+
+from agent.tasks.models import Approve, Limits
+
+DEFAULTS = Limits()
+
+
+class UsageError(Exception):
+    """A bad command line; its message is one line."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (try --help)")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be above zero, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above zero, got {text}")
+    return value
+
+
+def evals_available() -> bool:
+    """Whether `agent.evals` offers a command line (`main(argv)`)."""
+    try:
+        module = importlib.import_module("agent.evals")
+    except Exception:
+        return False
+    return callable(getattr(module, "main", None))
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="agent", description="Interleaf: agents that call tools inline while they write.")
+    home = Parser(add_help=False)
+    home.add_argument("--home", metavar="DIR", help="where runs are stored (default: $INTERLEAF_HOME or the "
+                      "user data directory)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub.required = True
+    run = sub.add_parser("run", parents=[home], help="work on an objective with a task list",
+                         description="Plan an objective as tasks and work through them with tools.")
+    run.add_argument("objective")
+    _model_options(run)
+    run.add_argument("--tools", metavar="A,B", help="installed tools to use (default: all; '' for none)")
+    run.add_argument("--max-tasks", type=positive_int, default=DEFAULTS.max_tasks, metavar="N")
+    run.add_argument("--max-calls", type=positive_int, default=DEFAULTS.max_calls, metavar="N",
+                     help="tool calls over the whole run")
+    run.add_argument("--max-tokens", type=positive_int, default=DEFAULTS.max_tokens, metavar="N",
+                     help="tokens the model may write over the whole run")
+    run.add_argument("--timeout", type=positive_float, default=DEFAULTS.timeout, metavar="SECONDS")
+    run.add_argument("--max-cost", type=positive_float, default=None, metavar="USD",
+                     help="stop when the run has cost this much (models with a known price)")
+    run.add_argument("--single", action="store_true", help="no planning: one agent run on the objective")
+    resume = sub.add_parser("resume", parents=[home], help="continue a stopped or crashed run")
+    resume.add_argument("run_id", metavar="RUN")
+    _model_options(resume, resuming=True)
+    runs = sub.add_parser("runs", parents=[home], help="list stored runs")
+    runs.add_argument("--limit", type=positive_int, default=20, metavar="N")
+    runs.add_argument("--json", action="store_true")
+    show = sub.add_parser("show", parents=[home], help="show one run: tasks, results, answer")
+    show.add_argument("run_id", metavar="RUN")
+    show.add_argument("--json", action="store_true", help="the run, its tasks and its events as JSON")
+    sub.add_parser("tools", help="list the installed tools")
+    sub.add_parser("models", help="list the known models")
+    _index_parser(sub)
+    if evals_available():
+        evals = sub.add_parser("eval", help="run the evaluation harness", add_help=False)
+        evals.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _model_options(parser: argparse.ArgumentParser, *, resuming: bool = False) -> None:
+    parser.add_argument("--model", metavar="SPEC",
+                        help="the run's own model" if resuming else "model spec (default: $INTERLEAF_MODEL, "
+                        "else the registry default); python:MODULE:FACTORY calls a factory")
+    parser.add_argument("--approve", choices=[a.value for a in Approve], default=None if resuming else "none",
+                        help="ask before each tool call (all), before Python only (python), or never")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--json", action="store_true", help="JSON Lines events on stdout")
+    mode.add_argument("--quiet", "-q", action="store_true", help="print only the answer")
+
+
+def _index_parser(sub: argparse._SubParsersAction[Parser]) -> None:
+    index = sub.add_parser("index", help="the local search index")
+    index.add_argument("--index", metavar="FILE", help="index file (default: $INTERLEAF_INDEX or the data dir)")
+    actions = index.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser)
+    actions.required = True
+    add = actions.add_parser("add", help="index the documents under PATH")
+    add.add_argument("paths", nargs="+", metavar="PATH")
+    search = actions.add_parser("search", help="search the index")
+    search.add_argument("query", nargs="+")
+    search.add_argument("-k", type=positive_int, default=5, metavar="N", help="results to show")
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    return build_parser().parse_args(sys.argv[1:] if argv is None else argv)

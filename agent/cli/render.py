@@ -1,0 +1,146 @@
+"""Rich renderables for the CLI: task tables, call highlighting, footers, listings."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+
+from rich.console import Group, RenderableType
+from rich.markdown import Markdown
+from rich.spinner import Spinner
+from rich.table import Table
+from rich.text import Text
+
+from agent.events import CallRecord
+from agent.tasks.models import RunRecord, Task, TaskStatus, Totals
+from agent.tools import Tool
+from agent.transcript import segments
+
+STATUS_STYLE = {
+    TaskStatus.PENDING: "dim", TaskStatus.RUNNING: "bold yellow",
+    TaskStatus.DONE: "green", TaskStatus.FAILED: "bold red",
+}
+STATUS_MARK = {TaskStatus.PENDING: "·", TaskStatus.DONE: "✓", TaskStatus.FAILED: "✗"}
+
+
+def tasks_table(tasks: Sequence[Task], *, spinner: Spinner | None = None, title: str | None = "Tasks") -> Table:
+    table = Table(title=title, title_justify="left", expand=True, show_edge=False, pad_edge=False)
+    table.add_column("#", justify="right", width=3)
+    table.add_column("", width=2)
+    table.add_column("Task", ratio=1)
+    table.add_column("Status", width=9)
+    for task in tasks:
+        style = STATUS_STYLE[task.status]
+        mark: RenderableType
+        if task.status is TaskStatus.RUNNING and spinner is not None:
+            mark = spinner
+        else:
+            mark = Text(STATUS_MARK.get(task.status, "▸"), style=style)
+        table.add_row(str(task.id), mark, Text(task.text, style="" if task.status is TaskStatus.PENDING else style),
+                      Text(task.status.value, style=style))
+    return table
+
+
+def call_text(name: str, raw: str, *, result: str | None = None, error: str | None = None,
+              pending: bool = False) -> Text:
+    """A call as it stands in the text: `[Name(raw) → result]`, highlighted."""
+    text = Text("[", style="cyan")
+    text.append(name, style="bold cyan")
+    text.append(f"({raw})", style="cyan")
+    if pending:
+        text.append(" …", style="yellow")
+    elif error is not None:
+        text.append(" → ", style="cyan")
+        text.append(f"Error: {error}", style="bold red")
+    else:
+        text.append(" → ", style="cyan")
+        text.append(result or "", style="bold green")
+    text.append("]", style="cyan")
+    return text
+
+
+def highlight_calls(text: str) -> Text:
+    """`text` with each completed call `[Name(args) → result]` highlighted."""
+    out = Text()
+    for part in segments(text):
+        if isinstance(part, str):
+            out.append(part)
+        elif part.result is not None and part.result.startswith("Error:"):
+            out.append_text(call_text(part.name, part.raw, error=part.result.removeprefix("Error:").strip()))
+        else:
+            out.append_text(call_text(part.name, part.raw, result=part.result, pending=part.result is None))
+    return out
+
+
+def record_text(record: CallRecord) -> Text:
+    return call_text(record.name, record.raw, result=record.result, error=record.error)
+
+
+def tail(text: Text, lines: int) -> Text:
+    """The last `lines` lines of `text`."""
+    plain = text.plain
+    cut = len(plain)
+    for _ in range(lines):
+        cut = plain.rfind("\n", 0, cut)
+        if cut < 0:
+            return text
+    return text[cut + 1 :]
+
+
+def format_seconds(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    minutes, secs = divmod(seconds, 60)
+    return f"{minutes}:{secs:02d}" if minutes < 60 else f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
+
+
+def footer(model: str, totals: Totals, *, elapsed: float, extra_tokens: int = 0) -> Text:
+    tokens = totals.prompt_tokens + totals.completion_tokens + extra_tokens
+    parts = [f"model {model}", f"tokens {tokens:,} ({totals.completion_tokens + extra_tokens:,} out)",
+             f"calls {totals.tool_calls}", f"tasks {totals.tasks_run}", f"elapsed {format_seconds(elapsed)}"]
+    if totals.cost:
+        parts.append(f"${totals.cost:.4f}")
+    return Text("  ·  ".join(parts), style="dim")
+
+
+def answer_view(answer: str) -> RenderableType:
+    return Group(Text("Answer", style="bold"), Markdown(answer))
+
+
+def runs_table(runs: Iterable[RunRecord], counts: dict[str, tuple[int, int]]) -> Table:
+    table = Table(expand=False, show_edge=False)
+    for column in ("Run", "Status", "Stop", "Tasks", "Started"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("Model", max_width=24, overflow="ellipsis", no_wrap=True)
+    table.add_column("Objective", overflow="fold", min_width=16)
+    for run in runs:
+        done, total = counts.get(run.id, (0, 0))
+        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.created))
+        table.add_row(run.id, run.status.value, run.stop_reason.value if run.stop_reason else "",
+                      f"{done}/{total}", started, run.model, run.objective)
+    return table
+
+
+def run_detail(run: RunRecord, tasks: Sequence[Task]) -> RenderableType:
+    head = Text(f"Run {run.id}", style="bold")
+    head.append(f"  {run.status.value}")
+    if run.stop_reason:
+        head.append(f" ({run.stop_reason.value}: {run.detail})", style="dim")
+    parts: list[RenderableType] = [head, Text(f"Objective: {run.objective}"), tasks_table(tasks, title=None)]
+    for task in tasks:
+        if task.result:
+            parts.append(Text(f"{task.id}. ", style="bold").append_text(highlight_calls(task.result)))
+    if run.answer:
+        parts.append(answer_view(run.answer))
+    t = run.totals
+    parts.append(footer(run.model, t, elapsed=t.seconds))
+    return Group(*parts)
+
+
+def tools_table(tools: Iterable[Tool]) -> Table:
+    table = Table(show_edge=False)
+    table.add_column("Tool", style="bold cyan")
+    table.add_column("Signature", no_wrap=True)
+    table.add_column("Description", overflow="fold")
+    for tool in tools:
+        table.add_row(tool.name, tool.signature(), tool.description)
+    return table

@@ -1,0 +1,39 @@
+"""The run's budgets as pure checks over its totals and limits."""
+
+from __future__ import annotations
+
+from agent.tasks.models import Limits, ObjectiveStop, Totals
+
+Stop = tuple[ObjectiveStop, str]
+
+
+def budget_stop(totals: Totals, limits: Limits) -> Stop | None:
+    """The first budget that is spent, with the reason in words; None while all last."""
+    t, lim = totals, limits
+    if t.tasks_run >= lim.max_tasks:
+        return ObjectiveStop.MAX_TASKS, f"{t.tasks_run} tasks ran, the limit"
+    if t.tool_calls >= lim.max_calls:
+        return ObjectiveStop.MAX_CALLS, f"{t.tool_calls} tool calls made of at most {lim.max_calls}"
+    if t.completion_tokens >= lim.max_tokens:
+        return ObjectiveStop.MAX_TOKENS, f"{t.completion_tokens} tokens written of at most {lim.max_tokens}"
+    if lim.timeout is not None and t.seconds >= lim.timeout:
+        return ObjectiveStop.TIMEOUT, f"the run took {t.seconds:.0f} s of at most {lim.timeout:g} s"
+    if lim.max_cost is not None and t.cost is not None and t.cost >= lim.max_cost:
+        return ObjectiveStop.MAX_COST, f"the run cost ${t.cost:.4f} of at most ${lim.max_cost:g}"
+    return None
+
+
+def room_for_new_tasks(totals: Totals, limits: Limits, *, pending: int) -> int:
+    """New tasks allowed now: at most `new_per_creation`, and never more than the
+    executions left once the pending tasks have run, so the list always runs dry."""
+    left = limits.max_tasks - totals.tasks_run - pending
+    return max(0, min(limits.new_per_creation, left))
+
+
+def task_budget(totals: Totals, limits: Limits) -> tuple[int, int, float]:
+    """(calls, tokens, seconds) the next task's agent may use."""
+    calls = min(limits.task_calls, limits.max_calls - totals.tool_calls)
+    tokens = min(limits.task_tokens, limits.max_tokens - totals.completion_tokens)
+    seconds = limits.task_timeout if limits.timeout is None else min(limits.task_timeout,
+                                                                     limits.timeout - totals.seconds)
+    return max(calls, 1), max(tokens, 1), max(seconds, 0.001)

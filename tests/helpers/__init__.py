@@ -1,0 +1,1 @@
+"""Test-only models and fixtures shared by the task and CLI tests."""

@@ -1,0 +1,117 @@
+"""A scriptable model for objective runs: it tells the planner's steps, the task agent
+and the final answer apart and answers each from a function, counting what it was asked.
+
+`make_model` is a factory for the CLI's `python:MODULE:FACTORY` model specs; it reads
+`INTERLEAF_TEST_LOG` (a file that gets one line per task execution) and
+`INTERLEAF_TEST_DELAY` (seconds each task takes) and `INTERLEAF_TEST_CALL` (a call each
+task's text makes, e.g. `[Calendar()]`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from agent.models.base import Request
+from agent.tasks.planner import ANSWER_SYSTEM
+from agent.testing import FunctionModel
+
+Reply = Callable[[str], str]
+_TASK = re.compile(r"Your task: (.*)")
+
+
+def step_of(request: Request) -> str:
+    """plan, create, prioritise, judge, answer or task."""
+    user = request.prompt.user
+    schema = request.response_schema
+    if schema is not None:
+        props = schema.get("properties", {})
+        if "order" in props:
+            return "prioritise"
+        if "done" in props:
+            return "judge"
+        return "create" if "Propose at most" in user else "plan"
+    if request.prompt.system == ANSWER_SYSTEM:
+        return "answer"
+    return "task"
+
+
+def task_of(request: Request) -> str:
+    found = _TASK.search(request.prompt.user)
+    return found.group(1).strip() if found else ""
+
+
+@dataclass
+class ObjectiveScript:
+    plan: list[str] | Callable[[Request], str] = field(default_factory=lambda: ["first task", "second task"])
+    create: Callable[[Request], list[str]] = lambda request: []
+    judge: Callable[[Request], bool] = lambda request: False
+    order: Callable[[Request], list[int]] | None = None
+    execute: Callable[[str], str] = lambda task: f"Result of {task}."
+    answer: str = "The final answer."
+    carry_on: str = " Done."
+    """The reply once a task's text already holds a completed call."""
+    asked: Counter[str] = field(default_factory=Counter)
+    executed: list[str] = field(default_factory=list)
+
+    def __call__(self, request: Request) -> str:
+        step = step_of(request)
+        self.asked[step] += 1
+        if step == "plan":
+            return self.plan(request) if callable(self.plan) else json.dumps({"tasks": self.plan})
+        if step == "create":
+            return json.dumps({"tasks": self.create(request)})
+        if step == "judge":
+            return json.dumps({"done": self.judge(request), "reason": "checked"})
+        if step == "prioritise":
+            ids = [int(m) for m in re.findall(r"^(\d+)\. ", request.prompt.user, re.MULTILINE)]
+            return json.dumps({"order": self.order(request) if self.order else ids})
+        if step == "answer":
+            return self.answer
+        task = task_of(request)
+        if request.prompt.assistant:
+            return self.carry_on
+        self.executed.append(task)
+        return self.execute(task)
+
+    def model(self, *, chunk_size: int = 8) -> FunctionModel:
+        return FunctionModel(self, chunk_size=chunk_size, name="scripted-objective")
+
+
+def make_model() -> FunctionModel:
+    """Plans four tasks, proposes one more after each, and takes a while per task."""
+    log = os.environ.get("INTERLEAF_TEST_LOG", "")
+    delay = float(os.environ.get("INTERLEAF_TEST_DELAY", "0"))
+    proposed = Counter[str]()
+
+    call = os.environ.get("INTERLEAF_TEST_CALL", "")
+
+    def execute(task: str) -> str:
+        if log:
+            with open(log, "a", encoding="utf-8") as f:
+                f.write(task + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+        time.sleep(delay)
+        return f"Result of {task}: {call}" if call else f"Result of {task}."
+
+    def create(request: Request) -> list[str]:
+        proposed["n"] += 1
+        return [f"extra task number {proposed['n']} about {chr(96 + proposed['n']) * 5}"]
+
+    script = ObjectiveScript(plan=["book the flights", "find a hotel", "list the museums", "pack the bags"],
+                             create=create, execute=execute)
+    return script.model()
+
+
+def make_broken_model() -> FunctionModel:
+    """A model whose backend is down."""
+
+    def fail(request: Request) -> str:
+        raise ConnectionError("the server is down")
+
+    return FunctionModel(fail, name="broken")
