@@ -1,6 +1,15 @@
-"""Model backends behind one interface (`Model.stream`), and specs that name them."""
+"""Model backends behind one interface (`Model.stream`), and the specs that name them.
+
+    resolve_model("smollm2-135m", n_ctx=8192)          a packaged local model
+    resolve_model("/models/any.gguf")                   any GGUF file
+    resolve_model("openai:gpt-4o-mini")                 OpenAI (OPENAI_API_KEY)
+    resolve_model("openai:local@http://127.0.0.1:8080/v1", mode="completions")
+    resolve_model()                                     INTERLEAF_MODEL, else gemma3-270m
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from agent.models.base import (
     CallTrigger,
@@ -12,15 +21,55 @@ from agent.models.base import (
     ToolSpec,
     Usage,
 )
-from agent.models.catalog import DEFAULT_MODEL, MODEL_ENV, ModelInfo, list_models, model_path, resolve_model
-from agent.models.llama import ContextWindowExceeded, LlamaModel
-from agent.models.llama_engine import ModelBusy
-from agent.models.llama_sampling import InvalidGrammar
+from agent.models.catalog import (
+    DEFAULT_MODEL,
+    MODEL_ENV,
+    ModelInfo,
+    cache_dir,
+    list_models,
+    model_path,
+    resolve_model,
+)
+from agent.models.chat_template import ChatTemplate
+from agent.models.completed_calls import (
+    CompletedCall,
+    find_completed_calls,
+    split_completed_calls,
+)
+
+if TYPE_CHECKING:
+    from agent.models.llama import ContextWindowExceeded, LlamaModel
+    from agent.models.llama_engine import ModelBusy
+    from agent.models.llama_sampling import InvalidGrammar
+    from agent.models.openai import OpenAIModel, OpenAIRefused
+
+_LAZY = {
+    "ContextWindowExceeded": "agent.models.llama",
+    "LlamaModel": "agent.models.llama",
+    "ModelBusy": "agent.models.llama_engine",
+    "InvalidGrammar": "agent.models.llama_sampling",
+    "OpenAIModel": "agent.models.openai",
+    "OpenAIRefused": "agent.models.openai",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The backends load on first use, so importing the package loads neither
+    llama-cpp-python nor openai."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "DEFAULT_MODEL",
     "MODEL_ENV",
     "CallTrigger",
+    "ChatTemplate",
+    "CompletedCall",
     "Completion",
     "ContextWindowExceeded",
     "FinishReason",
@@ -29,11 +78,16 @@ __all__ = [
     "Model",
     "ModelBusy",
     "ModelInfo",
+    "OpenAIModel",
+    "OpenAIRefused",
     "Prompt",
     "Request",
     "ToolSpec",
     "Usage",
+    "cache_dir",
+    "find_completed_calls",
     "list_models",
     "model_path",
     "resolve_model",
+    "split_completed_calls",
 ]

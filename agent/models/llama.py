@@ -5,49 +5,51 @@ without one get Gemma 3's), the assistant's text is continued verbatim, and each
 continuation evaluates only the tokens the KV cache does not already hold
 (`completion.usage.evaluated_tokens`).
 
-Context window: a prompt that does not fit in `n_ctx` raises `ContextWindowExceeded`
-before anything is evaluated (nothing is truncated silently); a completion that fills
-the window stops with finish_reason "length".
+Context window: a prompt that does not fit in `n_ctx` raises `ContextWindowExceeded` (an
+`agent.errors.ContextOverflow`, so a run ends with "context full" and keeps its text)
+before anything is evaluated; nothing is truncated. A completion that fills the window
+stops with finish_reason "length".
 """
 
 from __future__ import annotations
 
 import codecs
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
 import llama_cpp
+from llama_cpp.llama_grammar import LlamaGrammar
 
-from agent.errors import ConfigError, UserError
+from agent.errors import ConfigError, ContextOverflow
 from agent.models.base import CallTrigger, Completion, FinishReason, Prompt, Request
 from agent.models.chat_template import BUILTIN_TEMPLATES, PLAIN_TEMPLATE, ChatTemplate
 from agent.models.llama_engine import Engine, EngineOptions, load_engine
-from agent.models.llama_sampling import TriggerProcessor
+from agent.models.llama_sampling import TriggerProcessor, schema_grammar
 from agent.models.stops import StopMatcher
 
 
-class ContextWindowExceeded(UserError):
+class ContextWindowExceeded(ContextOverflow):
     """The prompt does not fit in the model's context window."""
 
     def __init__(self, model: str, prompt_tokens: int, n_ctx: int) -> None:
+        super().__init__(prompt_tokens, n_ctx)
         self.model = model
-        self.prompt_tokens = prompt_tokens
-        self.n_ctx = n_ctx
-        super().__init__(
+        message = (
             f"the prompt for {model} is {prompt_tokens} tokens, but its context window is "
             f"{n_ctx} tokens (n_ctx) and at least one token must be left to generate; "
             f"shorten the prompt or load the model with a larger n_ctx, "
             f"e.g. resolve_model({model!r}, n_ctx={_suggest(prompt_tokens)})"
         )
+        self.args = (message,)
 
 
 def _suggest(tokens: int) -> int:
     size = 512
     while size <= tokens:
         size *= 2
-    return size * 2
+    return size
 
 
 class LlamaModel:
@@ -93,6 +95,10 @@ class LlamaModel:
         return f"LlamaModel({self._name!r}, path={str(self.path)!r}, n_ctx={self.options.n_ctx})"
 
     @property
+    def n_ctx(self) -> int:
+        return self.options.n_ctx
+
+    @property
     def engine(self) -> Engine:
         """The loaded model (loaded on first use, then shared)."""
         return load_engine(self.path, self.options)
@@ -111,15 +117,8 @@ class LlamaModel:
             or BUILTIN_TEMPLATES.get(meta.get("general.architecture", ""))
             or PLAIN_TEMPLATE
         )
-        llama = engine.llama
-        vocab = llama._model.vocab
-
-        def text(token: int) -> str:
-            if token < 0:
-                return ""
-            return bytes(llama_cpp.llama_vocab_get_text(vocab, token)).decode("utf-8", "replace")
-
-        return ChatTemplate(source, bos_token=text(llama.token_bos()), eos_token=text(llama.token_eos()))
+        vocab = engine.vocab
+        return ChatTemplate(source, bos_token=vocab.bos_text, eos_token=vocab.eos_text)
 
     def render(self, prompt: Prompt) -> str:
         """The full prompt text the model continues."""
@@ -133,7 +132,7 @@ class LlamaModel:
         engine = self.engine
         return engine.prompt_tokens(self.template.head(prompt.system, prompt.user), prompt.assistant)
 
-    def stream(self, request: Request, completion: Completion) -> Iterator[str]:
+    def stream(self, request: Request, completion: Completion) -> Generator[str, None, None]:
         engine = self.engine
         template = self.template
         with engine.session():
@@ -171,9 +170,14 @@ class LlamaModel:
         llama = engine.llama
         llama.set_seed(request.seed if request.seed is not None else llama_cpp.LLAMA_DEFAULT_SEED)
         kwargs: dict[str, Any] = dict(self.sampling, temp=max(0.0, request.temperature))
-        if request.grammar is not None:
-            engine.vocab.check_grammar(request.grammar)
-            kwargs["grammar"] = llama_cpp.LlamaGrammar.from_string(request.grammar, verbose=False)
+        grammar = request.grammar
+        if request.response_schema is not None:
+            if grammar is not None:
+                raise ConfigError("a request takes a grammar or a response_schema, not both")
+            grammar = schema_grammar(request.response_schema)
+        if grammar is not None:
+            engine.vocab.check_grammar(grammar)
+            kwargs["grammar"] = LlamaGrammar.from_string(grammar, verbose=False)
         if trigger is not None:
             kwargs["logits_processor"] = llama_cpp.LogitsProcessorList([trigger])
         return kwargs

@@ -22,8 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from agent.errors import UserError
+from agent.errors import ConfigError, UserError
 from agent.models.llama_sampling import Vocab
+
+THREADS_ENV = "INTERLEAF_THREADS"
 
 
 class ModelBusy(UserError):
@@ -37,12 +39,22 @@ class EngineOptions:
     n_batch: int = 512
 
     def threads(self) -> int:
+        """`n_threads`, else `INTERLEAF_THREADS`, else half the usable cores (at least
+        one): llama.cpp's threads wait for each other at every step, so sharing cores
+        with other busy processes slows it down far more than using fewer threads."""
         if self.n_threads is not None:
             return self.n_threads
+        configured = os.environ.get(THREADS_ENV, "").strip()
+        if configured:
+            try:
+                return max(1, int(configured))
+            except ValueError:
+                raise ConfigError(f"{THREADS_ENV} must be a whole number, not {configured!r}") from None
         try:
-            return max(1, len(os.sched_getaffinity(0)))
+            cores = len(os.sched_getaffinity(0))
         except AttributeError:
-            return max(1, os.cpu_count() or 1)
+            cores = os.cpu_count() or 1
+        return max(1, cores // 2)
 
 
 class Engine:
@@ -72,7 +84,7 @@ class Engine:
 
     @property
     def n_ctx(self) -> int:
-        return int(self.llama.n_ctx())
+        return min(int(self.llama.n_ctx()), int(self.llama.input_ids.shape[0]))
 
     @contextmanager
     def session(self) -> Iterator[None]:

@@ -4,6 +4,9 @@ Toolformer call trigger as a logits processor."""
 from __future__ import annotations
 
 import ctypes
+import json
+from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import llama_cpp
@@ -23,6 +26,25 @@ class InvalidGrammar(ConfigError):
         super().__init__(f"invalid GBNF grammar (llama.cpp could not parse it): {head!r}")
 
 
+def schema_grammar(schema: Mapping[str, Any]) -> str:
+    """The GBNF grammar of a JSON schema (llama.cpp's converter), remembered."""
+    try:
+        key = json.dumps(schema)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"response_schema is not JSON: {error}") from error
+    return _schema_grammar(key)
+
+
+@lru_cache(maxsize=64)
+def _schema_grammar(schema_json: str) -> str:
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    try:
+        return str(json_schema_to_gbnf(schema_json))
+    except Exception as error:
+        raise ConfigError(f"response_schema cannot be turned into a grammar: {error}") from error
+
+
 class Vocab:
     """Byte pieces of a model's tokens, and the few vocabulary facts the backend needs."""
 
@@ -34,10 +56,15 @@ class Vocab:
         self._buffer = ctypes.create_string_buffer(256)
         self._eog: dict[int, bool] = {}
         self._trigger_sets: dict[tuple[str, bool], npt.NDArray[np.intp]] = {}
-        self.bos_text: str = llama_cpp.llama_vocab_get_text(
-            self._vocab, llama_cpp.llama_vocab_bos(self._vocab)
-        ).decode("utf-8", "replace")
+        self.bos_text = self.text(int(llama_cpp.llama_vocab_bos(self._vocab)))
+        self.eos_text = self.text(int(llama_cpp.llama_vocab_eos(self._vocab)))
         self._grammars: set[str] = set()
+
+    def text(self, token: int) -> str:
+        """A token's text as the vocabulary spells it (special tokens included)."""
+        if token < 0:
+            return ""
+        return bytes(llama_cpp.llama_vocab_get_text(self._vocab, token)).decode("utf-8", "replace")
 
     def is_eog(self, token: int) -> bool:
         eog = self._eog.get(token)

@@ -32,7 +32,7 @@ class LlamaScorer:
             return []
         head = head[-max(1, self.n_ctx - len(tail)) :]
         tokens = head + tail
-        self._llm.reset()
+        self._llm.reset()  # type: ignore[no-untyped-call]
         self._llm.eval(tokens)
         logits = np.asarray(self._llm.scores[len(head) - 1 : len(tokens) - 1], dtype=np.float64)
         top = logits.max(axis=1, keepdims=True)

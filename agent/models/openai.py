@@ -12,15 +12,20 @@ server (`server_stop`), which saves tokens, but a stop the server applied cannot
 from a natural end and is reported as finish_reason "end".
 
 Usage: the server's exact usage when its final chunk arrives (stream_options
-include_usage); until then, and when the stream is closed early, `prompt_tokens` is an
+include_usage; `include_usage=False` for servers that reject the option); until then, and when the stream is closed early, `prompt_tokens` is an
 estimate (characters / 4) and `completion_tokens` counts streamed chunks.
 `evaluated_tokens` subtracts the cached prompt tokens the server reports.
+
+Constraints: `response_schema` is sent as `response_format` (OpenAI's "json_schema" form,
+or llama.cpp's `{"type": "json_object", "schema": ...}` with schema_format="json_object").
+A GBNF `grammar` is ignored unless `grammar_field` names a request field the server reads
+it from (llama.cpp servers: "grammar").
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from typing import Any, Literal
 
 import openai
@@ -43,6 +48,10 @@ OPENAI_HOST = "api.openai.com"
 MAX_API_STOPS = 4
 
 
+class OpenAIRefused(UserError):
+    """The server rejected the credentials, the model or the endpoint."""
+
+
 class OpenAIModel:
     def __init__(
         self,
@@ -57,6 +66,9 @@ class OpenAIModel:
         server_stop: bool = True,
         tool_choice: str | dict[str, Any] | None = None,
         max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens",
+        schema_format: Literal["json_schema", "json_object"] = "json_schema",
+        grammar_field: str | None = None,
+        include_usage: bool = True,
         render: Callable[[Prompt], str] | None = None,
         markup: Markup = DEFAULT_MARKUP,
         continue_instruction: str = CONTINUE_INSTRUCTION,
@@ -74,6 +86,9 @@ class OpenAIModel:
         self.server_stop = server_stop
         self.tool_choice = tool_choice
         self.max_tokens_param = max_tokens_param
+        self.schema_format = schema_format
+        self.grammar_field = grammar_field
+        self.include_usage = include_usage
         self.render = render or plain_render
         self.markup = markup
         self.continue_instruction = continue_instruction
@@ -94,58 +109,74 @@ class OpenAIModel:
             )
         return inline_messages(request.prompt, continue_instruction=self.continue_instruction)
 
-    def stream(self, request: Request, completion: Completion) -> Iterator[str]:
+    def stream(self, request: Request, completion: Completion) -> Generator[str, None, None]:
         usage = completion.usage
         usage.requests = 1
         params = self._params(request)
-        if self.mode == "chat":
-            messages = self.messages(request)
-            usage.prompt_tokens = usage.evaluated_tokens = _estimate(messages)
-            chunks: Any = self.client.chat.completions.create(messages=messages, **params)  # type: ignore[call-overload]
-        else:
-            prompt = self.render(request.prompt)
-            usage.prompt_tokens = usage.evaluated_tokens = _estimate(prompt)
-            chunks = self.client.completions.create(prompt=prompt, **params)  # type: ignore[call-overload]
+        try:
+            if self.mode == "chat":
+                messages = self.messages(request)
+                usage.prompt_tokens = usage.evaluated_tokens = _estimate(messages)
+                chunks: Any = self.client.chat.completions.create(messages=messages, **params)  # type: ignore[arg-type]
+            else:
+                prompt = self.render(request.prompt)
+                usage.prompt_tokens = usage.evaluated_tokens = _estimate(prompt)
+                chunks = self.client.completions.create(prompt=prompt, **params)
+        except (openai.AuthenticationError, openai.PermissionDeniedError) as error:
+            raise OpenAIRefused(f"{self.name}: the server refused the credentials: {error}") from error
+        except openai.NotFoundError as error:
+            raise OpenAIRefused(f"{self.name}: the server does not know this model or endpoint: {error}") from error
         with chunks:
-            yield from self._read(chunks, request, completion, stops_sent="stop" in params)
+            yield from self._read(chunks, request, completion)
 
     def _params(self, request: Request) -> dict[str, Any]:
         params: dict[str, Any] = {
             "model": self.model,
             "stream": True,
-            "stream_options": {"include_usage": True},
             "temperature": request.temperature,
             self.max_tokens_param: request.max_tokens,
         }
+        if self.include_usage:
+            params["stream_options"] = {"include_usage": True}
         if request.seed is not None:
             params["seed"] = request.seed
         stops = [s for s in request.stop if s][:MAX_API_STOPS]
         if stops and self.server_stop:
             params["stop"] = stops
+        if request.response_schema is not None:
+            if self.mode != "chat":
+                raise ConfigError("a response_schema needs mode='chat' (response_format)")
+            params["response_format"] = self._response_format(request.response_schema)
+        if request.grammar is not None and self.grammar_field:
+            params["extra_body"] = {self.grammar_field: request.grammar}
         if self.dialect == "native" and request.tools:
             params["tools"] = [tool_schema(t) for t in request.tools]
             if self.tool_choice is not None:
                 params["tool_choice"] = self.tool_choice
         return params
 
-    def _read(self, chunks: Any, request: Request, completion: Completion, *, stops_sent: bool) -> Iterator[str]:
+    def _response_format(self, schema: Mapping[str, Any]) -> dict[str, Any]:
+        if self.schema_format == "json_object":
+            return {"type": "json_object", "schema": dict(schema)}
+        return {"type": "json_schema", "json_schema": {"name": "response", "schema": dict(schema)}}
+
+    def _read(self, chunks: Any, request: Request, completion: Completion) -> Iterator[str]:
         usage = completion.usage
         stops = StopMatcher(request.stop)
         calls: dict[int, dict[str, str]] = {}
         server_finish: str | None = None
-        counted = 0
+        exact = False
         for chunk in chunks:
             if chunk.usage is not None:
                 _record_usage(completion, chunk.usage)
-                counted = -1
+                exact = True
             for choice in chunk.choices[:1]:
                 text = self._choice_text(choice, calls)
                 if choice.finish_reason:
                     server_finish = choice.finish_reason
                 if text:
-                    if counted >= 0:
-                        counted += 1
-                        usage.completion_tokens = counted
+                    if not exact:
+                        usage.completion_tokens += 1
                     emit, stop = stops.feed(text)
                     if emit:
                         yield emit
@@ -166,7 +197,8 @@ class OpenAIModel:
         for call in getattr(delta, "tool_calls", None) or ():
             entry = calls.setdefault(call.index, {"name": "", "arguments": ""})
             if call.function is not None:
-                entry["name"] += call.function.name or ""
+                if call.function.name and not entry["name"]:
+                    entry["name"] = call.function.name
                 entry["arguments"] += call.function.arguments or ""
         return str(delta.content or "")
 

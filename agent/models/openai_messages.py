@@ -15,7 +15,12 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from agent.markup import DEFAULT_MARKUP, Markup, format_arguments, parse_literal_arguments
+from agent.markup import (
+    DEFAULT_MARKUP,
+    Markup,
+    format_arguments,
+    parse_literal_arguments,
+)
 from agent.models.base import Prompt, ToolSpec
 from agent.models.completed_calls import CompletedCall, split_completed_calls
 

@@ -14,16 +14,18 @@ class StopMatcher:
         self._pending = ""
 
     def feed(self, text: str) -> tuple[str, str | None]:
-        """Add `text`; return (text safe to emit, matched stop or None). After a match
-        the text from the stop on is dropped and nothing more should be fed."""
+        """Add `text`; return (text safe to emit, matched stop or None). The stop that
+        completes first wins (the one starting first, if several end together); the text
+        from it on is dropped and nothing more should be fed."""
         if not self.stops:
             return text, None
         pending = self._pending + text
-        found = -1
-        matched: str | None = None
+        found, matched = -1, None
         for stop in self.stops:
             at = pending.find(stop)
-            if at != -1 and (found == -1 or at < found):
+            if at == -1:
+                continue
+            if matched is None or (at + len(stop), at) < (found + len(matched), found):
                 found, matched = at, stop
         if matched is not None:
             self._pending = ""
