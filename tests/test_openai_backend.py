@@ -26,7 +26,7 @@ from agent.models import (
 )
 from agent.models.catalog import smollm2_135m_path
 from agent.models.chat_template import ChatTemplate
-from agent.models.completed_calls import find_completed_calls, split_completed_calls
+from agent.transcript import calls, segments
 from agent.models.openai_messages import (
     CONTINUE_INSTRUCTION,
     call_markup,
@@ -199,16 +199,16 @@ def test_completed_calls_are_parsed_with_quotes_brackets_and_both_arrows() -> No
         "A [Search(query=\"f(x) = ')'\", n=2) → [1] found] B [Calculator(400 / 1400) -> 0.29] "
         "C [Open(it's) → ok] [Pending(1)] [Bad( → x]"
     )
-    calls = find_completed_calls(text)
-    assert [(c.name, c.raw, c.result) for c in calls] == [
+    found = [c for c in calls(text) if c.result is not None]
+    assert [(c.name, c.raw, c.result) for c in found] == [
         ("Search", "query=\"f(x) = ')'\", n=2", "[1] found"),
         ("Calculator", "400 / 1400", "0.29"),
         ("Open", "it's", "ok"),
     ]
-    parts = split_completed_calls(text)
-    assert parts[0] == "A " and parts[2] == " B " and parts[-1] == " [Pending(1)] [Bad( → x]"
+    parts = segments(text)
+    assert parts[0] == "A " and parts[2] == " B " and parts[-1] == " [Bad( → x]"
     api = Markup(open="<API>", close="</API>")
-    assert [c.result for c in find_completed_calls("x <API>QA(q='a') → <API>b</API></API> y", api)] == [
+    assert [c.result for c in calls("x <API>QA(q='a') → <API>b</API></API> y", api)] == [
         "<API>b</API>"
     ]
 

@@ -31,11 +31,6 @@ from agent.models.catalog import (
     resolve_model,
 )
 from agent.models.chat_template import ChatTemplate
-from agent.models.completed_calls import (
-    CompletedCall,
-    find_completed_calls,
-    split_completed_calls,
-)
 
 if TYPE_CHECKING:
     from agent.models.llama import ContextWindowExceeded, LlamaModel
@@ -69,7 +64,6 @@ __all__ = [
     "MODEL_ENV",
     "CallTrigger",
     "ChatTemplate",
-    "CompletedCall",
     "Completion",
     "ContextWindowExceeded",
     "FinishReason",
@@ -85,9 +79,7 @@ __all__ = [
     "ToolSpec",
     "Usage",
     "cache_dir",
-    "find_completed_calls",
     "list_models",
     "model_path",
     "resolve_model",
-    "split_completed_calls",
 ]

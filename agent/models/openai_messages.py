@@ -22,7 +22,7 @@ from agent.markup import (
     parse_literal_arguments,
 )
 from agent.models.base import Prompt, ToolSpec
-from agent.models.completed_calls import CompletedCall, split_completed_calls
+from agent.transcript import CompletedCall, segments
 
 CONTINUE_INSTRUCTION = (
     "Continue your previous message exactly from where it stopped, as if it had never been "
@@ -52,9 +52,9 @@ def native_messages(
     messages = _opening(prompt)
     text = ""
     number = 0
-    for part in split_completed_calls(prompt.assistant, markup):
-        if isinstance(part, str):
-            text += part
+    for part in segments(prompt.assistant, markup):
+        if isinstance(part, str) or part.result is None:
+            text += part if isinstance(part, str) else part.render(markup)
             continue
         call_id = f"call_{number}"
         number += 1
