@@ -62,19 +62,21 @@ class Engine:
 
     def __init__(self, path: Path, options: EngineOptions) -> None:
         from llama_cpp import Llama
+        from llama_cpp._utils import suppress_stdout_stderr
 
         threads = options.threads()
         self.path = path
         self.options = options
-        self.llama: Any = Llama(
-            model_path=str(path),
-            n_ctx=options.n_ctx,
-            n_batch=options.n_batch,
-            n_ubatch=options.n_batch,
-            n_threads=threads,
-            n_threads_batch=threads,
-            verbose=False,
-        )
+        with suppress_stdout_stderr(disable=False):  # llama.cpp logs some notes even when not verbose
+            self.llama: Any = Llama(
+                model_path=str(path),
+                n_ctx=options.n_ctx,
+                n_batch=options.n_batch,
+                n_ubatch=options.n_batch,
+                n_threads=threads,
+                n_threads_batch=threads,
+                verbose=False,
+            )
         self.vocab = Vocab(self.llama)
         self.metadata: dict[str, str] = dict(self.llama.metadata)
         self._lock = threading.Lock()
