@@ -1,0 +1,83 @@
+"""The Calculator tool: arithmetic, percentages, unit conversions and algebra, safely.
+
+Model text is never handed to `eval` or sympy's parser: `lexer` keeps a whitelist of
+tokens, `parse` a whitelist of `ast` nodes, and `evaluate` builds the sympy value node by
+node under the bounds of `limits`. Arithmetic runs in this process. Equations, symbolic
+operations (`symbolic`), and what sympy may take unbounded time over (comparing
+irrational numbers, functions of functions) run in a worker process that is killed at
+the time limit (`worker`). Results are formatted by `format`; units are in `units`.
+
+    calculate("400 / 1400")            -> "0.285714"
+    calculate("15% of 80")             -> "12"
+    calculate("200 + 10%")             -> "220"
+    calculate("120 km/h in m/s")       -> "33.3333 m/s"
+    calculate("solve(x^2 = 2)")        -> "x = -sqrt(2) ≈ -1.41421 or x = sqrt(2) ≈ 1.41421"
+"""
+
+from __future__ import annotations
+
+import re
+
+from agent.markup import DEFAULT_MARKUP
+from agent.tools import Tool, make_tool, tool
+from tools.calculator.engine import DEFAULT_DIGITS, DEFAULT_TIME_LIMIT, WORKER, calculate, check_settings
+from tools.calculator.parse import parse
+
+__all__ = ["EXAMPLES", "TOOL_TIMEOUT", "calculate", "calculator", "make_calculator", "stop_worker"]
+
+TOOL_TIMEOUT = 10.0
+"""Seconds the framework allows a call: the time limit plus starting the worker process."""
+
+EXAMPLES = (
+    "Out of 1400 participants, 400 (or [Calculator(400 / 1400) → 0.285714] 29%) passed the test.",
+    "A 15% tip on an $80 bill is [Calculator(15% of 80) → 12] $12.",
+    "At 120 km/h a car covers [Calculator(120 km/h in m/s) → 33.3333 m/s] about 33 meters each second.",
+    "The roots of x^2 - 5x + 6 are [Calculator(solve(x^2 - 5x + 6 = 0)) → x = 2 or x = 3] 2 and 3.",
+)
+_CALL = re.compile(r"\[Calculator\((.*?)\) → ([^\]]*)\]")
+
+
+@tool(name="Calculator", examples=EXAMPLES, timeout=TOOL_TIMEOUT)
+def calculator(expression: str) -> str:
+    """Do math: arithmetic, percentages, unit conversions (120 km/h in m/s) and algebra (solve, diff, integrate).
+
+    Args:
+        expression: The math as you would type it into a calculator, e.g. 400 / 1400 or 15% of 80.
+    """
+    return calculate(expression)
+
+
+def make_calculator(
+    *, digits: int = DEFAULT_DIGITS, time_limit: float = DEFAULT_TIME_LIMIT, name: str = "Calculator",
+) -> Tool:
+    """A Calculator tool that rounds to `digits` significant digits and stops symbolic
+    operations after `time_limit` seconds."""
+    check_settings(digits, time_limit)
+    base = calculator
+
+    def run(expression: str) -> str:
+        return calculate(expression, digits=digits, time_limit=time_limit)
+
+    run.__doc__ = base.fn.__doc__
+    run.__name__ = base.fn.__name__
+    return make_tool(
+        run, name=name, examples=_examples(digits, name), timeout=max(TOOL_TIMEOUT, time_limit + TOOL_TIMEOUT),
+    )
+
+
+def _examples(digits: int, name: str) -> tuple[str, ...]:
+    """EXAMPLES under another name, with results recomputed for `digits` (those computed
+    in this process; the symbolic ones do not depend on digits)."""
+
+    def redo(match: re.Match[str]) -> str:
+        expression, result = match.group(1), match.group(2)
+        if digits != DEFAULT_DIGITS and not parse(expression).needs_worker():
+            result = calculate(expression, digits=digits)
+        return DEFAULT_MARKUP.completed(name, expression, result)
+
+    return tuple(_CALL.sub(redo, text) for text in EXAMPLES)
+
+
+def stop_worker() -> None:
+    """Stop the worker process (it also ends with this process)."""
+    WORKER.close()

@@ -1,0 +1,196 @@
+"""Results as short text.
+
+- Integers are exact up to 20 digits: `360`, `18446744073709551616`.
+- Every other number is a decimal rounded to `digits` significant digits (half up),
+  exact when its decimal expansion ends within them: `0.285714`, `33.75`, `0.25`.
+  Magnitudes from 10^digits up or below 10^-4 use an exponent, as in %g: `1.23457e9`, `1.5e-7`.
+- Complex numbers read `1 + 2i`. Infinity is `infinity`; equations that hold are `true`.
+- Expressions with variables are exact, in sympy's notation: `x**2 + 2*x + 1`.
+- A solution shows its exact form and, when that is not already a short decimal, the
+  decimal too: `x = 2`, `x = 1/3 ≈ 0.333333`, `x = sqrt(2) ≈ 1.41421`; one found only
+  numerically reads `x ≈ 0.739085`.
+- Nothing longer than `MAX_RESULT_CHARS` is returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Context, Decimal
+from fractions import Fraction
+from typing import Any
+
+import mpmath.libmp  # type: ignore[import-untyped]
+import sympy
+
+from agent.errors import ToolError
+from tools.calculator import limits
+
+Expr = Any
+EXACT_INTEGER_DIGITS = 20
+SHORT_EXACT_CHARS = 24
+_EXPONENT_RANGE = 10 * limits.MAX_DECIMAL_EXPONENT
+
+
+@dataclass(frozen=True)
+class Text:
+    """A result that is already text: solutions, a factorization, a conversion."""
+
+    text: str
+
+
+def result(value: Expr | Text, digits: int) -> str:
+    """The text spliced after the arrow."""
+    if isinstance(value, Text):
+        return cap(value.text)
+    if value is sympy.true or value is sympy.false:
+        return "true" if value is sympy.true else "false"
+    if isinstance(value, sympy.Equality):
+        return cap(expression(value.lhs, digits) + " = " + expression(value.rhs, digits))
+    if not isinstance(value, sympy.Expr):
+        return cap(sympy.sstr(value))
+    if value.is_number and not value.free_symbols:
+        return cap(number(value, digits))
+    return cap(expression(value, digits))
+
+
+def number(value: Expr, digits: int) -> str:
+    """A numeric value (real or complex) as a decimal or exact integer."""
+    if value.is_Integer:
+        if limits.exact_digits(value) < EXACT_INTEGER_DIGITS:
+            return str(value)
+        return _decimal(Decimal(int(value)), digits)
+    if value.is_Rational:
+        return _decimal(_quotient(value, digits), digits)
+    if value in (sympy.oo, -sympy.oo):
+        return "infinity" if value == sympy.oo else "-infinity"
+    real, imag = (_significant(part) for part in value.evalf(digits + 10).as_real_imag())
+    if not _is_float_or_zero(real) or not _is_float_or_zero(imag):
+        raise ToolError(f"cannot evaluate {sympy.sstr(value)} to a number")
+    if _negligible(imag, real, digits):
+        return _float(real, digits)
+    if _negligible(real, imag, digits):
+        return _imaginary(_float(imag, digits))
+    real_text, imag_text = _float(real, digits), _float(imag, digits)
+    sign = "-" if imag_text.startswith("-") else "+"
+    return f"{real_text} {sign} {_imaginary(imag_text.lstrip('-'))}"
+
+
+def is_exact(value: Expr, digits: int) -> bool:
+    """Whether `number(value, digits)` shows `value` without rounding."""
+    real, imag = value.as_real_imag()
+    return all(_exact_part(part, digits) for part in (real, imag))
+
+
+def _exact_part(part: Expr, digits: int) -> bool:
+    if not part.is_Rational:
+        return False
+    if part.is_Integer and limits.exact_digits(part) < EXACT_INTEGER_DIGITS:
+        return True
+    shown = _decimal(_quotient(part, digits), digits)
+    return Fraction(Decimal(shown.replace("e", "E"))) == Fraction(int(part.p), int(part.q))
+
+
+def solution(value: Expr, digits: int) -> str:
+    """A solution's value: exact, with a decimal when the exact form is not one."""
+    if value.free_symbols or not value.is_number:
+        return expression(value, digits)
+    approx = number(value, digits)
+    if value.is_infinite or is_exact(value, digits):
+        return approx
+    exact = sympy.sstr(value)
+    if len(exact) <= SHORT_EXACT_CHARS and not value.atoms(sympy.Float):
+        return f"{exact} ≈ {approx}"
+    return approx
+
+
+def solutions(found: Sequence[dict[Expr, Expr]], variables: Sequence[Expr], digits: int) -> str:
+    """`x = -2 or x = 2`; `x = 2, y = 1`; values in terms of free variables when the
+    solution is not unique."""
+    if not found:
+        return "no solution"
+    many = len(variables) > 1 and len(found) > 1
+    texts = []
+    for answer in found:
+        parts = [f"{v} {_relation(answer[v])} {solution(answer[v], digits)}" for v in variables if v in answer]
+        text = ", ".join(parts) if parts else "any value"
+        texts.append(f"({text})" if many else text)
+    joined = " or ".join(texts)
+    if len(joined) <= limits.MAX_RESULT_CHARS:
+        return joined
+    kept: list[str] = []
+    for text in texts:
+        if len(" or ".join([*kept, text])) > limits.MAX_RESULT_CHARS - 30:
+            break
+        kept.append(text)
+    if not kept:
+        raise ToolError(f"the solution is too long to show ({len(joined)} characters)")
+    return " or ".join(kept) + f" or … ({len(texts)} solutions in all)"
+
+
+def _relation(value: Expr) -> str:
+    """`≈` for a value found numerically, `=` for an exact one."""
+    return "≈" if isinstance(value, sympy.Expr) and value.atoms(sympy.Float) else "="
+
+
+def expression(value: Expr, digits: int) -> str:
+    """An expression with variables, floating-point coefficients rounded to `digits`."""
+    floats = value.atoms(sympy.Float)
+    if floats:
+        value = value.xreplace({f: sympy.Float(f, digits) for f in floats})
+    return str(sympy.sstr(value, full_prec=False))
+
+
+def cap(text: str) -> str:
+    if len(text) > limits.MAX_RESULT_CHARS:
+        raise ToolError(f"the result is too long to show ({len(text)} characters)")
+    return text.replace("[", "(").replace("]", ")")
+
+
+def _quotient(value: Expr, digits: int) -> Decimal:
+    context = Context(prec=digits + 10, Emax=_EXPONENT_RANGE, Emin=-_EXPONENT_RANGE)
+    return context.divide(Decimal(int(value.p)), Decimal(int(value.q)))
+
+
+def _is_float_or_zero(part: Expr) -> bool:
+    return bool(part.is_Float or part == 0)
+
+
+def _significant(part: Expr) -> Expr:
+    """`part`, or 0 when evaluation could not tell it from 0 (cancellation)."""
+    return sympy.Integer(0) if part.is_Float and part._prec < 10 else part
+
+
+def _float(part: Expr, digits: int) -> str:
+    if part == 0:
+        return "0"
+    size = limits.log10_abs(part)
+    if abs(size) > limits.MAX_DECIMAL_EXPONENT:
+        raise limits.too_large(size)
+    return _decimal(Decimal(mpmath.libmp.to_str(part._mpf_, digits + 10)), digits)
+
+
+def _negligible(small: Expr, large: Expr, digits: int) -> bool:
+    """Whether `small` vanishes beside `large` (so 1 + 1e-30i reads 1)."""
+    if small == 0 or large == 0:
+        return bool(small == 0)
+    return bool(limits.log10_abs(large) - limits.log10_abs(small) > digits + 8)
+
+
+def _imaginary(text: str) -> str:
+    if text in ("1", "-1"):
+        return text[:-1] + "i"
+    return f"{text}i"
+
+
+def _decimal(value: Decimal, digits: int) -> str:
+    """`value` to `digits` significant digits, trailing zeros dropped."""
+    context = Context(prec=digits, rounding=ROUND_HALF_UP, Emax=_EXPONENT_RANGE, Emin=-_EXPONENT_RANGE)
+    rounded = context.plus(value).normalize(context)
+    if rounded.is_zero():
+        return "0"
+    exponent = rounded.adjusted()
+    if -4 <= exponent < digits:
+        return format(rounded, "f")
+    mantissa = rounded.scaleb(-exponent, context)
+    return f"{format(mantissa, 'f')}e{exponent}"
