@@ -82,14 +82,10 @@ def _stream(chunks: list[str], request: Request, completion: Completion) -> Iter
         completion.finish_reason = "end"
 
 
-class ScriptedModel:
-    """Replies with `outputs`, one per request, in order. Like a real model it is cut
-    off when the caller stops reading (at a call), and the next request gets the next
-    reply."""
+class _Recording:
+    """What both test models share: a name, and every request they were sent."""
 
-    def __init__(self, outputs: Iterable[Output], *, chunk_size: int = 3, name: str = "scripted") -> None:
-        self._outputs = list(outputs)
-        self._next = 0
+    def __init__(self, *, chunk_size: int, name: str) -> None:
         self.chunk_size = chunk_size
         self._name = name
         self._recorder = _Recorder()
@@ -106,13 +102,26 @@ class ScriptedModel:
     def prompts(self) -> list[str]:
         return [prompt_text(r) for r in self.requests]
 
+    def _reply(self, output: Output, request: Request, completion: Completion) -> Iterator[str]:
+        self._recorder.record(request, completion)
+        return _stream(_chunks(output, self.chunk_size), request, completion)
+
+
+class ScriptedModel(_Recording):
+    """Replies with `outputs`, one per request, in order. Like a real model it is cut
+    off when the caller stops reading (at a call), and the next request gets the next
+    reply."""
+
+    def __init__(self, outputs: Iterable[Output], *, chunk_size: int = 3, name: str = "scripted") -> None:
+        super().__init__(chunk_size=chunk_size, name=name)
+        self._outputs = list(outputs)
+        self._next = 0
+
     def stream(self, request: Request, completion: Completion) -> Iterator[str]:
         if self._next >= len(self._outputs):
             raise ScriptExhausted(f"the script has {len(self._outputs)} replies; request {self._next + 1} came")
-        output = self._outputs[self._next]
         self._next += 1
-        self._recorder.record(request, completion)
-        return _stream(_chunks(output, self.chunk_size), request, completion)
+        return self._reply(self._outputs[self._next - 1], request, completion)
 
     @property
     def remaining(self) -> int:
@@ -123,23 +132,12 @@ class ScriptedModel:
             raise AssertionError(f"{self.remaining} scripted replies were never requested")
 
 
-class FunctionModel:
+class FunctionModel(_Recording):
     """Replies with whatever `fn(request)` returns: a text or a sequence of chunks."""
 
     def __init__(self, fn: Callable[[Request], Output], *, chunk_size: int = 3, name: str = "function") -> None:
+        super().__init__(chunk_size=chunk_size, name=name)
         self.fn = fn
-        self.chunk_size = chunk_size
-        self._name = name
-        self._recorder = _Recorder()
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def requests(self) -> list[Request]:
-        return self._recorder.requests
 
     def stream(self, request: Request, completion: Completion) -> Iterator[str]:
-        self._recorder.record(request, completion)
-        return _stream(_chunks(self.fn(request), self.chunk_size), request, completion)
+        return self._reply(self.fn(request), request, completion)
