@@ -10,8 +10,8 @@ from typing import Any
 
 from agent.dispatch import Dispatcher
 from agent.errors import ConfigError
-from agent.grammar import grammar_for
 from agent.events import Event, RunFinished, RunResult
+from agent.grammar import call_grammar, grammar_for
 from agent.loop import Budget, LoopConfig, run_loop
 from agent.markup import DEFAULT_MARKUP, Markup
 from agent.models import resolve_model
@@ -51,6 +51,7 @@ class Agent:
                                          no_progress=no_progress),
             tool_timeout=tool_timeout, stop=tuple(stop), temperature=temperature, seed=seed, trigger=trigger,
             grammar_for=grammar_for(self.toolbox, markup) if constrain else None,
+            call_grammar=call_grammar(self.toolbox, markup) if constrain else None,
             check_arithmetic=check_arithmetic,
         )
         self._dispatcher = Dispatcher(self.toolbox, timeout=tool_timeout)

@@ -3,8 +3,9 @@
 Each grammar covers the rest of the call: the arguments, `)` and the close marker. A
 tool's grammar comes from, in order: a `grammar` attribute on the tool (or on its
 function), a grammar registered for its name (`register_grammar`; the calculator's
-arithmetic grammar is registered by default), or its parameter schema: a plain or quoted
-string for tools that take one raw string, Python-literal keyword arguments otherwise.
+arithmetic grammar is registered by default), or its parameter schema: Python-literal
+keyword arguments, or a plain or quoted string for tools that take one raw string (only
+quoted when the tool has other parameters, which may then be given as keywords).
 """
 
 from __future__ import annotations
@@ -63,17 +64,21 @@ def with_close(body: str, markup: Markup = DEFAULT_MARKUP) -> str:
     return f"{body}\nclose ::= {literal(markup.close.strip())}"
 
 
-def tool_grammar(tool: Tool, markup: Markup = DEFAULT_MARKUP) -> str | None:
-    """The grammar for the arguments of a call to `tool`, or None to leave them free."""
+def tool_grammar(tool: Tool, markup: Markup = DEFAULT_MARKUP) -> str:
+    """The grammar for the arguments of a call to `tool`."""
     own = getattr(tool, "grammar", None) or getattr(tool.fn, "grammar", None)
     if isinstance(own, str):
         return with_close(own, markup)
     registered = _REGISTERED.get(tool.name.casefold())
     if registered is not None:
         return with_close(registered, markup)
-    if tool.raw_param is not None:
+    if tool.raw_param is not None and len(tool.param_names) == 1:
         return with_close(raw_string_grammar(), markup)
-    return with_close(schema_grammar(tool.json_schema()), markup)
+    grammar = schema_grammar(tool.json_schema())
+    if tool.raw_param is not None:
+        quoted = raw_string_grammar().splitlines()[1]
+        grammar = "\n".join([grammar.replace("root ::= ", "root ::= quoted \")\" close | ", 1), quoted])
+    return with_close(grammar, markup)
 
 
 def grammar_for(toolbox: Toolbox, markup: Markup = DEFAULT_MARKUP) -> Callable[[str], str | None]:
@@ -172,3 +177,65 @@ def _constant(value: object) -> str:
 def _base_rules() -> list[str]:
     base = {**_SCALARS, "value": _VALUE, "list": _LIST, "dict": _DICT, "ws": '" "?'}
     return [f"{name} ::= {body}" for name, body in base.items()]
+
+
+def call_grammar(toolbox: Toolbox, markup: Markup = DEFAULT_MARKUP) -> str | None:
+    """A grammar for a whole call after the open marker: one of the tools' names, `(`,
+    that tool's arguments, `)` and the close marker. None without tools."""
+    tools = list(toolbox.values())
+    if not tools:
+        return None
+    lines: list[str] = []
+    choices: list[str] = []
+    for index, tool in enumerate(tools):
+        prefix = f"t{index}-"
+        lines += prefixed(tool_grammar(tool, markup), prefix)
+        choices.append(f"{literal(tool.name + '(')} {prefix}root")
+    return "\n".join([f"root ::= {' | '.join(choices)}", *lines])
+
+
+def prefixed(grammar: str, prefix: str) -> list[str]:
+    """The grammar's rules with `prefix` before every rule name."""
+    rules: list[tuple[str, str]] = []
+    for line in grammar.splitlines():
+        name, sep, body = line.partition("::=")
+        if sep:
+            rules.append((name.strip(), body.strip()))
+        elif line.strip() and rules:
+            rules[-1] = (rules[-1][0], f"{rules[-1][1]} {line.strip()}")
+    names = {name for name, _ in rules}
+    return [f"{prefix}{name} ::= {_rename(body, names, prefix)}" for name, body in rules]
+
+
+def _rename(body: str, names: set[str], prefix: str) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        c = body[i]
+        if c in "\"[":
+            end = _literal_end(body, i, '"' if c == '"' else "]")
+            out.append(body[i:end])
+            i = end
+        elif c.isalpha():
+            j = i
+            while j < len(body) and (body[j].isalnum() or body[j] in "-_"):
+                j += 1
+            word = body[i:j]
+            out.append(prefix + word if word in names else word)
+            i = j
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def _literal_end(body: str, start: int, closer: str) -> int:
+    i = start + 1
+    while i < len(body):
+        if body[i] == "\\":
+            i += 2
+        elif body[i] == closer:
+            return i + 1
+        else:
+            i += 1
+    return len(body)

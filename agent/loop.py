@@ -48,6 +48,9 @@ class LoopConfig:
     grammar_for: Callable[[str], str | None] | None = None
     """A tool's name → a GBNF grammar for its arguments; when given, once the model opens
     a call to that tool the arguments are generated under the grammar."""
+    call_grammar: str | None = None
+    """A GBNF grammar for a whole call (name, arguments, close); when given, as soon as
+    the model writes the open marker the rest of the call is generated under it."""
     check_arithmetic: bool = False
     """Treat `a op b =` in the model's text as an implicit call: stop there, splice the
     computed value and let the model go on (at most `budget.max_calls` times a run)."""
@@ -101,6 +104,7 @@ class _Run:
         self.started = time.monotonic()
         self.seen: Counter[tuple[tuple[str, str], str]] = Counter()
         self.checks = 0
+        self.in_call = False
 
     def remaining_seconds(self) -> float | None:
         timeout = self.config.budget.timeout
@@ -113,7 +117,7 @@ class _Run:
     def events(self) -> Iterator[Event]:
         opened: ConstrainNext | None = None
         while True:
-            step = yield from self.generate(opened)
+            step: NextStep | None = yield from self.generate(opened)
             opened = None
             if isinstance(step, ConstrainNext):
                 opened = step
@@ -147,8 +151,12 @@ class _Run:
         stream: Iterator[str] | None = None
         try:
             stream = self.model.stream(request, completion)
+            tail, self.in_call = "", False
             for chunk in stream:
                 step = yield from self.detect(detector.feed(chunk), constrain)
+                tail = (tail + chunk)[-len(self.config.markup.open.strip()) :]
+                if step is None and opened is None:
+                    step = self.marker_written(detector, tail)
                 if step is None and (self.cancel.is_set() or self.out_of_time()):
                     step = self.interrupted()
                 if step is not None:
@@ -183,11 +191,19 @@ class _Run:
             elif isinstance(event, Malformed):
                 return MalformedNext(event.name, event.text, event.reason)
             elif isinstance(event, Opened):
+                self.in_call = True
                 grammar = constrain(event.name) if constrain and event.name in self.dispatcher.toolbox else None
                 if grammar:
                     return ConstrainNext(event.text, grammar)
             else:
                 assert_never(event)
+        return None
+
+    def marker_written(self, detector: Detector, tail: str) -> ConstrainNext | None:
+        """With a call grammar, a call is generated under it from the open marker on."""
+        grammar, marker = self.config.call_grammar, self.config.markup.open.strip()
+        if grammar and not self.in_call and detector.holding and tail == marker:
+            return ConstrainNext(marker, grammar)
         return None
 
     def check(self, text: str) -> tuple[str, SpliceNext | None]:
