@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from agent.dispatch import Dispatcher
@@ -30,10 +30,13 @@ class Agent:
         max_tokens: int = 1024, timeout: float | None = 300.0, tool_timeout: float = 30.0,
         no_progress: int = 3, stop: Iterable[str] = (), temperature: float = 0.0,
         seed: int | None = None, trigger: CallTrigger | None = None, max_examples: int = 2,
-        max_example_chars: int | None = None, constrain: bool = False, check_arithmetic: bool = False,
+        max_example_chars: int | None = None, constrain: bool | None = None, check_arithmetic: bool = False,
     ) -> None:
-        """`trigger`: start a call when its marker is among the k likeliest tokens (or never).
-        `constrain`: decode each call's arguments under its tool's grammar (agent.grammar).
+        """`trigger`: start a call when its marker is among the k likeliest tokens (or never);
+        None leaves the choice to the model. Off by default: in open-ended tasks a forced
+        marker after every result turns into the same call again and again.
+        `constrain`: decode each call's arguments under its tool's grammar (agent.grammar);
+        None: wherever the model can follow a grammar (the embedded llama.cpp models).
         `check_arithmetic`: recompute each `a op b =` the model writes and splice the value.
         `max_example_chars`: few-shot examples budget; by default from the context size."""
         _check_positive(max_calls=max_calls, max_tokens=max_tokens, tool_timeout=tool_timeout,
@@ -50,10 +53,9 @@ class Agent:
             markup=markup, budget=Budget(max_calls=max_calls, max_tokens=max_tokens, timeout=timeout,
                                          no_progress=no_progress),
             tool_timeout=tool_timeout, stop=tuple(stop), temperature=temperature, seed=seed, trigger=trigger,
-            grammar_for=grammar_for(self.toolbox, markup) if constrain else None,
-            call_grammar=call_grammar(self.toolbox, markup) if constrain else None,
             check_arithmetic=check_arithmetic,
         )
+        self.constrain = constrain
         self._dispatcher = Dispatcher(self.toolbox, timeout=tool_timeout)
 
     @property
@@ -75,6 +77,19 @@ class Agent:
         return system_prompt(self.tools, markup=self.config.markup, instructions=self.instructions,
                              max_examples=self.max_examples, max_example_chars=budget)
 
+    def loop_config(self) -> LoopConfig:
+        """The loop's settings for this agent's model, call grammars included where used."""
+        if not self.toolbox:
+            return replace(self.config, trigger=None)
+        constrain = self.constrain
+        if constrain is None:
+            constrain = bool(getattr(self.model, "supports_grammar", False))
+        if not constrain:
+            return self.config
+        markup = self.config.markup
+        return replace(self.config, grammar_for=grammar_for(self.toolbox, markup),
+                       call_grammar=call_grammar(self.toolbox, markup))
+
     def prompt(self, task: str, *, prefix: str = "") -> Prompt:
         return Prompt(self.system_prompt(), task, prefix)
 
@@ -82,7 +97,7 @@ class Agent:
         """Run on `task`, yielding events; the last is `RunFinished`. `prefix` starts the
         model's text (e.g. "Let's think step by step."); setting `cancel` ends the run."""
         try:
-            yield from run_loop(self.model, self._dispatcher, self.prompt(task, prefix=prefix), self.config,
+            yield from run_loop(self.model, self._dispatcher, self.prompt(task, prefix=prefix), self.loop_config(),
                                 cancel=cancel)
         finally:
             for t in self.tools:

@@ -110,10 +110,14 @@ class Detector:
         self._run(chunk, events, final=False)
         return _merge(events)
 
-    def finish(self) -> list[Event]:
-        """End of the stream: whatever is held becomes text, a call or an error."""
+    def finish(self, *, cut: bool = False) -> list[Event]:
+        """End of the stream: whatever is held becomes text, a call or an error; with
+        `cut` (the stream was cut off by a token limit) it stays text."""
         events: list[Event] = []
-        self._run("", events, final=True)
+        if cut:
+            events.append(Text(self._buf))
+        else:
+            self._run("", events, final=True)
         self._reset()
         return _merge(events)
 

@@ -161,7 +161,7 @@ class _Run:
                     step = self.interrupted()
                 if step is not None:
                     return step
-            step = yield from self.detect(detector.finish(), None)
+            step = yield from self.detect(detector.finish(cut=completion.finish_reason == "length"), None)
             return step or self.finished(completion)
         except (UserError, KeyboardInterrupt, GeneratorExit):
             raise

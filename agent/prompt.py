@@ -10,9 +10,9 @@ from agent.tools import Tool
 from agent.transcript import render, segments
 
 INSTRUCTION = (
-    "You can use tools while you write. To call one, write {call} inline and stop: "
-    "the result is filled in as {completed} and you go on writing. "
-    "Never write a result yourself."
+    "You can use tools while you write. To use one, write its name and input between "
+    "{open} and {close}, as in the examples, and stop: the result is filled in after "
+    "{arrow} and you go on writing. Never write a result yourself."
 )
 
 
@@ -24,9 +24,7 @@ def system_prompt(
     parts = [instructions.strip()] if instructions.strip() else []
     if not tools:
         return "\n\n".join(parts)
-    parts.append(INSTRUCTION.format(
-        call=markup.call("Name", "arguments"), completed=markup.completed("Name", "arguments", "result"),
-    ))
+    parts.append(INSTRUCTION.format(open=markup.open.strip(), close=markup.close.strip(), arrow=markup.arrow))
     parts.append("Tools:\n" + "\n".join(f"- {t.signature()}: {t.description}" for t in tools))
     shown = examples(tools, markup=markup, per_tool=max_examples, max_chars=max_example_chars)
     if shown:

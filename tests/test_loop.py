@@ -242,3 +242,10 @@ def test_tool_reset_runs_when_a_run_ends() -> None:
     agent.run("q")
     agent.run("q")
     assert resets == [1, 1]
+
+
+def test_a_call_cut_off_by_the_token_budget_is_not_a_model_error() -> None:
+    agent, _ = agent_with(["So [async_double(1, 2, 3"], max_tokens=6)
+    result = agent.run("q")
+    assert result.stop_reason is StopReason.MAX_TOKENS
+    assert result.calls == () and result.text == "So [async_double(1"

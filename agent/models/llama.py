@@ -56,6 +56,9 @@ class LlamaModel:
     """A local GGUF model. Instances with the same file and engine options share one
     loaded model (and its KV cache) within a process."""
 
+    supports_grammar = True
+    """Honours `Request.grammar` and `Request.trigger`."""
+
     def __init__(
         self,
         path: str | PathLike[str],
