@@ -106,6 +106,8 @@ class Detector:
         return bool(self._buf)
 
     def feed(self, chunk: str) -> list[Event]:
+        if not self._buf and self._open not in chunk and not _partial_suffix(chunk, self._open):
+            return [Text(chunk)] if chunk else []
         events: list[Event] = []
         self._run(chunk, events, final=False)
         return _merge(events)

@@ -98,13 +98,23 @@ class _Run:
         self.prompt = prompt
         self.config = config
         self.cancel = cancel or threading.Event()
-        self.text = ""
+        self._parts: list[str] = []
         self.calls: list[CallRecord] = []
         self.usage = Usage()
         self.started = time.monotonic()
         self.seen: Counter[tuple[tuple[str, str], str]] = Counter()
         self.checks = 0
         self.in_call = False
+
+    @property
+    def text(self) -> str:
+        """The transcript so far (kept in pieces while it grows)."""
+        if len(self._parts) > 1:
+            self._parts = ["".join(self._parts)]
+        return self._parts[0] if self._parts else ""
+
+    def add(self, text: str) -> None:
+        self._parts.append(text)
 
     def remaining_seconds(self) -> float | None:
         timeout = self.config.budget.timeout
@@ -126,7 +136,7 @@ class _Run:
             elif isinstance(step, MalformedNext):
                 step = yield from self.malformed(step)
             elif isinstance(step, SpliceNext):
-                self.text += step.text
+                self.add(step.text)
                 yield TextDelta(step.text)
             if isinstance(step, FinishNext):
                 yield RunFinished(self.result(step))
@@ -152,10 +162,17 @@ class _Run:
         try:
             stream = self.model.stream(request, completion)
             tail, self.in_call = "", False
+            watch_marker = opened is None and self.config.call_grammar is not None
             for chunk in stream:
-                step = yield from self.detect(detector.feed(chunk), constrain)
-                tail = (tail + chunk)[-len(self.config.markup.open.strip()) :]
-                if step is None and opened is None:
+                found = detector.feed(chunk)
+                if len(found) == 1 and isinstance(found[0], Text) and not self.config.check_arithmetic:
+                    step = None
+                    self.add(found[0].text)
+                    yield TextDelta(found[0].text)
+                else:
+                    step = yield from self.detect(found, constrain)
+                if step is None and watch_marker:
+                    tail = (tail + chunk)[-len(self.config.markup.open.strip()) :]
                     step = self.marker_written(detector, tail)
                 if step is None and (self.cancel.is_set() or self.out_of_time()):
                     step = self.interrupted()
@@ -181,7 +198,7 @@ class _Run:
         for event in found:
             if isinstance(event, Text):
                 text, splice = self.check(event.text)
-                self.text += text
+                self.add(text)
                 if text:
                     yield TextDelta(text)
                 if splice is not None:
@@ -261,7 +278,7 @@ class _Run:
         text = f"{written} {markup.arrow} Error: {error}; write it as {step.name}(...){markup.close}"
         record = CallRecord(index, step.name, step.text, text, error=str(error))
         self.calls.append(record)
-        self.text += text
+        self.add(text)
         yield CallFinished(record)
         return None
 
@@ -272,7 +289,7 @@ class _Run:
         record = CallRecord(index, name, raw, text, arguments=arguments,
                             result=result, error=error, seconds=seconds)
         self.calls.append(record)
-        self.text += text
+        self.add(text)
         yield CallFinished(record)
 
     def result(self, step: FinishNext) -> RunResult:
