@@ -326,7 +326,9 @@ def test_gemma_is_assembled_once_and_continues_from_its_cache() -> None:
     assert gemma3_270m_path() == path and path.stat().st_mtime_ns == stamp
     gemma = resolve_model("gemma3-270m", n_ctx=1024)
     assert isinstance(gemma, LlamaModel) and gemma.path == path
-    rendered = gemma.render(Prompt("Be brief.", "Hi there", "Hello"))
+    assert gemma.render(Prompt("Be brief.", "Hi there", "Hello")) == "Be brief.\n\nQuestion: Hi there\nAnswer:Hello"
+    chat = resolve_model("gemma3-270m", n_ctx=1024, chat_template=None)
+    rendered = chat.render(Prompt("Be brief.", "Hi there", "Hello"))
     assert rendered.startswith("<bos><start_of_turn>user\nBe brief.\n\nHi there<end_of_turn>")
     assert rendered.endswith("<start_of_turn>model\nHello") and "system" not in rendered
     fresh(gemma)

@@ -24,7 +24,7 @@ from agent.errors import ConfigError, ModelNotFound
 from agent.models.base import Model
 from agent.models.chat_template import QA_TEMPLATE
 
-DEFAULT_MODEL = "gemma3-270m"
+DEFAULT_MODEL = "smollm2-135m"
 MODEL_ENV = "INTERLEAF_MODEL"
 
 
