@@ -47,7 +47,7 @@ class Dispatcher:
         try:
             tool = self.toolbox[call.name]
             arguments = tool.bind(call)
-            limit = min(x for x in (timeout, tool.timeout, self.timeout) if x is not None)
+            limit = min(self.timeout if timeout is None else timeout, self.timeout if tool.timeout is None else tool.timeout)
             value = self._execute(tool, arguments, limit)
             result = format_result(value, max_chars=self.max_result_chars)
             return Outcome(result, None, arguments, time.perf_counter() - started)

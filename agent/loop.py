@@ -11,7 +11,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, assert_never
 
 from agent.arithmetic import find_equation
@@ -99,6 +99,7 @@ class _Run:
         self.config = config
         self.cancel = cancel or threading.Event()
         self._parts: list[str] = []
+        self.detector = Detector(config.markup, is_tool=dispatcher.toolbox.__contains__)
         self.calls: list[CallRecord] = []
         self.usage = Usage()
         self.started = time.monotonic()
@@ -149,13 +150,14 @@ class _Run:
             return FinishNext(StopReason.MAX_TOKENS, f"the run used its {budget.max_tokens} tokens")
         held = opened.opened if opened else ""
         request = Request(
-            prompt=replace(self.prompt, assistant=self.prompt.assistant + self.text + held),
+            prompt=Prompt(self.prompt.system, self.prompt.user, self.prompt.assistant + self.text + held),
             stop=self.config.stop, max_tokens=left, temperature=self.config.temperature,
             seed=self.config.seed, trigger=None if opened else self.config.trigger,
             grammar=opened.grammar if opened else None,
         )
         completion = Completion()
-        detector = Detector(self.config.markup, is_tool=self.dispatcher.toolbox.__contains__)
+        detector = self.detector
+        detector.finish(cut=True)
         detector.feed(held)
         constrain = None if opened else self.config.grammar_for
         stream: Iterator[str] | None = None

@@ -9,6 +9,7 @@ markup, and the conversion from a parsed call to keyword arguments.
 from __future__ import annotations
 
 import inspect
+from functools import cached_property
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -46,11 +47,11 @@ class Tool:
     def is_async(self) -> bool:
         return inspect.iscoroutinefunction(self.fn)
 
-    @property
+    @cached_property
     def param_names(self) -> list[str]:
         return list(self.parameters.model_fields)
 
-    @property
+    @cached_property
     def raw_param(self) -> str | None:
         """The parameter that takes the raw text between the parentheses, if the tool
         has a first `str` parameter and every other parameter is optional."""
