@@ -24,7 +24,9 @@ from typing import Protocol
 
 from agent.events import RunResult, StopReason
 from agent.markup import DEFAULT_MARKUP, Markup
-from agent.transcript import CompletedCall, segments
+from agent.tasks.models import ObjectiveStop, TaskStatus
+from agent.tasks.store import RunStore
+from agent.transcript import CompletedCall, calls, segments
 
 PAPER_TAU = 1.0
 PAPER_WINDOW = 5
@@ -147,3 +149,30 @@ def to_jsonl(items: Iterable[Pair | CallVerdict]) -> Iterator[str]:
             fields["gain"] = item.gain
         yield json.dumps(fields, ensure_ascii=False)
 
+
+
+def clean_text(text: str, markup: Markup = DEFAULT_MARKUP) -> bool:
+    """Text worth learning from: not empty, and every call in it has a result that is
+    not an error."""
+    parts = segments(text, markup)
+    calls = [p for p in parts if isinstance(p, CompletedCall)]
+    return bool(text.strip()) and all(c.result is not None and not c.result.startswith("Error:") for c in calls)
+
+
+def stored_pairs(store: RunStore) -> Iterator[Pair]:
+    """Pairs from the saved objective runs: each finished task whose text is clean, and
+    the answer of each run that ended on its own."""
+    for run in store.runs(limit=1_000_000):
+        for task in store.tasks(run.id):
+            if task.status is TaskStatus.DONE and clean_text(task.result):
+                yield Pair(f"Objective: {run.objective}\n\nTask: {task.text}", task.result.strip(),
+                           sum(1 for _ in calls(task.result)))
+        if run.stop_reason in (ObjectiveStop.DONE, ObjectiveStop.EMPTY) and clean_text(run.answer):
+            yield Pair(run.objective, run.answer.strip(), sum(1 for _ in calls(run.answer)))
+
+
+def judged_text(text: str, scorer: Scorer, *, tau: float = PAPER_TAU) -> dict[str, object]:
+    """One line of the call-annotation export: the text with only the calls that pass
+    the filter, and the verdict on every call."""
+    kept, verdicts = filter_calls(text, scorer, tau=tau)
+    return {"text": kept, "calls": [{**asdict(v), "gain": v.gain, "kept": v.keep(tau)} for v in verdicts]}

@@ -23,6 +23,7 @@ from agent.cli.output import JsonOutput, LiveOutput, Output, PlainOutput, QuietO
 from agent.cli.render import run_detail, runs_table, tools_table
 from agent.cli.setup import installed, load_model, select_tools
 from agent.errors import UserError
+from agent.finetune import judged_text, stored_pairs, to_jsonl
 from agent.models import DEFAULT_MODEL, MODEL_ENV, list_models
 from agent.tasks import (
     Approve, ApproveFn, Limits, ObjectiveFinished, ObjectiveRunner, RunNotResumable, RunOptions, RunStatus, RunStore,
@@ -224,7 +225,22 @@ def cmd_eval(args: argparse.Namespace, consoles: Consoles) -> int:
     return int(entry(list(args.rest)) or 0)
 
 
+def cmd_export(args: argparse.Namespace, consoles: Consoles) -> int:
+    store = open_store(args.home)
+    if args.kind == "pairs":
+        lines = to_jsonl(stored_pairs(store))
+    else:
+        from agent.models.llama_scorer import LlamaScorer
+
+        scorer = LlamaScorer.named(args.model)
+        texts = [p.output for p in stored_pairs(store) if p.calls]
+        lines = (json.dumps(judged_text(text, scorer, tau=args.tau), ensure_ascii=False) for text in texts)
+    for line in lines:
+        consoles.out.print(line, markup=False, highlight=False, soft_wrap=True)
+    return 0
+
+
 COMMANDS = {
     "run": cmd_run, "resume": cmd_resume, "runs": cmd_runs, "show": cmd_show, "tools": cmd_tools,
-    "models": cmd_models, "index": cmd_index, "eval": cmd_eval,
+    "models": cmd_models, "index": cmd_index, "eval": cmd_eval, "export": cmd_export,
 }

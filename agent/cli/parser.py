@@ -83,6 +83,7 @@ def build_parser() -> Parser:
     sub.add_parser("tools", help="list the installed tools")
     sub.add_parser("models", help="list the known models")
     _index_parser(sub)
+    _export_parser(sub, home)
     if evals_available():
         evals = sub.add_parser("eval", help="run the evaluation harness", add_help=False)
         evals.add_argument("rest", nargs=argparse.REMAINDER)
@@ -110,6 +111,17 @@ def _index_parser(sub: argparse._SubParsersAction[Parser]) -> None:
     search = actions.add_parser("search", help="search the index")
     search.add_argument("query", nargs="+")
     search.add_argument("-k", type=positive_int, default=5, metavar="N", help="results to show")
+
+
+def _export_parser(sub: argparse._SubParsersAction[Parser], home: Parser) -> None:
+    export = sub.add_parser("export", help="fine-tuning data from the saved runs (JSON Lines)")
+    kinds = export.add_subparsers(dest="kind", metavar="KIND", parser_class=Parser)
+    kinds.required = True
+    kinds.add_parser("pairs", parents=[home], help="instruction-answer pairs of tasks and answers that went well")
+    judged = kinds.add_parser("calls", parents=[home], help="Toolformer's filter: the calls whose results "
+                              "make the following text easier to predict")
+    judged.add_argument("--model", default="smollm2-135m", metavar="NAME", help="packaged model that scores")
+    judged.add_argument("--tau", type=float, default=1.0, help="least loss reduction a kept call brings")
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
