@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tools.python import Limits, Sandbox, SandboxUnavailable
+from helpers.processes import alive, settled
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -47,12 +48,6 @@ def everything(sb: Sandbox, code: str) -> str:
     return "\n".join(filter(None, (result.stdout, result.stderr, result.value, result.error, result.reset)))
 
 
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in (b"Z", b"X")
 
 
 def host_processes_with(marker: str) -> list[int]:
@@ -69,14 +64,6 @@ def host_processes_with(marker: str) -> list[int]:
     return found
 
 
-def settled(sb: Sandbox, seconds: float = 10.0) -> dict[int, int]:
-    """The sandbox's live processes (pid → threads) once those on their way out are gone."""
-    deadline = time.monotonic() + seconds
-    while True:
-        found = {pid: n for pid, n in sb.host_processes().items() if alive(pid)}
-        if len(found) <= 2 or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
 
 
 def digest(path: Path) -> str:

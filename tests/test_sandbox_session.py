@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.processes import alive, settled
 from agent.errors import ConfigError, ToolError
 from agent.markup import ParsedCall
 from tools.python import (
@@ -127,7 +128,7 @@ def test_timeout_kills_and_resets_then_the_run_goes_on(sb: Sandbox) -> None:
     result = sb.run("while True: pass", timeout=1)
     assert result.reset == "timed out after 1 s"
     assert "[state was reset: timed out after 1 s]" in result.text()
-    assert before and not any(_alive(pid) for pid in before)
+    assert before and not any(alive(pid) for pid in before)
     after = sb.run("'x' in globals()")
     assert after.value == "False" and after.reset is None
 
@@ -186,31 +187,17 @@ def test_threads_do_not_survive_the_call_but_state_does(sb: Sandbox) -> None:
     )
     assert result.value == "4"
     assert sb.run("threading.active_count(), state").value == "(1, 'kept')"
-    assert sorted(_settled(sb).values()) == [1, 1]
+    assert sorted(settled(sb).values()) == [1, 1]
 
 
 def test_multiprocessing_works_within_the_call(sb: Sandbox) -> None:
     code = "from multiprocessing import Pool\nwith Pool(2) as pool:\n    squares = pool.map(abs, [-1, -2, -3])\nsquares"
     assert sb.run(code).value == "[1, 2, 3]"
-    assert sorted(_settled(sb).values()) == [1, 1]
+    assert sorted(settled(sb).values()) == [1, 1]
 
 
-def _settled(sb: Sandbox, seconds: float = 10.0) -> dict[int, int]:
-    """The sandbox's processes once those on their way out are gone."""
-    deadline = time.monotonic() + seconds
-    while True:
-        found = {pid: n for pid, n in sb.host_processes().items() if _alive(pid)}
-        if len(found) <= 2 or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in (b"Z", b"X")
 
 
 # --- options ---------------------------------------------------------------------------
