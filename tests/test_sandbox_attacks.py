@@ -16,21 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from tools.python import Limits, Sandbox, SandboxUnavailable
+from tools.python import Limits, Sandbox
 from helpers.processes import alive, settled
 
 pytestmark = pytest.mark.timeout(300)
 
 SECRET = "sk-interleaf-" + secrets.token_hex(16)
-
-
-@pytest.fixture(scope="module")
-def isolation() -> None:
-    try:
-        with Sandbox() as sb:
-            sb.start()
-    except SandboxUnavailable as exc:
-        pytest.skip(f"no isolation on this machine: {exc}")
 
 
 @pytest.fixture

@@ -30,15 +30,6 @@ pytestmark = pytest.mark.timeout(300)
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def isolation() -> None:
-    try:
-        with Sandbox() as sb:
-            sb.start()
-    except SandboxUnavailable as exc:
-        pytest.skip(f"no isolation on this machine: {exc}")
-
-
 @pytest.fixture
 def sb(isolation: None) -> Iterator[Sandbox]:
     with Sandbox(limits=Limits(timeout=30)) as box:
