@@ -88,9 +88,10 @@ class Detector:
         self._ends = (markup.close.strip(), *(a.strip() for a in markup.arrows))
         self._is_tool = is_tool or (lambda _name: True)
         self._max = max_call_chars
-        self._reset()
+        self.reset()
 
-    def _reset(self) -> None:
+    def reset(self) -> None:
+        """Forget anything held: the next chunk starts fresh."""
         self._buf = ""
         self._i = 0
         self._state = _State.MARKER
@@ -120,7 +121,7 @@ class Detector:
             events.append(Text(self._buf))
         else:
             self._run("", events, final=True)
-        self._reset()
+        self.reset()
         return _merge(events)
 
     def _run(self, data: str, events: list[Event], *, final: bool) -> None:
@@ -301,7 +302,7 @@ class Detector:
         raw = self._buf[self._args_start : self._args_end]
         events.append(Closed(ParsedCall.of(self._call_name(), raw), self._buf[:end]))
         rest = self._buf[end:]
-        self._reset()
+        self.reset()
         return "", rest
 
     def _give_up(self, events: list[Event], reason: str) -> _Outcome:
@@ -309,14 +310,14 @@ class Detector:
             return self._abandon()
         events.append(Malformed(self._call_name(), self._buf[: self._i], reason))
         rest = self._buf[self._i :]
-        self._reset()
+        self.reset()
         return "", rest
 
     def _abandon(self) -> _Outcome:
         """Not a call: the open marker is text, and what follows it is read again."""
         n = len(self._open) if self._buf.startswith(self._open) else len(self._buf)
         text, rest = self._buf[:n], self._buf[n:]
-        self._reset()
+        self.reset()
         return text, rest
 
     def _end_of_stream(self, events: list[Event]) -> str:
@@ -327,7 +328,7 @@ class Detector:
         if self._state is _State.ARGS and self._is_tool(self._call_name()):
             reason = f"the call was not closed with ')' and {self.markup.close.strip()!r}"
             events.append(Malformed(self._call_name(), self._buf, reason))
-            self._reset()
+            self.reset()
             return ""
         text, rest = self._abandon()
         events.append(Text(text))

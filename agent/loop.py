@@ -157,7 +157,7 @@ class _Run:
         )
         completion = Completion()
         detector = self.detector
-        detector.finish(cut=True)
+        detector.reset()
         detector.feed(held)
         constrain = None if opened else self.config.grammar_for
         stream: Iterator[str] | None = None
