@@ -147,7 +147,7 @@ class _Run:
         budget = self.config.budget
         left = budget.max_tokens - self.usage.completion_tokens
         if left <= 0:
-            return FinishNext(StopReason.MAX_TOKENS, f"the run used its {budget.max_tokens} tokens")
+            return self.tokens_spent()
         held = opened.opened if opened else ""
         request = Request(
             prompt=Prompt(self.prompt.system, self.prompt.user, self.prompt.assistant + self.text + held),
@@ -246,15 +246,26 @@ class _Run:
         if reason == "stop":
             return FinishNext(StopReason.STOP_SEQUENCE, f"the model wrote the stop sequence {completion.stop_sequence!r}")
         if reason == "length":
-            return FinishNext(StopReason.MAX_TOKENS, f"the run used its {self.config.budget.max_tokens} tokens")
+            return self.tokens_spent()
         return FinishNext(StopReason.END, "the model finished its text")
+
+    def tokens_spent(self) -> FinishNext:
+        return FinishNext(StopReason.MAX_TOKENS, f"the run used its {self.config.budget.max_tokens} tokens")
+
+    def calls_spent(self, index: int) -> FinishNext | None:
+        """The finish for call number `index` if the run has no calls left for it."""
+        limit = self.config.budget.max_calls
+        if index < limit:
+            return None
+        return FinishNext(StopReason.MAX_CALLS, f"the model tried call {index + 1} of at most {limit}")
 
     def call(self, call: ParsedCall) -> Generator[Event, None, NextStep | None]:
         budget = self.config.budget
         index = len(self.calls)
-        if index >= budget.max_calls:
+        spent = self.calls_spent(index)
+        if spent is not None:
             yield from self.splice(index, call.name, call.raw, error=f"the run's budget of {budget.max_calls} calls is spent")
-            return FinishNext(StopReason.MAX_CALLS, f"the model tried call {index + 1} of at most {budget.max_calls}")
+            return spent
         yield CallStarted(index, call)
         left = self.remaining_seconds()
         timeout = self.config.tool_timeout if left is None else max(0.0, min(self.config.tool_timeout, left))
@@ -272,26 +283,27 @@ class _Run:
 
     def malformed(self, step: MalformedNext) -> Generator[Event, None, NextStep | None]:
         index = len(self.calls)
-        if index >= self.config.budget.max_calls:
-            return FinishNext(StopReason.MAX_CALLS, f"the model tried call {index + 1} of at most {self.config.budget.max_calls}")
+        spent = self.calls_spent(index)
+        if spent is not None:
+            return spent
         error = MalformedCall(step.text, step.reason)
         markup = self.config.markup
         written = step.text.removesuffix(markup.close.strip()).rstrip()
         text = f"{written} {markup.arrow} Error: {error}; write it as {step.name}(...){markup.close}"
-        record = CallRecord(index, step.name, step.text, text, error=str(error))
-        self.calls.append(record)
-        self.add(text)
-        yield CallFinished(record)
+        yield from self.keep(CallRecord(index, step.name, step.text, text, error=str(error)))
         return None
 
     def splice(self, index: int, name: str, raw: str, *, result: str | None = None, error: str | None = None,
                arguments: Mapping[str, Any] | None = None, seconds: float = 0.0) -> Iterator[Event]:
         shown = result if error is None else f"Error: {error}"
         text = self.config.markup.completed(name, raw, shown or "")
-        record = CallRecord(index, name, raw, text, arguments=arguments,
-                            result=result, error=error, seconds=seconds)
+        yield from self.keep(CallRecord(index, name, raw, text, arguments=arguments,
+                                        result=result, error=error, seconds=seconds))
+
+    def keep(self, record: CallRecord) -> Iterator[Event]:
+        """Splice a finished call into the transcript."""
         self.calls.append(record)
-        self.add(text)
+        self.add(record.text)
         yield CallFinished(record)
 
     def result(self, step: FinishNext) -> RunResult:
