@@ -26,7 +26,7 @@ from agent.events import RunResult, StopReason
 from agent.markup import DEFAULT_MARKUP, Markup
 from agent.tasks.models import ObjectiveStop, TaskStatus
 from agent.tasks.store import RunStore
-from agent.transcript import CompletedCall, calls, segments
+from agent.transcript import CompletedCall, Segment, calls, segments
 
 PAPER_TAU = 1.0
 PAPER_WINDOW = 5
@@ -78,18 +78,37 @@ def judge_calls(
     continuation_chars: int = 200,
 ) -> list[CallVerdict]:
     """Score every completed call in `text` on its own: the context is the plain text
-    before it (other calls left out), the continuation the plain text after it."""
+    before it (other calls left out), the continuation the plain text after it. Calls
+    with no text after them are not judged."""
+    verdicts = _verdicts(segments(text, markup), scorer, markup, window, continuation_chars)
+    return [v for v in verdicts if v is not None]
+
+
+def filter_calls(text: str, scorer: Scorer, *, tau: float = PAPER_TAU, markup: Markup = DEFAULT_MARKUP,
+                 window: int = PAPER_WINDOW) -> tuple[str, list[CallVerdict]]:
+    """`text` with only the calls that pass the filter, and the verdict on each judged
+    call; a call that cannot be judged is left out too."""
     parts = segments(text, markup)
+    verdicts = _verdicts(parts, scorer, markup, window, 200)
+    kept = [
+        part if isinstance(part, str) else part.render(markup)
+        for part, verdict in zip(parts, verdicts)
+        if isinstance(part, str) or (verdict is not None and verdict.keep(tau))
+    ]
+    return "".join(kept), [v for v in verdicts if v is not None]
+
+
+def _verdicts(parts: list[Segment], scorer: Scorer, markup: Markup, window: int,
+              continuation_chars: int) -> list[CallVerdict | None]:
+    """A verdict for each part that is a judged call, None for every other part."""
     plain = ["" if isinstance(p, CompletedCall) else p for p in parts]
-    verdicts: list[CallVerdict] = []
+    verdicts: list[CallVerdict | None] = []
     for i, part in enumerate(parts):
-        if not isinstance(part, CompletedCall) or part.result is None:
+        after = "".join(plain[i + 1 :])[:continuation_chars] if isinstance(part, CompletedCall) else ""
+        if not isinstance(part, CompletedCall) or part.result is None or not after.strip():
+            verdicts.append(None)
             continue
         before = "".join(plain[:i])
-        after = "".join(plain[i + 1 :])[:continuation_chars]
-        if not after.strip():
-            continue
-        empty = CompletedCall(part.name, part.raw, "")
 
         def loss(context: str) -> float:
             return weighted_loss(scorer.token_logprobs(context, after), window)
@@ -98,29 +117,9 @@ def judge_calls(
             part.name, part.raw, part.result,
             loss_with_result=loss(before + part.render(markup)),
             loss_without_call=loss(before),
-            loss_without_result=loss(before + empty.render(markup)),
+            loss_without_result=loss(before + CompletedCall(part.name, part.raw, "").render(markup)),
         ))
     return verdicts
-
-
-def filter_calls(text: str, scorer: Scorer, *, tau: float = PAPER_TAU, markup: Markup = DEFAULT_MARKUP,
-                 window: int = PAPER_WINDOW) -> tuple[str, list[CallVerdict]]:
-    """`text` with only the calls that pass the filter, and the verdict on each call."""
-    verdicts = iter(judge_calls(text, scorer, markup=markup, window=window))
-    kept: list[str] = []
-    judged: list[CallVerdict] = []
-    for part in segments(text, markup):
-        if isinstance(part, str):
-            kept.append(part)
-            continue
-        verdict = next(verdicts, None) if part.result is not None else None
-        if verdict is not None and (verdict.name, verdict.raw) != (part.name, part.raw):
-            raise AssertionError("verdicts out of step with the calls")
-        if verdict is not None:
-            judged.append(verdict)
-            if verdict.keep(tau):
-                kept.append(part.render(markup))
-    return "".join(kept), judged
 
 
 def good_run(result: RunResult) -> bool:
