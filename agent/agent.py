@@ -6,7 +6,7 @@ import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 from agent.dispatch import Dispatcher
 from agent.errors import ConfigError
@@ -15,9 +15,25 @@ from agent.grammar import call_grammar, grammar_for
 from agent.loop import Budget, LoopConfig, run_loop
 from agent.markup import DEFAULT_MARKUP, Markup
 from agent.models import resolve_model
-from agent.models.base import CallTrigger, Model, Prompt
+from agent.models.base import CallTrigger, Layout, Model, Prompt
 from agent.prompt import example_budget, system_prompt
 from agent.tools import Tool, Toolbox
+
+
+Purpose = Literal["question", "task"]
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How an agent decodes on its model: the model's recipe for the agent's purpose,
+    with what the caller chose explicitly on top, within what the model can do."""
+
+    grammar: bool
+    trigger: CallTrigger | None
+    examples: int
+    check_arithmetic: bool
+    layout: Layout
+    native: bool
 
 
 class Agent:
@@ -26,36 +42,44 @@ class Agent:
 
     def __init__(
         self, *, model: Model | str | None = None, tools: Iterable[Tool | Callable[..., Any]] = (),
-        instructions: str = "", markup: Markup = DEFAULT_MARKUP, max_calls: int = 20,
-        max_tokens: int = 1024, timeout: float | None = 300.0, tool_timeout: float = 30.0,
-        no_progress: int = 3, stop: Iterable[str] = (), temperature: float = 0.0,
-        seed: int | None = None, trigger: CallTrigger | None = None, max_examples: int = 2,
-        max_example_chars: int | None = None, constrain: bool | None = None, check_arithmetic: bool = False,
+        instructions: str = "", markup: Markup = DEFAULT_MARKUP, purpose: Purpose = "question",
+        max_calls: int = 20, max_tokens: int = 1024, timeout: float | None = 300.0, tool_timeout: float = 30.0,
+        no_progress: int = 3, stop: Iterable[str] = (), temperature: float = 0.0, seed: int | None = None,
+        trigger: CallTrigger | None = None, max_examples: int | None = None, max_example_chars: int | None = None,
+        constrain: bool | None = None, check_arithmetic: bool | None = None, layout: Layout | None = None,
+        tool_choice: str | None = None,
     ) -> None:
-        """`trigger`: start a call when its marker is among the k likeliest tokens (or never);
-        None leaves the choice to the model. Off by default: in open-ended tasks a forced
-        marker after every result turns into the same call again and again.
+        """Settings left as None come from the model's recipe for `purpose` (its
+        declared `Capabilities.profile`, measured by the evals):
         `constrain`: decode each call's arguments under its tool's grammar (agent.grammar);
-        None: wherever the model can follow a grammar (the embedded llama.cpp models).
-        `check_arithmetic`: recompute each `a op b =` the model writes and splice the value.
-        `max_example_chars`: few-shot examples budget; by default from the context size."""
+        `trigger`: start a call when its marker is among the k likeliest tokens (or never);
+        `max_examples`: few-shot examples per tool; `check_arithmetic`: recompute each
+        `a op b =` the model writes and splice the value; `layout`: "question" asks
+        `Question: …` and continues after `Answer:`, "chat" uses the model's chat turns.
+        `tool_choice` ("auto", "required", "none" or a tool's name) is sent to models
+        with native function calling. `max_example_chars`: by default from the context size."""
         _check_positive(max_calls=max_calls, max_tokens=max_tokens, tool_timeout=tool_timeout,
-                        no_progress=no_progress, max_examples=max_examples + 1)
+                        no_progress=no_progress)
+        if max_examples is not None and max_examples < 0:
+            raise ConfigError(f"max_examples must be zero or more, got {max_examples}")
         if timeout is not None:
             _check_positive(timeout=timeout)
         self._model_spec = model
         self._model: Model | None = model if isinstance(model, Model) else None
         self.toolbox = Toolbox(tools)
         self.instructions = instructions
+        self.purpose: Purpose = purpose
         self.max_examples = max_examples
         self.max_example_chars = max_example_chars
         self.config = LoopConfig(
             markup=markup, budget=Budget(max_calls=max_calls, max_tokens=max_tokens, timeout=timeout,
                                          no_progress=no_progress),
             tool_timeout=tool_timeout, stop=tuple(stop), temperature=temperature, seed=seed, trigger=trigger,
-            check_arithmetic=check_arithmetic,
+            tool_choice=tool_choice,
         )
         self.constrain = constrain
+        self.check_arithmetic = check_arithmetic
+        self.layout = layout
         self._dispatcher = Dispatcher(self.toolbox, timeout=tool_timeout)
 
     @property
@@ -69,29 +93,46 @@ class Agent:
     def tools(self) -> list[Tool]:
         return list(self.toolbox.values())
 
+    def decoding(self) -> Decoding:
+        """The settings this agent decodes with on its model."""
+        caps = self.model.capabilities
+        recipe = caps.profile.question if self.purpose == "question" else caps.profile.task
+        native = caps.native_tools and bool(self.toolbox)
+        grammar = self.constrain if self.constrain is not None else recipe.grammar and caps.grammar
+        trigger = self.config.trigger
+        if trigger is None and caps.grammar and recipe.trigger_k > 0:
+            trigger = CallTrigger(self.config.markup.open.strip(), k=recipe.trigger_k)
+        check = self.check_arithmetic if self.check_arithmetic is not None else recipe.check_arithmetic
+        layout = self.layout or (recipe.layout if recipe.layout in caps.layouts else "chat")
+        examples = self.max_examples if self.max_examples is not None else recipe.examples
+        return Decoding(grammar=bool(grammar) and bool(self.toolbox) and not native,
+                        trigger=trigger if self.toolbox and not native else None, examples=examples,
+                        check_arithmetic=check, layout=layout, native=native)
+
     def system_prompt(self) -> str:
+        decoding = self.decoding()
         budget = self.max_example_chars
         if budget is None:
-            options = getattr(self._model, "options", None)
-            budget = example_budget(getattr(self._model, "n_ctx", None) or getattr(options, "n_ctx", None))
-        return system_prompt(self.tools, markup=self.config.markup, instructions=self.instructions,
-                             max_examples=self.max_examples, max_example_chars=budget)
+            budget = example_budget(self.model.capabilities.context_window)
+        tools = [] if decoding.native else self.tools
+        return system_prompt(tools, markup=self.config.markup, instructions=self.instructions,
+                             max_examples=decoding.examples, max_example_chars=budget)
 
     def loop_config(self) -> LoopConfig:
-        """The loop's settings for this agent's model, call grammars included where used."""
-        if not self.toolbox:
-            return replace(self.config, trigger=None)
-        constrain = self.constrain
-        if constrain is None:
-            constrain = bool(getattr(self.model, "supports_grammar", False))
-        if not constrain:
-            return self.config
+        """The loop's settings for this agent's model: call grammars, trigger, arithmetic
+        check and native tools as `decoding()` says."""
+        decoding = self.decoding()
+        config = replace(self.config, trigger=decoding.trigger, check_arithmetic=decoding.check_arithmetic)
+        if decoding.native:
+            return replace(config, tools=tuple(t.spec() for t in self.tools))
+        if not decoding.grammar:
+            return config
         markup = self.config.markup
-        return replace(self.config, grammar_for=grammar_for(self.toolbox, markup),
+        return replace(config, grammar_for=grammar_for(self.toolbox, markup),
                        call_grammar=call_grammar(self.toolbox, markup))
 
     def prompt(self, task: str, *, prefix: str = "") -> Prompt:
-        return Prompt(self.system_prompt(), task, prefix)
+        return Prompt(self.system_prompt(), task, prefix, layout=self.decoding().layout)
 
     def stream(self, task: str, *, prefix: str = "", cancel: threading.Event | None = None) -> Iterator[Event]:
         """Run on `task`, yielding events; the last is `RunFinished`. `prefix` starts the

@@ -22,7 +22,7 @@ from agent.events import (
     CallFinished, CallRecord, CallStarted, Event, RunFinished, RunResult, StopReason, TextDelta,
 )
 from agent.markup import DEFAULT_MARKUP, Markup, ParsedCall
-from agent.models.base import CallTrigger, Completion, Model, Prompt, Request, Usage
+from agent.models.base import CallTrigger, Completion, Model, Prompt, Request, ToolSpec, Usage
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,9 @@ class LoopConfig:
     call_grammar: str | None = None
     """A GBNF grammar for a whole call (name, arguments, close); when given, as soon as
     the model writes the open marker the rest of the call is generated under it."""
+    tools: tuple[ToolSpec, ...] = ()
+    """The toolbox offered to a model with native function calling."""
+    tool_choice: str | None = None
     check_arithmetic: bool = False
     """Treat `a op b =` in the model's text as an implicit call: stop there, splice the
     computed value and let the model go on (at most `budget.max_calls` times a run)."""
@@ -150,10 +153,11 @@ class _Run:
             return self.tokens_spent()
         held = opened.opened if opened else ""
         request = Request(
-            prompt=Prompt(self.prompt.system, self.prompt.user, self.prompt.assistant + self.text + held),
+            prompt=self.prompt.extend(self.text + held),
             stop=self.config.stop, max_tokens=left, temperature=self.config.temperature,
             seed=self.config.seed, trigger=None if opened else self.config.trigger,
-            grammar=opened.grammar if opened else None,
+            grammar=opened.grammar if opened else None, tools=self.config.tools,
+            tool_choice=self.config.tool_choice,
         )
         completion = Completion()
         detector = self.detector

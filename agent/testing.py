@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from agent.errors import UserError
-from agent.models.base import Completion, Request
+from agent.models.base import Capabilities, Completion, Request
 
 Output = str | Sequence[str]
 """One reply: a text (streamed in chunks of `chunk_size` characters) or explicit chunks."""
@@ -85,14 +85,21 @@ def _stream(chunks: list[str], request: Request, completion: Completion) -> Iter
 class _Recording:
     """What both test models share: a name, and every request they were sent."""
 
-    def __init__(self, *, chunk_size: int, name: str) -> None:
+    def __init__(self, *, chunk_size: int, name: str, capabilities: Capabilities) -> None:
         self.chunk_size = chunk_size
         self._name = name
+        self._capabilities = capabilities
         self._recorder = _Recorder()
 
     @property
     def name(self) -> str:
         return self._name
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the test model declares (nothing by default): declare `grammar=True` or
+        `native_tools=True` to test what an agent does with such a model."""
+        return self._capabilities
 
     @property
     def requests(self) -> list[Request]:
@@ -112,8 +119,9 @@ class ScriptedModel(_Recording):
     off when the caller stops reading (at a call), and the next request gets the next
     reply."""
 
-    def __init__(self, outputs: Iterable[Output], *, chunk_size: int = 3, name: str = "scripted") -> None:
-        super().__init__(chunk_size=chunk_size, name=name)
+    def __init__(self, outputs: Iterable[Output], *, chunk_size: int = 3, name: str = "scripted",
+                 capabilities: Capabilities = Capabilities()) -> None:
+        super().__init__(chunk_size=chunk_size, name=name, capabilities=capabilities)
         self._outputs = list(outputs)
         self._next = 0
 
@@ -135,8 +143,9 @@ class ScriptedModel(_Recording):
 class FunctionModel(_Recording):
     """Replies with whatever `fn(request)` returns: a text or a sequence of chunks."""
 
-    def __init__(self, fn: Callable[[Request], Output], *, chunk_size: int = 3, name: str = "function") -> None:
-        super().__init__(chunk_size=chunk_size, name=name)
+    def __init__(self, fn: Callable[[Request], Output], *, chunk_size: int = 3, name: str = "function",
+                 capabilities: Capabilities = Capabilities()) -> None:
+        super().__init__(chunk_size=chunk_size, name=name, capabilities=capabilities)
         self.fn = fn
 
     def stream(self, request: Request, completion: Completion) -> Iterator[str]:

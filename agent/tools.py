@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError, create_model
 
 from agent.errors import BadArguments, ConfigError, UnknownTool
 from agent.markup import ParsedCall
+from agent.models.base import ToolSpec
 
 ENTRY_POINT_GROUP = "interleaf.tools"
 
@@ -70,6 +71,10 @@ class Tool:
             if name in self.param_docs:
                 prop.setdefault("description", self.param_docs[name])
         return schema
+
+    def spec(self) -> ToolSpec:
+        """The tool as a model with native function calling sees it."""
+        return ToolSpec(self.name, self.description, self.json_schema())
 
     def signature(self) -> str:
         parts = []

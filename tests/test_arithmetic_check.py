@@ -10,6 +10,7 @@ import pytest
 from agent import Agent, CallTrigger
 from agent.arithmetic import evaluate, find_equation, format_value
 from agent.grammar import call_grammar, tool_grammar
+from agent.models.base import Capabilities
 from agent.testing import ScriptedModel
 from agent.tools import Toolbox, make_tool
 
@@ -156,12 +157,9 @@ def test_example_budget_follows_the_context_size() -> None:
     assert example_budget(4096) == 3584
     assert example_budget(1_000_000) == 6000
 
-    class Small(ScriptedModel):
-        n_ctx = 160
-
     examples = [f"Example {i}: 2 + {i} is [Calculator(2 + {i}) → {2 + i}]." for i in range(10)]
     tool = make_tool(Calculator, examples=examples)
-    small = Agent(model=Small([]), tools=[tool], max_examples=10)
+    small = Agent(model=ScriptedModel([], capabilities=Capabilities(context_window=160)), tools=[tool], max_examples=10)
     large = Agent(model=ScriptedModel([]), tools=[tool], max_examples=10, max_example_chars=10_000)
     assert small.system_prompt().count("Example ") == 3
     assert large.system_prompt().count("Example ") == 10

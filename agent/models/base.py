@@ -10,11 +10,67 @@ recorded up to then stands.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol, runtime_checkable
 
 FinishReason = Literal["end", "stop", "length"]
 """end: the model ended its text; stop: a stop sequence matched; length: max_tokens reached."""
+
+StructuredForm = Literal["json_schema", "json_object", "grammar"]
+"""How a reply can be held to a JSON schema: OpenAI's `response_format` json_schema, the
+json_object form with a schema (llama.cpp's server), or a GBNF grammar."""
+
+Layout = Literal["chat", "question"]
+"""How a prompt is laid out: the model's chat turns, or plain text that asks
+`Question: …` and continues after `Answer:` (what suits tiny and pretrained models)."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The decoding settings that worked best for a model on one kind of work, as its
+    evals measured them (benchmarks/RESULTS.md). `Agent` starts from these."""
+
+    grammar: bool = True
+    """Decode each call under its tool's grammar (where the model can follow one)."""
+    trigger_k: int = 0
+    """Toolformer's top-k call trigger; 0: the model decides alone."""
+    examples: int = 2
+    """Few-shot examples per tool in the system prompt."""
+    check_arithmetic: bool = False
+    """Recompute each `a op b =` the model writes."""
+    layout: Layout = "chat"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A model's recipes: for a question answered in one pass (`agent run --single`),
+    and for one task of a planned objective."""
+
+    question: Recipe = field(default_factory=Recipe)
+    task: Recipe = field(default_factory=Recipe)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do, declared by the backend and passed through by every
+    wrapper; the framework reads this and never guesses from attributes."""
+
+    grammar: bool = False
+    """Honours `Request.grammar` (GBNF) and `Request.trigger`."""
+    context_window: int | None = None
+    """Tokens of prompt plus completion, when known."""
+    native_tools: bool = False
+    """Takes `Request.tools` and returns the model's own function calls (as markup)."""
+    structured: tuple[StructuredForm, ...] = ()
+    """The forms of structured output it accepts, in order of preference."""
+    exact_usage: bool = False
+    """Usage is counted by the backend itself, not estimated."""
+    prefix_cache: bool = False
+    """A continuation evaluates only what its cache does not already hold."""
+    layouts: tuple[Layout, ...] = ("chat",)
+    """Prompt layouts it renders."""
+    profile: Profile = field(default_factory=Profile)
+    """The settings its evals showed best (catalog models); defaults otherwise."""
 
 
 @dataclass(frozen=True)
@@ -25,9 +81,10 @@ class Prompt:
     system: str
     user: str
     assistant: str = ""
+    layout: Layout = "chat"
 
     def extend(self, text: str) -> Prompt:
-        return Prompt(self.system, self.user, self.assistant + text)
+        return replace(self, assistant=self.assistant + text)
 
 
 @dataclass(frozen=True)
@@ -64,6 +121,10 @@ class Request:
     tools: tuple[ToolSpec, ...] = ()
     """Filled only for backends in the native function-calling dialect."""
     trigger: CallTrigger | None = None
+    response_form: StructuredForm = "json_schema"
+    """How `response_schema` is sent, one of the model's `Capabilities.structured`."""
+    tool_choice: str | None = None
+    """Native function calling: "auto", "required", "none" or a tool's name."""
 
 
 @dataclass
@@ -101,6 +162,9 @@ class Model(Protocol):
 
     @property
     def name(self) -> str: ...
+
+    @property
+    def capabilities(self) -> Capabilities: ...
 
     def stream(self, request: Request, completion: Completion) -> Iterator[str]:
         """Yield the continuation of `request.prompt` in chunks; record usage and the

@@ -23,8 +23,8 @@ import llama_cpp
 from llama_cpp.llama_grammar import LlamaGrammar
 
 from agent.errors import ConfigError, ContextOverflow
-from agent.models.base import CallTrigger, Completion, FinishReason, Prompt, Request
-from agent.models.chat_template import BUILTIN_TEMPLATES, PLAIN_TEMPLATE, ChatTemplate
+from agent.models.base import Capabilities, CallTrigger, Completion, FinishReason, Profile, Prompt, Request
+from agent.models.chat_template import BUILTIN_TEMPLATES, PLAIN_TEMPLATE, QA_TEMPLATE, ChatTemplate
 from agent.models.llama_engine import Engine, EngineOptions, load_engine
 from agent.models.llama_sampling import TriggerProcessor, schema_grammar
 from agent.models.stops import StopMatcher
@@ -56,9 +56,6 @@ class LlamaModel:
     """A local GGUF model. Instances with the same file and engine options share one
     loaded model (and its KV cache) within a process."""
 
-    supports_grammar = True
-    """Honours `Request.grammar` and `Request.trigger`."""
-
     def __init__(
         self,
         path: str | PathLike[str],
@@ -72,6 +69,7 @@ class LlamaModel:
         top_p: float = 0.95,
         min_p: float = 0.05,
         repeat_penalty: float = 1.0,
+        profile: Profile | None = None,
     ) -> None:
         self.path = Path(path)
         if not self.path.is_file():
@@ -83,6 +81,11 @@ class LlamaModel:
         self.options = EngineOptions(n_ctx=n_ctx, n_batch=n_batch, n_threads=threads)
         self._chat_template = chat_template
         self._template: ChatTemplate | None = None
+        self._question: ChatTemplate | None = None
+        self._capabilities = Capabilities(
+            grammar=True, context_window=n_ctx, structured=("json_schema", "grammar"), exact_usage=True,
+            prefix_cache=True, layouts=("chat", "question"), profile=profile or Profile(),
+        )
         self.sampling: dict[str, Any] = {
             "top_k": top_k,
             "top_p": top_p,
@@ -96,6 +99,10 @@ class LlamaModel:
 
     def __repr__(self) -> str:
         return f"LlamaModel({self._name!r}, path={str(self.path)!r}, n_ctx={self.options.n_ctx})"
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._capabilities
 
     @property
     def n_ctx(self) -> int:
@@ -112,6 +119,15 @@ class LlamaModel:
             self._template = self._load_template(self.engine)
         return self._template
 
+    def template_for(self, prompt: Prompt) -> ChatTemplate:
+        """The chat template, or the question-and-answer layout when the prompt asks for it."""
+        if prompt.layout == "question":
+            if self._question is None:
+                vocab = self.engine.vocab
+                self._question = ChatTemplate(QA_TEMPLATE, bos_token=vocab.bos_text, eos_token=vocab.eos_text)
+            return self._question
+        return self.template
+
     def _load_template(self, engine: Engine) -> ChatTemplate:
         meta = engine.metadata
         source = (
@@ -125,7 +141,7 @@ class LlamaModel:
 
     def render(self, prompt: Prompt) -> str:
         """The full prompt text the model continues."""
-        return self.template.render(prompt)
+        return self.template_for(prompt).render(prompt)
 
     def count_tokens(self, text: str, *, special: bool = False) -> int:
         return len(self.engine.llama.tokenize(text.encode("utf-8"), add_bos=False, special=special))
@@ -133,11 +149,11 @@ class LlamaModel:
     def prompt_tokens(self, prompt: Prompt) -> list[int]:
         """The tokens the next request for `prompt` would send (cache-aware)."""
         engine = self.engine
-        return engine.prompt_tokens(self.template.head(prompt.system, prompt.user), prompt.assistant)
+        return engine.prompt_tokens(self.template_for(prompt).head(prompt.system, prompt.user), prompt.assistant)
 
     def stream(self, request: Request, completion: Completion) -> Generator[str, None, None]:
         engine = self.engine
-        template = self.template
+        template = self.template_for(request.prompt)
         with engine.session():
             yield from self._stream(engine, template, request, completion)
 

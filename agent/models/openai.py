@@ -32,7 +32,7 @@ import openai
 
 from agent.errors import ConfigError, UserError
 from agent.markup import DEFAULT_MARKUP, Markup
-from agent.models.base import Completion, FinishReason, Prompt, Request
+from agent.models.base import Capabilities, Completion, FinishReason, Profile, Prompt, Request, StructuredForm
 from agent.models.chat_template import plain_render
 from agent.models.openai_messages import (
     CONTINUE_INSTRUCTION,
@@ -73,6 +73,8 @@ class OpenAIModel:
         markup: Markup = DEFAULT_MARKUP,
         continue_instruction: str = CONTINUE_INSTRUCTION,
         client: openai.OpenAI | None = None,
+        context_window: int | None = None,
+        profile: Profile | None = None,
     ) -> None:
         if mode not in ("chat", "completions"):
             raise ConfigError(f"mode must be 'chat' or 'completions', not {mode!r}")
@@ -93,6 +95,18 @@ class OpenAIModel:
         self.markup = markup
         self.continue_instruction = continue_instruction
         self.client = client or _client(base_url, api_key, max_retries=max_retries, timeout=timeout)
+        forms: tuple[StructuredForm, ...] = ("json_schema", "json_object") if mode == "chat" else ()
+        if schema_format == "json_object":
+            forms = forms[::-1]
+        self._capabilities = Capabilities(
+            grammar=grammar_field is not None, context_window=context_window, native_tools=dialect == "native",
+            structured=forms + (("grammar",) if grammar_field else ()), exact_usage=include_usage,
+            layouts=("chat", "question"), profile=profile or Profile(),
+        )
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._capabilities
 
     @property
     def name(self) -> str:
@@ -151,8 +165,11 @@ class OpenAIModel:
             params["extra_body"] = {self.grammar_field: request.grammar}
         if self.dialect == "native" and request.tools:
             params["tools"] = [tool_schema(t) for t in request.tools]
-            if self.tool_choice is not None:
-                params["tool_choice"] = self.tool_choice
+            choice = request.tool_choice or self.tool_choice
+            if isinstance(choice, str) and choice not in ("auto", "required", "none"):
+                choice = {"type": "function", "function": {"name": choice}}
+            if choice is not None:
+                params["tool_choice"] = choice
         return params
 
     def _response_format(self, schema: Mapping[str, Any]) -> dict[str, Any]:

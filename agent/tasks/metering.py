@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from agent.models.base import Completion, Model, Request, Usage
+from agent.models.base import Capabilities, Completion, Model, Request, Usage
 
 PRICES: dict[str, tuple[float, float]] = {
     "gpt-4o-mini": (0.15, 0.60),
@@ -52,6 +52,10 @@ class TimedModel:
     @property
     def name(self) -> str:
         return self.inner.name
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.inner.capabilities
 
     def stream(self, request: Request, completion: Completion) -> Iterator[str]:
         started = time.perf_counter()
