@@ -5,8 +5,13 @@ between `-` and `>`) and returns events: plain text as early as it can be known 
 start a call, `Opened` when `[Name(` has been read, `Closed` when the call's `)` is
 followed by the close marker or an arrow, and `Malformed` for a call to a known tool that
 cannot be completed. Whatever the chunking, the events are the same (adjacent `Text`
-events merged). Each character is examined once, except after a false start, where the
-held text after the open marker is read again (bounded by `max_call_chars`).
+events merged).
+
+The work is linear in the text. Each character is examined a bounded number of times: a
+false start before the name's `(` is read again from after the open marker (at most the
+marker, a space and a name's length), and a false start after it is text up to where it
+failed, so a call written inside the arguments of a false start is text too. The held
+text lives in a window that is compacted as it is read, never copied whole per chunk.
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ import keyword
 import re
 import string
 from dataclasses import dataclass
-from enum import Enum, auto
 
 from agent.markup import DEFAULT_MARKUP, Markup, ParsedCall
 
@@ -27,7 +31,11 @@ _CLOSERS = set(_PAIRS.values())
 _STRING_PREFIXES = {"r", "b", "f", "u", "rb", "br", "fr", "rf"}
 _IDENT_CHARS = string.ascii_letters + string.digits + "_"
 _LOOK_BACK = 40
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_KEEP = 64
+"""Characters kept in the window before the scan position when held text is moved out."""
+_WINDOW = 512
+"""Scanned held text past which the window is compacted."""
+_NAME = rf"[A-Za-z_][A-Za-z0-9_]{{0,{MAX_NAME_CHARS - 1}}}"
 _NAME_REST = re.compile(r"[A-Za-z0-9_]*")
 _ARGS_SPECIAL = re.compile(r"[()\[\]{}'\"]")
 _SINGLE_QUOTED = {q: re.compile(rf"[\\\n{q}]") for q in "'\""}
@@ -63,19 +71,9 @@ class Malformed:
 Event = Text | Opened | Closed | Malformed
 
 
-class _State(Enum):
-    MARKER = auto()
-    NAME = auto()
-    ARGS = auto()
-    AFTER = auto()
-
-
-class _NeedMore(Exception):
-    """The held text ends where the next character decides what it is."""
-
-
-_Outcome = tuple[str, str]
-"""(plain text to emit, held text to read again from the start)."""
+# What the held text is being read as: text (perhaps the start of `[Name(`), a call's
+# arguments, or what follows the arguments' `)`.
+_TEXT, _ARGS, _AFTER = range(3)
 
 
 class Detector:
@@ -86,31 +84,62 @@ class Detector:
         self.markup = markup
         self._open = markup.open.strip()
         self._ends = (markup.close.strip(), *(a.strip() for a in markup.arrows))
+        self._after_chars = 3 + max(len(e) for e in self._ends)
+        self._end_initials = {e[0] for e in self._ends}
         self._is_tool = is_tool or (lambda _name: True)
         self._max = max_call_chars
+        marker = re.escape(self._open)
+        self._opening = re.compile(rf"{marker} ?({_NAME})\(")
+        self._viable = re.compile(rf"{marker}(?: ?({_NAME})| )?\Z")
+        self._viable_chars = len(self._open) + 1 + MAX_NAME_CHARS
+        self._steps = (self._step_text, self._step_args, self._step_after)
+        self.work = 0
+        """Characters examined plus scanning steps taken, over the detector's life: what
+        tests bound per character of input."""
         self.reset()
 
     def reset(self) -> None:
         """Forget anything held: the next chunk starts fresh."""
         self._buf = ""
-        self._i = 0
-        self._state = _State.MARKER
-        self._name_start = 0
-        self._args_start = 0
-        self._args_end = 0
+        """The window: held text from `_start` on (after some already-read context)."""
+        self._start = 0
+        """Where the held text begins in the window; negative when it begins in `_held`."""
+        self._plain = 0
+        """Where text that is known to be plain begins, up to `_start`: emitted in one piece."""
+        self._held: list[str] = []
+        """Held text of a long call that was moved out of the window, in order."""
+        self._clear_call(0)
+
+    def _clear_call(self, start: int) -> None:
+        self._held = []
+        self._plain = self._start = self._i = start
+        self._state = _TEXT
+        self._name = ""
+        self._name_start = -1
+        self._args_start = self._args_end = 0
         self._stack: list[str] = []
         self._quote = ""
 
     @property
     def holding(self) -> bool:
         """Whether text is held back because it may be (part of) a call."""
-        return bool(self._buf)
+        return self._start < len(self._buf)
 
     def feed(self, chunk: str) -> list[Event]:
-        if not self._buf and self._open not in chunk and not _partial_suffix(chunk, self._open):
-            return [Text(chunk)] if chunk else []
+        self.work += len(chunk)
+        if not self._buf:
+            if self._open not in chunk and not _partial_suffix(chunk, self._open):
+                return [Text(chunk)] if chunk else []
+        elif self._absorb(chunk):
+            return []
+        elif self._state == _TEXT:
+            held = self._hold(self._buf + chunk)
+            if held is not None:
+                return held
+        self._buf += chunk
         events: list[Event] = []
-        self._run(chunk, events, final=False)
+        self._run(events, final=False)
+        self._compact()
         return _merge(events)
 
     def finish(self, *, cut: bool = False) -> list[Event]:
@@ -118,101 +147,102 @@ class Detector:
         `cut` (the stream was cut off by a token limit) it stays text."""
         events: list[Event] = []
         if cut:
-            events.append(Text(self._buf))
+            self._flush(events)
+            events.append(Text(self._text(self._start, len(self._buf))))
         else:
-            self._run("", events, final=True)
+            self._run(events, final=True)
         self.reset()
         return _merge(events)
 
-    def _run(self, data: str, events: list[Event], *, final: bool) -> None:
-        while data or (final and self._buf):
-            if not self._buf:
-                data = self._take_text(data, events)
-                continue
-            self._buf += data
-            text, data = self._scan(events)
-            if text:
-                events.append(Text(text))
-            if final and self._buf and not data:
-                data = self._end_of_stream(events)
+    def _hold(self, buf: str) -> list[Event] | None:
+        """What may start a call, held at the start of the window, and more text: the
+        events, or None when the window now holds `[Name(`."""
+        if self._opening.search(buf) is not None:
+            return None
+        self.work += len(buf)
+        tail = self._viable.search(buf, max(0, len(buf) - self._viable_chars))
+        hold = tail.start() if tail else len(buf) - _partial_suffix(buf, self._open)
+        self._name_start = tail.start(1) - hold if tail and tail.group(1) else -1
+        self._buf = buf[hold:]
+        self._i = len(self._buf)
+        return [Text(buf[:hold])] if hold else []
 
-    def _take_text(self, data: str, events: list[Event]) -> str:
-        start = data.find(self._open)
-        if start < 0:
-            start = len(data) - _partial_suffix(data, self._open)
-        if start:
-            events.append(Text(data[:start]))
-        self._buf, self._i = data[start:], 0
-        return ""
+    def _absorb(self, chunk: str) -> bool:
+        """Take a chunk that cannot change the state without scanning it character by
+        character: more of a name, or arguments with no bracket or quote in them."""
+        state, end = self._state, len(self._buf) + len(chunk)
+        if self._i != len(self._buf):
+            return False
+        if state == _ARGS and not self._quote:
+            if _ARGS_SPECIAL.search(chunk) or end > self._start + self._max + len(self._open):
+                return False
+        elif state == _TEXT and self._name_start >= 0:
+            if _NAME_REST.fullmatch(chunk) is None or end - self._name_start > MAX_NAME_CHARS:
+                return False
+        else:
+            return False
+        self._buf += chunk
+        self._i = end
+        if end - self._start > _WINDOW:
+            self._compact()
+        return True
 
-    def _scan(self, events: list[Event]) -> _Outcome:
-        try:
-            while self._i < len(self._buf):
-                outcome = self._step(events)
-                if outcome is not None:
-                    return outcome
-        except _NeedMore:
-            pass
-        return "", ""
+    def _run(self, events: list[Event], *, final: bool) -> None:
+        while self._scan(events) and final:
+            self._end_of_stream(events)
 
-    def _step(self, events: list[Event]) -> _Outcome | None:
-        if self._state is _State.MARKER:
-            return self._step_marker()
-        if self._state is _State.NAME:
-            return self._step_name(events)
-        if self._state is _State.ARGS:
-            return self._step_args(events)
-        return self._step_after(events)
+    def _scan(self, events: list[Event]) -> bool:
+        """Read as far as the window allows; True when the held text needs more to decide."""
+        steps = self._steps
+        while self._start < len(self._buf):
+            self.work += 1
+            if not steps[self._state](events):
+                self._flush(events)
+                return True
+        self._flush(events)
+        return False
 
-    def _char(self, offset: int = 0) -> str:
-        j = self._i + offset
-        if j >= len(self._buf):
-            raise _NeedMore
-        return self._buf[j]
+    def _flush(self, events: list[Event]) -> None:
+        """Emit the plain text read so far."""
+        if self._start > self._plain:
+            events.append(Text(self._buf[self._plain : self._start]))
+            self._plain = self._start
 
-    def _step_marker(self) -> _Outcome | None:
-        if not self._buf.startswith(self._open):
-            if self._open.startswith(self._buf):
-                raise _NeedMore
-            return self._abandon()
-        self._i = len(self._open)
-        if self._char() == " ":
-            self._i += 1
-        self._name_start = self._i
-        self._state = _State.NAME
-        return None
+    def _step_text(self, events: list[Event]) -> bool:
+        """Plain text up to the next `[Name(`, which opens the arguments; at the end of
+        the window, hold what may still become one (`[`, `[ `, `[Calc`)."""
+        buf, start = self._buf, self._start
+        found = self._opening.search(buf, start)
+        if found is None:
+            tail = self._viable.search(buf, max(start, len(buf) - self._viable_chars))
+            hold = tail.start() if tail else len(buf) - _partial_suffix(buf, self._open)
+            self._start, self._i = max(start, hold), len(buf)
+            self._name_start = tail.start(1) if tail and tail.group(1) else -1
+            self.work += len(buf) - start
+            return self._start == len(buf)
+        self.work += found.end() - start
+        self._start = found.start()
+        self._flush(events)
+        self._name, self._name_start = found.group(1), found.start(1)
+        events.append(Opened(self._name, found.group()))
+        self._i = self._args_start = found.end()
+        self._state = _ARGS
+        return True
 
-    def _step_name(self, events: list[Event]) -> _Outcome | None:
-        self._char()
-        pattern = _NAME if self._i == self._name_start else _NAME_REST
-        match = pattern.match(self._buf, self._i)
-        if match is None:
-            return self._abandon()
-        self._i = match.end()
-        if self._i - self._name_start > MAX_NAME_CHARS:
-            return self._abandon()
-        if self._char() != "(":
-            return self._abandon()
-        events.append(Opened(self._buf[self._name_start : self._i], self._buf[: self._i + 1]))
-        self._i += 1
-        self._args_start = self._i
-        self._state = _State.ARGS
-        return None
-
-    def _search(self, pattern: re.Pattern[str], events: list[Event]) -> re.Match[str] | _Outcome:
+    def _search(self, pattern: re.Pattern[str], events: list[Event]) -> re.Match[str] | bool:
         """The next character that matters, within the call's length limit."""
-        limit = self._max + len(self._open)
+        limit = self._start + self._max + len(self._open)
         match = pattern.search(self._buf, self._i, limit)
+        end = match.start() if match is not None else min(limit, len(self._buf))
+        self.work += end - self._i
+        self._i = end
         if match is not None:
-            self._i = match.start()
             return match
         if len(self._buf) >= limit:
-            self._i = limit
             return self._give_up(events, f"the call is longer than {self._max} characters")
-        self._i = len(self._buf)
-        raise _NeedMore
+        return False
 
-    def _step_args(self, events: list[Event]) -> _Outcome | None:
+    def _step_args(self, events: list[Event]) -> bool:
         if self._quote:
             return self._step_string(events)
         match = self._search(_ARGS_SPECIAL, events)
@@ -220,8 +250,7 @@ class Detector:
             return match
         c = match.group()
         if c in "'\"" and self._opens_string():
-            self._open_string(c)
-            return None
+            return self._open_string(c)
         self._i += 1
         if c in _PAIRS:
             self._stack.append(_PAIRS[c])
@@ -230,11 +259,11 @@ class Detector:
                 self._stack.pop()
             elif not self._stack and c == ")":
                 self._args_end = self._i - 1
-                self._state = _State.AFTER
+                self._state = _AFTER
             else:
                 expected = self._stack[-1] if self._stack else ")"
                 return self._give_up(events, f"expected {expected!r} before {c!r}")
-        return None
+        return True
 
     def _opens_string(self) -> bool:
         """A quote starts a string where Python could have one, so that the apostrophe
@@ -251,88 +280,123 @@ class Detector:
             return keyword.iskeyword(last_word)
         return head[-1] not in ")]}'\""
 
-    def _open_string(self, q: str) -> None:
-        if self._char(1) == q:
-            if self._char(2) == q:
+    def _open_string(self, q: str) -> bool:
+        buf, i = self._buf, self._i
+        if i + 1 >= len(buf):
+            return False
+        if buf[i + 1] == q:
+            if i + 2 >= len(buf):
+                return False
+            if buf[i + 2] == q:
                 self._quote = q * 3
                 self._i += 3
             else:
                 self._i += 2
-            return
+            return True
         self._quote = q
         self._i += 1
+        return True
 
-    def _step_string(self, events: list[Event]) -> _Outcome | None:
+    def _step_string(self, events: list[Event]) -> bool:
         pattern = _SINGLE_QUOTED if len(self._quote) == 1 else _TRIPLE_QUOTED
         match = self._search(pattern[self._quote[0]], events)
         if not isinstance(match, re.Match):
             return match
-        c = match.group()
+        c, buf, i = match.group(), self._buf, self._i
         if c == "\\":
-            self._char(1)
+            if i + 1 >= len(buf):
+                return False
             self._i += 2
         elif c == "\n" and len(self._quote) == 1:
             self._quote = ""
             self._i += 1
-        elif self._buf.startswith(self._quote, self._i):
+        elif buf.startswith(self._quote, i):
             self._i += len(self._quote)
             self._quote = ""
-        elif len(self._quote) == 3 and self._quote.startswith(self._buf[self._i :]):
-            raise _NeedMore
+        elif len(buf) - i < 3 and self._quote.startswith(buf[i:]):
+            return False
         else:
             self._i += 1
-        return None
+        return True
 
-    def _step_after(self, events: list[Event]) -> _Outcome | None:
-        rest = self._buf[self._i :]
-        stripped = rest.lstrip(" ")
-        if len(rest) - len(stripped) > 2:
-            return self._abandon()
+    def _step_after(self, events: list[Event]) -> bool:
+        i = self._i
+        window = self._buf[i : i + self._after_chars]
+        stripped = window.lstrip(" ")
+        spaces = len(window) - len(stripped)
+        self.work += len(window)
+        if spaces > 2 or (stripped and stripped[0] not in self._end_initials):
+            return self._false_start(events, i)
         for end in self._ends:
             if stripped.startswith(end):
-                return self._close_call(events, len(self._buf) - len(stripped) + len(end))
+                return self._close_call(events, i + spaces + len(end))
         if not stripped or any(end.startswith(stripped) for end in self._ends):
-            raise _NeedMore
-        return self._abandon()
+            return False
+        return self._false_start(events, i)
 
-    def _call_name(self) -> str:
-        return self._buf[self._name_start : self._args_start - 1]
+    def _close_call(self, events: list[Event], end: int) -> bool:
+        raw = self._text(self._args_start, self._args_end)
+        self._flush(events)
+        events.append(Closed(ParsedCall.of(self._name, raw), self._text(self._start, end)))
+        self._clear_call(end)
+        return True
 
-    def _close_call(self, events: list[Event], end: int) -> _Outcome:
-        raw = self._buf[self._args_start : self._args_end]
-        events.append(Closed(ParsedCall.of(self._call_name(), raw), self._buf[:end]))
-        rest = self._buf[end:]
-        self.reset()
-        return "", rest
+    def _give_up(self, events: list[Event], reason: str) -> bool:
+        """The arguments cannot be completed: an error for a tool, else text."""
+        if not self._is_tool(self._name):
+            return self._false_start(events, self._i)
+        self._flush(events)
+        events.append(Malformed(self._name, self._text(self._start, self._i), reason))
+        self._clear_call(self._i)
+        return True
 
-    def _give_up(self, events: list[Event], reason: str) -> _Outcome:
-        if self._state is not _State.ARGS or not self._is_tool(self._call_name()):
-            return self._abandon()
-        events.append(Malformed(self._call_name(), self._buf[: self._i], reason))
-        rest = self._buf[self._i :]
-        self.reset()
-        return "", rest
+    def _false_start(self, events: list[Event], resume: int) -> bool:
+        """Not a call: the held text up to `resume` is text, and reading goes on there."""
+        plain = self._plain
+        if self._start < 0:
+            events.append(Text(self._text(self._start, resume)))
+            plain = resume
+        self._clear_call(resume)
+        self._plain = plain
+        return True
 
-    def _abandon(self) -> _Outcome:
-        """Not a call: the open marker is text, and what follows it is read again."""
-        n = len(self._open) if self._buf.startswith(self._open) else len(self._buf)
-        text, rest = self._buf[:n], self._buf[n:]
-        self.reset()
-        return text, rest
-
-    def _end_of_stream(self, events: list[Event]) -> str:
-        if self._state is _State.AFTER:
-            rest = self._close_call(events, self._args_end + 1)[1]
-            events.append(Text(rest))
-            return ""
-        if self._state is _State.ARGS and self._is_tool(self._call_name()):
+    def _end_of_stream(self, events: list[Event]) -> None:
+        state = self._state
+        if state == _AFTER:
+            self._close_call(events, self._args_end + 1)
+        elif state == _ARGS and self._is_tool(self._name):
             reason = f"the call was not closed with ')' and {self.markup.close.strip()!r}"
-            events.append(Malformed(self._call_name(), self._buf, reason))
-            self.reset()
-            return ""
-        text, rest = self._abandon()
-        events.append(Text(text))
-        return rest
+            self._flush(events)
+            events.append(Malformed(self._name, self._text(self._start, len(self._buf)), reason))
+            self._clear_call(len(self._buf))
+        else:
+            self._false_start(events, len(self._buf))
+
+    def _text(self, a: int, b: int) -> str:
+        """The held text between window positions `a` and `b` (`a` < 0: from `_held`)."""
+        if a >= 0:
+            return self._buf[a:b]
+        held = "".join(self._held)
+        self._held = [held]
+        return held[len(held) + a : len(held) + min(b, 0)] + self._buf[: max(b, 0)]
+
+    def _compact(self) -> None:
+        """Drop emitted text from the window, and move long held arguments out of it."""
+        start, i = self._start, self._i
+        if self._state in (_ARGS, _AFTER) and i - max(start, 0) > _WINDOW:
+            cut = i - _KEEP
+            self._held.append(self._buf[max(start, 0) : cut])
+        elif start > 0:
+            cut = start
+        else:
+            return
+        self._buf = self._buf[cut:]
+        self._start -= cut
+        self._plain -= cut
+        self._i -= cut
+        self._name_start -= cut
+        self._args_start -= cut
+        self._args_end -= cut
 
 
 def _partial_suffix(data: str, marker: str) -> int:
@@ -344,10 +408,24 @@ def _partial_suffix(data: str, marker: str) -> int:
 
 
 def _merge(events: list[Event]) -> list[Event]:
+    """Adjacent `Text` events joined into one, empty ones dropped."""
+    if len(events) == 1 and not (isinstance(events[0], Text) and not events[0].text):
+        return events
     out: list[Event] = []
+    texts: list[str] = []
     for e in events:
-        if isinstance(e, Text) and out and isinstance(out[-1], Text):
-            out[-1] = Text(out[-1].text + e.text)
-        elif not (isinstance(e, Text) and not e.text):
-            out.append(e)
+        if isinstance(e, Text):
+            texts.append(e.text)
+            continue
+        if texts:
+            _add_text(out, texts)
+        out.append(e)
+    _add_text(out, texts)
     return out
+
+
+def _add_text(out: list[Event], texts: list[str]) -> None:
+    text = "".join(texts)
+    texts.clear()
+    if text:
+        out.append(Text(text))

@@ -11,6 +11,10 @@ from agent.errors import ConfigError, ToolError
 from agent.markup import DEFAULT_MARKUP, ParsedCall
 from tools.calculator import EXAMPLES, calculate, calculator, make_calculator, stop_worker
 
+GENEROUS_LIMIT = 30.0
+"""Seconds for symbolic work whose result, not its speed, is under test (a cold worker
+on a loaded machine takes well over the default limit)."""
+
 
 @pytest.fixture(scope="module", autouse=True)
 def _worker() -> Iterator[None]:
@@ -118,7 +122,7 @@ def test_values(expression: str, expected: str) -> None:
 
 @pytest.mark.parametrize(("expression", "expected"), SYMBOLIC + WORKER_FALLBACK)
 def test_symbolic_values(expression: str, expected: str) -> None:
-    assert calculate(expression) == expected
+    assert calculate(expression, time_limit=GENEROUS_LIMIT) == expected
 
 
 @pytest.mark.parametrize(("expression", "digits", "expected"), [
@@ -128,7 +132,7 @@ def test_symbolic_values(expression: str, expected: str) -> None:
     ("120 km/h in m/s", 3, "33.3 m/s"), ("solve(x^2 = 2)", 3, "x = -sqrt(2) ≈ -1.41 or x = sqrt(2) ≈ 1.41"),
 ])
 def test_digits(expression: str, digits: int, expected: str) -> None:
-    assert calculate(expression, digits=digits) == expected
+    assert calculate(expression, digits=digits, time_limit=GENEROUS_LIMIT) == expected
 
 
 HOSTILE = [
@@ -174,7 +178,7 @@ HOSTILE = [
 @pytest.mark.parametrize(("expression", "message"), HOSTILE)
 def test_hostile_and_invalid_input_raises_a_clear_tool_error(expression: str, message: str) -> None:
     with pytest.raises(ToolError, match=re.escape(message)) as raised:
-        calculate(expression)
+        calculate(expression, time_limit=GENEROUS_LIMIT)
     text = str(raised.value)
     assert len(text) <= 160 and "\n" not in text and "]" not in text
 
@@ -185,7 +189,7 @@ def test_hostile_and_invalid_input_raises_a_clear_tool_error(expression: str, me
 def test_long_symbolic_work_is_stopped_at_the_time_limit(expression: str) -> None:
     with pytest.raises(ToolError, match="took longer than 0.2 s"):
         calculate(expression, time_limit=0.2)
-    assert calculate("solve(x - 1)") == "x = 1"
+    assert calculate("solve(x - 1)", time_limit=GENEROUS_LIMIT) == "x = 1"
 
 
 @settings(max_examples=300, deadline=None)

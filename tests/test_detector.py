@@ -151,3 +151,61 @@ def test_formatted_calls_parse_back(args: list[object], kwargs: dict[str, object
     call = closed(events)[0].call
     assert call.raw == raw
     assert call.args == tuple(args) and call.kwargs == kwargs
+
+
+def test_a_partial_marker_that_fails_is_read_again() -> None:
+    markup = Markup(open="<API>", close="</API>")
+    events = detect("x <APX <API>Calc(1)</API>", [4, 30], markup=markup)
+    assert [c.call.raw for c in closed(events)] == ["1"]
+
+
+def test_a_call_inside_the_arguments_of_a_false_start_is_text() -> None:
+    text = "[see([Calculator(1)]) and more"
+    events = detect(text, tools={"Calculator"})
+    assert covered(events) == text and not closed(events)
+
+
+def test_long_arguments_in_small_chunks() -> None:
+    body = "'" + "a) ] " * 700 + "'"
+    text = f"x [Python({body}, 2)] y"
+    for sizes in ([1] * len(text), [7] * (len(text) // 7), None):
+        call = closed(detect(text, sizes))[0].call
+        assert call.raw == f"{body}, 2" and call.args == (body[1:-1], 2)
+    capped = Detector(is_tool=lambda n: True, max_call_chars=1000)
+    found = _merge([e for c in text for e in capped.feed(c)] + capped.finish())
+    assert covered(found) == text
+    assert [len(e.text) for e in found if isinstance(e, Malformed)] == [len("[") + 1000]
+
+
+worst_cases = ["[", "[a", "[Calculator(1+1) x", "[a(", "[ ", "[" + "b" * 64, "a" * 70, "'''", "\\"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(st.one_of(pieces, st.sampled_from(worst_cases)), max_size=30), data=st.data())
+def test_work_per_character_is_bounded(parts: list[str], data: st.DataObject) -> None:
+    """Each character is examined a bounded number of times, whatever the chunking: the
+    detector is linear in its input (a quadratic one fails this on repeated false starts)."""
+    text = "".join(parts) * data.draw(st.integers(min_value=1, max_value=20))
+    cuts = data.draw(st.lists(st.integers(min_value=1, max_value=7), max_size=len(text) + 1))
+    for sizes in (None, cuts, [1] * len(text)):
+        detector = Detector(is_tool=lambda n: n == "Calculator", max_call_chars=data.draw(st.sampled_from([20, 8000])))
+        pos = 0
+        for size in sizes or [len(text)]:
+            detector.feed(text[pos : pos + size])
+            pos += size
+        detector.feed(text[pos:])
+        detector.finish()
+        assert detector.work <= 4 * len(text) + 8
+
+
+def test_worst_cases_are_linear() -> None:
+    for unit in ("[", "[a", "[Calculator(1+1) x"):
+        for whole in (True, False):
+            counts = []
+            for n in (1_000, 4_000):
+                text = unit * n
+                detector = Detector()
+                events = [e for piece in ([text] if whole else text) for e in detector.feed(piece)]
+                assert covered(_merge(events + detector.finish())) == text
+                counts.append(detector.work)
+            assert counts[1] <= 4 * counts[0] + 8, (unit, whole, counts)
