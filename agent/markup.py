@@ -7,14 +7,11 @@ configurable, e.g. `Markup(open="<API>", close="</API>")`.
 
 from __future__ import annotations
 
-import ast
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-MAX_ARGUMENT_CHARS = 20_000
-_INTEGER = re.compile(r"-?(?:0|[1-9][0-9]{0,17})")
+from agent.arguments import Arguments, parse_arguments_with_ast, scan_arguments
 
 
 @dataclass(frozen=True)
@@ -53,13 +50,16 @@ class ParsedCall:
     args: tuple[Any, ...] | None = None
     """Positional arguments when `raw` parses as Python literals, else None."""
     kwargs: Mapping[str, Any] | None = field(default=None)
+    problem: str | None = None
+    """Why `raw`, written as keyword arguments, does not parse as them (a value that is
+    not a Python literal, a keyword given twice), else None."""
+    keywords: tuple[str, ...] = ()
+    """The names `raw` gives as keyword arguments, when it reads as an argument list."""
 
     @classmethod
     def of(cls, name: str, raw: str) -> ParsedCall:
-        literal = parse_literal_arguments(raw)
-        if literal is None:
-            return cls(name, raw)
-        return cls(name, raw, literal[0], literal[1])
+        args, kwargs, problem, keywords = parse_arguments(raw)
+        return cls(name, raw, args, kwargs, problem, keywords)
 
     def key(self) -> tuple[str, str]:
         """What makes two calls the same call."""
@@ -68,29 +68,17 @@ class ParsedCall:
 
 def parse_literal_arguments(raw: str) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
     """`raw` as Python-literal positional and keyword arguments, or None if it is not."""
-    if len(raw) > MAX_ARGUMENT_CHARS:
-        return None
-    text = raw.strip()
-    if not text:
-        return (), {}
-    if _INTEGER.fullmatch(text):
-        return (int(text),), {}
-    try:
-        node = ast.parse(f"f({raw}\n)", mode="eval").body
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-    if not isinstance(node, ast.Call):
-        return None
-    try:
-        args = tuple(ast.literal_eval(a) for a in node.args)
-        kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg is not None}
-    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
-        return None
-    if any(k.arg is None for k in node.keywords) or any(isinstance(a, ast.Starred) for a in node.args):
-        return None
-    return args, kwargs
+    args, kwargs, _problem, _keywords = parse_arguments(raw)
+    return None if args is None or kwargs is None else (args, kwargs)
 
 
+def parse_arguments(raw: str) -> Arguments:
+    """`raw` read as Python-literal arguments: (args, kwargs, problem, keywords), with
+    args and kwargs None when it is not. The common shapes (integers, plain strings,
+    True/False/None, `name=` before them, and prose) are read by a scanner; the rest by
+    `ast`, which decides exactly the same way."""
+    read = scan_arguments(raw)
+    return read if read is not None else parse_arguments_with_ast(raw)
 def format_arguments(*args: Any, **kwargs: Any) -> str:
     """Python-literal argument text that `parse_literal_arguments` reads back."""
     parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]

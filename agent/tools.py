@@ -9,6 +9,7 @@ markup, and the conversion from a parsed call to keyword arguments.
 from __future__ import annotations
 
 import inspect
+import re
 from functools import cached_property
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from agent.markup import ParsedCall
 from agent.models.base import ToolSpec
 
 ENTRY_POINT_GROUP = "interleaf.tools"
+_KEYWORD_START = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -89,6 +91,10 @@ class Tool:
     def bind(self, call: ParsedCall) -> dict[str, Any]:
         """Keyword arguments for `call`, validated against the parameters."""
         raw = self.raw_param
+        if call.problem is not None and (raw is None or set(call.keywords) <= set(self.param_names)):
+            raise BadArguments(self.name, call.problem)
+        if call.args is None and raw is not None and self._written_as_keywords(call.raw):
+            raise BadArguments(self.name, f"the keyword arguments did not parse; write Python literals, as in {self.signature()}")
         if call.args is not None:
             try:
                 return self._validate(call.args, call.kwargs or {})
@@ -101,6 +107,11 @@ class Tool:
         raise BadArguments(
             self.name, f"write Python literals, as in {self.signature()}; got {call.raw!r}"
         )
+
+    def _written_as_keywords(self, raw: str) -> bool:
+        """Whether `raw` starts as keyword arguments to this tool (`query=...`)."""
+        match = _KEYWORD_START.match(raw)
+        return match is not None and match.group(1) in self.param_names
 
     def _validate(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
         names = self.param_names
