@@ -36,7 +36,6 @@ _TOKEN = re.compile(
     r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<int>-?(?:0|[1-9][0-9]{0,17}))"
     rf"|{_STRING}"
 )
-_SPACES = re.compile(r" *")
 _CONSTANTS: dict[str, Any] = {"True": True, "False": False, "None": None}
 _STRING_PREFIXES = {"r", "u", "b", "f", "br", "rb", "fr", "rf"}
 _NOT_LITERAL_AFTER_NUMBER = set("*/%@<>&|^")
@@ -87,9 +86,9 @@ def scan_arguments(raw: str) -> Arguments | None:
     while pos < n:
         item = _ITEM.match(raw, pos)
         if item is None:
-            if _SPACES.match(raw, pos).end() == n and names + args and raw[pos - 1] == ",":
+            if _skip_spaces(raw, pos) == n and names + args and raw[pos - 1] == ",":
                 break
-            return _not_plain(raw, _SPACES.match(raw, pos).end())
+            return _not_plain(raw, _skip_spaces(raw, pos))
         key, integer, dq, sq, constant = item.groups()
         value = int(integer) if integer is not None else _CONSTANTS[constant] if constant else dq if dq is not None else sq
         if key is not None:
@@ -117,7 +116,7 @@ def _not_plain(raw: str, pos: int) -> Arguments | None:
     no_keywords = "=" not in raw and "**" not in raw
     end = token.end()
     if token.lastgroup == "name" and token.group() not in _CONSTANTS:
-        after = _SPACES.match(raw, end).end()
+        after = _skip_spaces(raw, end)
         if raw.startswith("=", after) and not raw.startswith("==", after):
             return None
         return _bare_name(raw, token.group(), end, after, no_keywords)
@@ -153,18 +152,15 @@ def _bare_name(raw: str, word: str, end: int, after: int, no_keywords: bool) -> 
     return NOT_LITERAL
 
 
+def _skip_spaces(raw: str, pos: int) -> int:
+    while pos < len(raw) and raw[pos] == " ":
+        pos += 1
+    return pos
+
+
 def _operator_follows(raw: str, end: int) -> bool:
-    after = _SPACES.match(raw, end).end()
+    after = _skip_spaces(raw, end)
     return after < len(raw) and raw[after] in _NOT_LITERAL_AFTER_NUMBER
-
-
-def _value(token: re.Match[str]) -> Any:
-    kind = token.lastgroup
-    if kind == "int":
-        return int(token.group())
-    if kind == "name":
-        return _CONSTANTS[token.group()]
-    return token.group(kind)
 
 
 def _literal(node: ast.expr) -> tuple[bool, Any]:
