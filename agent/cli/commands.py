@@ -1,5 +1,6 @@
 """The `agent` subcommands. Each takes the parsed arguments and the consoles and
-returns the exit code."""
+returns the exit code. Each imports what only it needs (the loop, the model catalog,
+the run view) when it runs, so that `agent --help` and `agent runs` start fast."""
 
 from __future__ import annotations
 
@@ -12,24 +13,18 @@ import threading
 from collections.abc import Mapping
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from agent.cli.interrupt import cancel_on_signals
-from agent.cli.output import JsonOutput, LiveOutput, Output, PlainOutput, QuietOutput
-from agent.cli.render import run_detail, runs_table, tools_table
-from agent.cli.setup import installed, load_model, select_tools
 from agent.errors import UserError
-from agent.finetune import judged_text, stored_pairs, to_jsonl
-from agent.models import DEFAULT_MODEL, MODEL_ENV, list_models
-from agent.tasks import (
-    Approve, ApproveFn, Limits, ObjectiveFinished, ObjectiveRunner, RunNotResumable, RunOptions, RunStatus, RunStore,
-    TaskStatus,
-)
-from agent.tasks.store import DB_NAME
+from agent.tasks.models import Approve, Limits, RunOptions, RunStatus, TaskStatus
+
+if TYPE_CHECKING:
+    from agent.cli.output import Output
+    from agent.tasks import ApproveFn, ObjectiveRunner, RunStore
 
 EXIT_INTERRUPTED = 130
 
@@ -41,10 +36,14 @@ class Consoles:
 
 
 def open_store(home: str | None) -> RunStore:
+    from agent.tasks.store import DB_NAME, RunStore
+
     return RunStore(Path(home).expanduser() / DB_NAME if home else None)
 
 
 def choose_output(args: argparse.Namespace, consoles: Consoles) -> Output:
+    from agent.cli.output import JsonOutput, LiveOutput, PlainOutput, QuietOutput
+
     if args.json:
         return JsonOutput(consoles.out.file)
     if args.quiet:
@@ -71,6 +70,10 @@ def prompt_approval(consoles: Consoles, output: Output) -> ApproveFn:
 
 
 def cmd_run(args: argparse.Namespace, consoles: Consoles) -> int:
+    from agent.cli.setup import installed, load_model, select_tools
+    from agent.models import MODEL_ENV
+    from agent.tasks import ObjectiveRunner
+
     if not args.objective.strip():
         raise UserError("the objective is empty")
     warnings: list[str] = []
@@ -91,6 +94,9 @@ def cmd_run(args: argparse.Namespace, consoles: Consoles) -> int:
 
 
 def cmd_resume(args: argparse.Namespace, consoles: Consoles) -> int:
+    from agent.cli.setup import installed, load_model
+    from agent.tasks import ObjectiveRunner, RunNotResumable
+
     store = open_store(args.home)
     record = store.run(args.run_id)
     if record.status is RunStatus.FINISHED:
@@ -105,6 +111,8 @@ def cmd_resume(args: argparse.Namespace, consoles: Consoles) -> int:
 
 
 def drive(runner: ObjectiveRunner, run_id: str, output: Output, consoles: Consoles) -> int:
+    from agent.tasks import ObjectiveFinished
+
     last: ObjectiveFinished | None = None
     try:
         with cancel_on_signals(runner.cancel), output:
@@ -125,6 +133,8 @@ def drive(runner: ObjectiveRunner, run_id: str, output: Output, consoles: Consol
 
 
 def cmd_runs(args: argparse.Namespace, consoles: Consoles) -> int:
+    from agent.cli.render import runs_table
+
     store = open_store(args.home)
     runs = store.runs(limit=args.limit)
     counts: dict[str, tuple[int, int]] = {}
@@ -157,6 +167,8 @@ def run_json(run_id: str, store: RunStore, *, events: bool) -> dict[str, Any]:
 
 
 def cmd_show(args: argparse.Namespace, consoles: Consoles) -> int:
+    from agent.cli.render import run_detail
+
     store = open_store(args.home)
     run = store.run(args.run_id)
     if args.json:
@@ -169,6 +181,9 @@ def cmd_show(args: argparse.Namespace, consoles: Consoles) -> int:
 
 
 def cmd_tools(args: argparse.Namespace, consoles: Consoles) -> int:
+    from agent.cli.render import tools_table
+    from agent.cli.setup import installed
+
     warnings: list[str] = []
     tools = installed(warnings)
     for warning in warnings:
@@ -181,6 +196,10 @@ def cmd_tools(args: argparse.Namespace, consoles: Consoles) -> int:
 
 
 def cmd_models(args: argparse.Namespace, consoles: Consoles) -> int:
+    from rich.table import Table
+
+    from agent.models import DEFAULT_MODEL, MODEL_ENV, list_models
+
     default = os.environ.get(MODEL_ENV) or DEFAULT_MODEL
     table = Table(show_edge=False)
     for column in ("Model", "Description", "Weights from"):
@@ -226,6 +245,8 @@ def cmd_eval(args: argparse.Namespace, consoles: Consoles) -> int:
 
 
 def cmd_export(args: argparse.Namespace, consoles: Consoles) -> int:
+    from agent.finetune import judged_text, stored_pairs, to_jsonl
+
     store = open_store(args.home)
     if args.kind == "pairs":
         lines = to_jsonl(stored_pairs(store))

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
-from rich.markdown import Markdown
-from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from agent.events import CallRecord
 from agent.tasks.models import RunRecord, Task, TaskStatus, Totals
-from agent.tools import Tool
-from agent.transcript import segments
+if TYPE_CHECKING:
+    from rich.spinner import Spinner
+
+    from agent.events import CallRecord
+    from agent.tools import Tool
 
 STATUS_STYLE = {
     TaskStatus.PENDING: "dim", TaskStatus.RUNNING: "bold yellow",
@@ -61,6 +62,8 @@ def call_text(name: str, raw: str, *, result: str | None = None, error: str | No
 
 def highlight_calls(text: str) -> Text:
     """`text` with each completed call `[Name(args) → result]` highlighted."""
+    from agent.transcript import segments  # the detector loads only where calls are shown
+
     out = Text()
     for part in segments(text):
         if isinstance(part, str):
@@ -103,6 +106,8 @@ def footer(model: str, totals: Totals, *, elapsed: float, extra_tokens: int = 0)
 
 
 def answer_view(answer: str) -> RenderableType:
+    from rich.markdown import Markdown  # markdown-it loads only for a run that has an answer
+
     return Group(Text("Answer", style="bold"), Markdown(answer))
 
 

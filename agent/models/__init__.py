@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from agent.models.base import (
     CallTrigger,
@@ -21,42 +21,38 @@ from agent.models.base import (
     ToolSpec,
     Usage,
 )
-from agent.models.catalog import (
-    DEFAULT_MODEL,
-    MODEL_ENV,
-    ModelInfo,
-    cache_dir,
-    list_models,
-    model_path,
-    resolve_model,
-)
-from agent.models.chat_template import ChatTemplate
+from agent.lazy import lazy_attributes
 
 if TYPE_CHECKING:
+    from agent.models.catalog import (
+        DEFAULT_MODEL,
+        MODEL_ENV,
+        ModelInfo,
+        cache_dir,
+        list_models,
+        model_path,
+        resolve_model,
+    )
+    from agent.models.chat_template import ChatTemplate
     from agent.models.llama import ContextWindowExceeded, LlamaModel
     from agent.models.llama_engine import ModelBusy
     from agent.models.llama_sampling import InvalidGrammar
     from agent.models.openai import OpenAIModel, OpenAIRefused
 
-_LAZY = {
+_CATALOG = ("DEFAULT_MODEL", "MODEL_ENV", "ModelInfo", "cache_dir", "list_models", "model_path", "resolve_model")
+
+# The catalog, the chat templates (jinja2) and the backends (llama-cpp-python, openai)
+# load on first use.
+__getattr__ = lazy_attributes(__name__, {
+    **{name: "agent.models.catalog" for name in _CATALOG},
+    "ChatTemplate": "agent.models.chat_template",
     "ContextWindowExceeded": "agent.models.llama",
     "LlamaModel": "agent.models.llama",
     "ModelBusy": "agent.models.llama_engine",
     "InvalidGrammar": "agent.models.llama_sampling",
     "OpenAIModel": "agent.models.openai",
     "OpenAIRefused": "agent.models.openai",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """The backends load on first use, so importing the package loads neither
-    llama-cpp-python nor openai."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+})
 
 
 __all__ = [

@@ -6,16 +6,33 @@ SQLite and resumable.
         ...
 """
 
-from agent.tasks.approval import DECLINED, ApproveFn, approved_tools, with_approval
-from agent.tasks.events import (
-    AnswerDelta, Judged, Notice, ObjectiveEvent, ObjectiveFinished, RunStarted, TaskFinished, TaskOutput,
-    TasksCreated, TasksPlanned, TasksReordered, TaskStarted, to_json,
-)
+from typing import TYPE_CHECKING
+
+from agent.lazy import lazy_attributes
 from agent.tasks.models import (
     Approve, Limits, ObjectiveStop, Phase, RunOptions, RunRecord, RunStatus, Task, TaskStatus, Totals,
 )
-from agent.tasks.runner import ObjectiveRunner, RunNotResumable
-from agent.tasks.store import HOME_ENV, RunStore, UnknownRun, default_home
+
+if TYPE_CHECKING:
+    from agent.tasks.approval import DECLINED, ApproveFn, approved_tools, with_approval
+    from agent.tasks.events import (
+        AnswerDelta, Judged, Notice, ObjectiveEvent, ObjectiveFinished, RunStarted, TaskFinished, TaskOutput,
+        TasksCreated, TasksPlanned, TasksReordered, TaskStarted, to_json,
+    )
+    from agent.tasks.runner import ObjectiveRunner, RunNotResumable
+    from agent.tasks.store import HOME_ENV, RunStore, UnknownRun, default_home
+
+_HOMES = {
+    "agent.tasks.approval": ("DECLINED", "ApproveFn", "approved_tools", "with_approval"),
+    "agent.tasks.events": (
+        "AnswerDelta", "Judged", "Notice", "ObjectiveEvent", "ObjectiveFinished", "RunStarted", "TaskFinished",
+        "TaskOutput", "TasksCreated", "TasksPlanned", "TasksReordered", "TaskStarted", "to_json",
+    ),
+    "agent.tasks.runner": ("ObjectiveRunner", "RunNotResumable"),
+    "agent.tasks.store": ("HOME_ENV", "RunStore", "UnknownRun", "default_home"),
+}
+# The runner (and with it the whole loop) and the store load on first use.
+__getattr__ = lazy_attributes(__name__, {name: home for home, names in _HOMES.items() for name in names})
 
 __all__ = [
     "DECLINED", "HOME_ENV", "AnswerDelta", "Approve", "ApproveFn", "Judged", "Limits", "Notice",

@@ -17,11 +17,11 @@ the time limit (`worker`). Results are formatted by `format`; units are in `unit
 from __future__ import annotations
 
 import re
+import sys
 
 from agent.markup import DEFAULT_MARKUP
 from agent.tools import Tool, make_tool, tool
-from tools.calculator.engine import DEFAULT_DIGITS, DEFAULT_TIME_LIMIT, WORKER, calculate, check_settings
-from tools.calculator.parse import parse
+from tools.calculator.settings import DEFAULT_DIGITS, DEFAULT_TIME_LIMIT
 
 __all__ = ["EXAMPLES", "TOOL_TIMEOUT", "calculate", "calculator", "make_calculator", "stop_worker"]
 
@@ -35,6 +35,15 @@ EXAMPLES = (
     "The roots of x^2 - 5x + 6 are [Calculator(solve(x^2 - 5x + 6 = 0)) → x = 2 or x = 3] 2 and 3.",
 )
 _CALL = re.compile(r"\[Calculator\((.*?)\) → ([^\]]*)\]")
+_ENGINE = "tools.calculator.engine"
+
+
+def calculate(expression: str, *, digits: int = DEFAULT_DIGITS, time_limit: float = DEFAULT_TIME_LIMIT) -> str:
+    """The value of `expression` as short text; raises ToolError with a clear message for
+    anything it cannot or will not compute. sympy loads on the first call."""
+    from tools.calculator import engine
+
+    return engine.calculate(expression, digits=digits, time_limit=time_limit)
 
 
 @tool(name="Calculator", examples=EXAMPLES, timeout=TOOL_TIMEOUT)
@@ -52,6 +61,8 @@ def make_calculator(
 ) -> Tool:
     """A Calculator tool that rounds to `digits` significant digits and stops symbolic
     operations after `time_limit` seconds."""
+    from tools.calculator.engine import check_settings
+
     check_settings(digits, time_limit)
     base = calculator
 
@@ -69,6 +80,8 @@ def _examples(digits: int, name: str) -> tuple[str, ...]:
     """EXAMPLES under another name, with results recomputed for `digits` (those computed
     in this process; the symbolic ones do not depend on digits)."""
 
+    from tools.calculator.parse import parse
+
     def redo(match: re.Match[str]) -> str:
         expression, result = match.group(1), match.group(2)
         if digits != DEFAULT_DIGITS and not parse(expression).needs_worker():
@@ -79,5 +92,8 @@ def _examples(digits: int, name: str) -> tuple[str, ...]:
 
 
 def stop_worker() -> None:
-    """Stop the worker process (it also ends with this process)."""
-    WORKER.close()
+    """Stop the worker process (it also ends with this process); there is none before
+    the first calculation."""
+    engine = sys.modules.get(_ENGINE)
+    if engine is not None:
+        engine.WORKER.close()

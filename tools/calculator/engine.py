@@ -20,11 +20,9 @@ from tools.calculator import limits, names, symbolic
 from tools.calculator.evaluate import Evaluator
 from tools.calculator.format import Text
 from tools.calculator.parse import Parsed, parse
+from tools.calculator.settings import DEFAULT_DIGITS, DEFAULT_TIME_LIMIT
 from tools.calculator.worker import Worker
 
-DEFAULT_DIGITS = 6
-DEFAULT_TIME_LIMIT = 0.8
-"""Seconds a symbolic operation may run; keeps every answer, even a refusal, under 1 s."""
 MAX_MESSAGE_CHARS = 160
 
 

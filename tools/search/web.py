@@ -19,7 +19,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
-from ddgs.exceptions import DDGSException, RatelimitException, TimeoutException
 
 from agent.errors import ToolError
 from tools.search.text import compact
@@ -218,6 +217,8 @@ class WebSearch:
         worker.start()
         worker.join(self.deadline)
         if not box:
+            from ddgs.exceptions import TimeoutException
+
             raise TimeoutException(f"no answer within {self.deadline:g} s (timed out)")
         if isinstance(box[0], BaseException):
             raise box[0]
@@ -231,6 +232,8 @@ class WebSearch:
 
 def classify(exc: BaseException) -> tuple[Literal["empty", "ratelimit", "unavailable"], str]:
     """What a failed request means: no results, a rate limit, or an unusable web."""
+    from ddgs.exceptions import DDGSException, RatelimitException, TimeoutException  # loaded with the client
+
     text = str(exc)
     lowered = text.casefold()
     if isinstance(exc, RatelimitException) or any(m in lowered for m in _RATE_LIMIT_MARKERS):
