@@ -237,6 +237,20 @@ def test_continuation_evaluates_only_the_new_tokens(smol: LlamaModel) -> None:
 
 
 @model
+def test_the_token_generated_last_is_counted_once(smol: LlamaModel) -> None:
+    """The last token of a completion is sampled but not evaluated; the next request
+    evaluates it, and it counts there as already counted (a generated token)."""
+    fresh(smol)
+    first = Request(Prompt(SYSTEM, QUESTION), max_tokens=12)
+    text, c1 = text_of(smol, first)
+    assert c1.finish_reason == "length" and c1.usage.completion_tokens == 12
+    assert smol.engine.llama.n_tokens == c1.usage.prompt_tokens + 11
+    _, c2 = text_of(smol, Request(first.prompt.extend(text), max_tokens=4))
+    assert c2.usage.evaluated_tokens == 0
+    assert smol.engine.llama.n_tokens >= c1.usage.prompt_tokens + 12
+
+
+@model
 def test_closing_early_leaves_the_cache_consistent(smol: LlamaModel) -> None:
     fresh(smol)
     prompt = Prompt(SYSTEM, QUESTION)

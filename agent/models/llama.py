@@ -175,8 +175,10 @@ class LlamaModel:
             return
         trigger = self._trigger(engine, request.trigger)
         kwargs = self._sampling(engine, request, trigger)
+        fed_back = engine.take_unevaluated()
         reused = engine.rewind(tokens)
-        usage.evaluated_tokens = len(tokens) - reused
+        # The token generated last, never evaluated, is counted once: as generated.
+        usage.evaluated_tokens = len(tokens) - reused - (fed_back == (reused, tokens[reused]))
         generated = engine.llama.generate(tokens[reused:], reset=False, **kwargs)
         try:
             yield from self._decode(engine, generated, request, completion, limit, trigger)
@@ -228,6 +230,7 @@ class LlamaModel:
                 finish = "end"
                 break
             usage.completion_tokens += 1
+            engine.unevaluated = (int(engine.llama.n_tokens), token)
             text = decoder.decode(piece(token))
             if text:
                 if trigger is not None:

@@ -82,6 +82,9 @@ class Engine:
         self._lock = threading.Lock()
         self._owner: int | None = None
         self._heads: OrderedDict[str, list[int]] = OrderedDict()
+        self.unevaluated: tuple[int, int] | None = None
+        """(position, token) of the token generated last: sampled, yielded, and not
+        evaluated unless generation went on past it."""
         self.space_prefix = b"".join(self.vocab.piece(t) for t in self._tokenize(b"a")) != b"a"
 
     @property
@@ -149,6 +152,14 @@ class Engine:
         while kept and at < len(data) and (data[at] & 0xC0) == 0x80:
             at -= len(piece(kept.pop()))
         return kept, at
+
+    def take_unevaluated(self) -> tuple[int, int] | None:
+        """(position, token) of the token generated last, if the cache ends right before
+        it (it was sampled but never evaluated); forgotten once taken."""
+        unevaluated, self.unevaluated = self.unevaluated, None
+        if unevaluated is None or unevaluated[0] != int(self.llama.n_tokens):
+            return None
+        return unevaluated
 
     def rewind(self, tokens: list[int]) -> int:
         """Cut the cache back to its common prefix with `tokens`, keeping at least one
