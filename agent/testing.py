@@ -4,10 +4,10 @@ token budgets exactly as a real backend does. Use them to test your own agents."
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import replace
 
 from agent.errors import UserError
-from agent.models.base import Capabilities, Completion, Request
+from agent.models.base import Capabilities, Completion, Prompt, Request
 
 Output = str | Sequence[str]
 """One reply: a text (streamed in chunks of `chunk_size` characters) or explicit chunks."""
@@ -17,37 +17,77 @@ class ScriptExhausted(UserError):
     """The model was asked for more replies than its script holds."""
 
 
-@dataclass
 class _Recorder:
-    requests: list[Request] = field(default_factory=list)
-    _last_prompt: str = ""
+    """Every request, in memory linear in what was new in each: a request is kept
+    without its assistant text, as the length it shares with the request before and its
+    new text; only the last prompt is kept whole (token counts are taken against it)."""
+
+    def __init__(self) -> None:
+        self._kept: list[tuple[Request, int, str]] = []
+        self._last: Prompt | None = None
 
     def record(self, request: Request, completion: Completion) -> None:
-        self.requests.append(request)
-        text = prompt_text(request)
-        last = self._last_prompt
-        shared = len(last) if text.startswith(last) else _common_prefix(text, last)
+        prompt, last = request.prompt, self._last
+        previous = last.assistant if last is not None else ""
+        shared = _common_prefix(previous, prompt.assistant)
+        light = replace(request, prompt=replace(prompt, assistant=""))
+        self._kept.append((light, shared, prompt.assistant[shared:]))
+        size = _size(prompt)
+        common = _shared_chars(last, prompt, shared)
         completion.usage.requests += 1
-        completion.usage.prompt_tokens += _tokens(text)
-        completion.usage.evaluated_tokens += _tokens(text) - _tokens(text[:shared])
-        self._last_prompt = text
+        completion.usage.prompt_tokens += _tokens(size)
+        completion.usage.evaluated_tokens += _tokens(size) - _tokens(common)
+        self._last = prompt
+
+    @property
+    def requests(self) -> list[Request]:
+        out: list[Request] = []
+        assistant = ""
+        for light, shared, new in self._kept:
+            assistant = assistant[:shared] + new
+            out.append(replace(light, prompt=replace(light.prompt, assistant=assistant)))
+        return out
+
+    @property
+    def last_prompt(self) -> Prompt | None:
+        return self._last
 
 
-def prompt_text(request: Request) -> str:
-    p = request.prompt
+def prompt_text(request_or_prompt: Request | Prompt) -> str:
+    p = request_or_prompt.prompt if isinstance(request_or_prompt, Request) else request_or_prompt
     return f"{p.system}\n\n{p.user}\n\n{p.assistant}"
 
 
-def _tokens(text: str) -> int:
-    return (len(text) + 3) // 4
+def _shared_chars(last: Prompt | None, prompt: Prompt, shared_assistant: int) -> int:
+    """How many characters `prompt_text(prompt)` shares at its start with `prompt_text(last)`."""
+    if last is None:
+        return 0
+    if (last.system, last.user) == (prompt.system, prompt.user):
+        return len(prompt.system) + len(prompt.user) + 4 + shared_assistant
+    return _common_prefix(prompt_text(last), prompt_text(prompt))
+
+
+def _size(p: Prompt) -> int:
+    """The length of `prompt_text(p)`, without building it."""
+    return len(p.system) + len(p.user) + len(p.assistant) + 4
+
+
+def _tokens(chars: int) -> int:
+    return (chars + 3) // 4
 
 
 def _common_prefix(a: str, b: str) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
+    """The length of the longest common prefix of `a` and `b`."""
+    if b.startswith(a):
+        return len(a)
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        mid = (low + high + 1) // 2
+        if a[:mid] == b[:mid]:
+            low = mid
+        else:
+            high = mid - 1
+    return low
 
 
 def _chunks(output: Output, size: int) -> list[str]:
@@ -103,11 +143,17 @@ class _Recording:
 
     @property
     def requests(self) -> list[Request]:
+        """Every request received, in order (rebuilt from what was kept of each)."""
         return self._recorder.requests
 
     @property
     def prompts(self) -> list[str]:
         return [prompt_text(r) for r in self.requests]
+
+    @property
+    def last_prompt(self) -> Prompt | None:
+        """The prompt of the last request, or None before the first."""
+        return self._recorder.last_prompt
 
     def _reply(self, output: Output, request: Request, completion: Completion) -> Iterator[str]:
         self._recorder.record(request, completion)

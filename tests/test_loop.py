@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
+import tracemalloc
 from collections.abc import Iterator
 
 import pytest
@@ -249,3 +251,35 @@ def test_a_call_cut_off_by_the_token_budget_is_not_a_model_error() -> None:
     result = agent.run("q")
     assert result.stop_reason is StopReason.MAX_TOKENS
     assert result.calls == () and result.text == "So [async_double(1"
+
+
+@tool(inline=True)
+def echo(x: int) -> int:
+    """Returns x."""
+    return x
+
+
+def scripted_memory(calls: int) -> tuple[int, str]:
+    """Bytes a scripted model holds after a run of `calls` calls, and the run's text."""
+    model = ScriptedModel([f" step {i} [echo({i})]" for i in range(calls)] + [" done"])
+    agent = Agent(model=model, tools=[echo], max_calls=calls + 1, no_progress=calls + 1, timeout=None, max_tokens=10**9)
+    tracemalloc.start()
+    try:
+        result = agent.run("count")
+        with_model = tracemalloc.get_traced_memory()[0]
+        del agent, model
+        gc.collect()
+        return with_model - tracemalloc.get_traced_memory()[0], result.text
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_scripted_model_holds_memory_linear_in_the_run() -> None:
+    small, text = scripted_memory(100)
+    large, _ = scripted_memory(300)
+    assert large <= 4.5 * small, (small, large)  # about 3x when linear, 9x when it keeps every prompt
+    model = ScriptedModel(["a [echo(1)]", " b"])
+    Agent(model=model, tools=[echo]).run("go")
+    assert [r.prompt.assistant for r in model.requests] == ["", "a [echo(1) → 1]"]
+    assert model.last_prompt is not None and model.last_prompt.assistant == "a [echo(1) → 1]"
+    assert "step 99 [echo(99) → 99]" in text
