@@ -36,7 +36,7 @@ _KEEP = 64
 _WINDOW = 512
 """Scanned held text past which the window is compacted."""
 _NAME = rf"[A-Za-z_][A-Za-z0-9_]{{0,{MAX_NAME_CHARS - 1}}}"
-_NAME_REST = re.compile(r"[A-Za-z0-9_]*")
+_NOT_NAME = re.compile(r"[^A-Za-z0-9_]")
 _ARGS_SPECIAL = re.compile(r"[()\[\]{}'\"]")
 _SINGLE_QUOTED = {q: re.compile(rf"[\\\n{q}]") for q in "'\""}
 _TRIPLE_QUOTED = {q: re.compile(rf"[\\{q}]") for q in "'\""}
@@ -92,6 +92,7 @@ class Detector:
         self._opening = re.compile(rf"{marker} ?({_NAME})\(")
         self._viable = re.compile(rf"{marker}(?: ?({_NAME})| )?\Z")
         self._viable_chars = len(self._open) + 1 + MAX_NAME_CHARS
+        self._one_char = len(self._open) == 1
         self._steps = (self._step_text, self._step_args, self._step_after)
         self.work = 0
         """Characters examined plus scanning steps taken, over the detector's life: what
@@ -117,6 +118,9 @@ class Detector:
         self._name = ""
         self._name_start = -1
         self._args_start = self._args_end = 0
+        self._calm: re.Pattern[str] | None = None
+        """A chunk without a match of this (and within `_limit`) is taken whole."""
+        self._limit = 0
         self._stack: list[str] = []
         self._quote = ""
 
@@ -127,19 +131,26 @@ class Detector:
 
     def feed(self, chunk: str) -> list[Event]:
         self.work += len(chunk)
-        if not self._buf:
-            if self._open not in chunk and not _partial_suffix(chunk, self._open):
+        buf = self._buf
+        if not buf:
+            if self._open not in chunk and (self._one_char or not _partial_suffix(chunk, self._open)):
                 return [Text(chunk)] if chunk else []
-        elif self._absorb(chunk):
+        elif self._calm is not None and self._calm.search(chunk) is None and len(buf) + len(chunk) <= self._limit:
+            self._buf = buf = buf + chunk  # more of a name, or of arguments: nothing to decide
+            self._i = len(buf)
+            if len(buf) - self._start > _WINDOW:
+                self._compact()
+                self._settle()
             return []
         elif self._state == _TEXT:
-            held = self._hold(self._buf + chunk)
+            held = self._hold(buf + chunk)
             if held is not None:
                 return held
         self._buf += chunk
         events: list[Event] = []
         self._run(events, final=False)
         self._compact()
+        self._settle()
         return _merge(events)
 
     def finish(self, *, cut: bool = False) -> list[Event]:
@@ -165,27 +176,23 @@ class Detector:
         self._name_start = tail.start(1) - hold if tail and tail.group(1) else -1
         self._buf = buf[hold:]
         self._i = len(self._buf)
+        self._settle()
         return [Text(buf[:hold])] if hold else []
 
-    def _absorb(self, chunk: str) -> bool:
-        """Take a chunk that cannot change the state without scanning it character by
-        character: more of a name, or arguments with no bracket or quote in them."""
-        state, end = self._state, len(self._buf) + len(chunk)
+    def _settle(self) -> None:
+        """What the next chunk must not contain for it to be taken whole, without a
+        step: a name's end, or a bracket or quote in the arguments (the closing quote,
+        a backslash or a line's end inside a string)."""
+        self._calm = None
         if self._i != len(self._buf):
-            return False
-        if state == _ARGS and not self._quote:
-            if _ARGS_SPECIAL.search(chunk) or end > self._start + self._max + len(self._open):
-                return False
-        elif state == _TEXT and self._name_start >= 0:
-            if _NAME_REST.fullmatch(chunk) is None or end - self._name_start > MAX_NAME_CHARS:
-                return False
-        else:
-            return False
-        self._buf += chunk
-        self._i = end
-        if end - self._start > _WINDOW:
-            self._compact()
-        return True
+            return
+        if self._state == _ARGS:
+            quote = self._quote
+            strings = _SINGLE_QUOTED if len(quote) == 1 else _TRIPLE_QUOTED
+            self._calm = strings[quote[0]] if quote else _ARGS_SPECIAL
+            self._limit = self._start + self._max + len(self._open)
+        elif self._state == _TEXT and self._name_start >= 0:
+            self._calm, self._limit = _NOT_NAME, self._name_start + MAX_NAME_CHARS
 
     def _run(self, events: list[Event], *, final: bool) -> None:
         while self._scan(events) and final:

@@ -114,7 +114,10 @@ class _Run:
     def text(self) -> str:
         """The transcript so far (kept in pieces while it grows)."""
         if len(self._parts) > 1:
-            self._parts = ["".join(self._parts)]
+            text, rest = self._parts[0], "".join(self._parts[1:])
+            self._parts = []
+            text += rest  # grows in place when nothing else holds the transcript: flat per call
+            self._parts = [text]
         return self._parts[0] if self._parts else ""
 
     def add(self, text: str) -> None:

@@ -20,24 +20,36 @@ class ScriptExhausted(UserError):
 class _Recorder:
     """Every request, in memory linear in what was new in each: a request is kept
     without its assistant text, as the length it shares with the request before and its
-    new text; only the last prompt is kept whole (token counts are taken against it)."""
+    new text. The last assistant text is kept as a copy of its own, grown in place, so
+    that the caller's transcript is not held (and can grow in place too)."""
 
     def __init__(self) -> None:
         self._kept: list[tuple[Request, int, str]] = []
-        self._last: Prompt | None = None
+        self._head: Prompt | None = None
+        self._assistant = ""
 
     def record(self, request: Request, completion: Completion) -> None:
-        prompt, last = request.prompt, self._last
-        previous = last.assistant if last is not None else ""
+        prompt, head = request.prompt, self._head
+        previous, self._assistant = self._assistant, ""
         shared = _common_prefix(previous, prompt.assistant)
-        light = replace(request, prompt=replace(prompt, assistant=""))
-        self._kept.append((light, shared, prompt.assistant[shared:]))
+        new = prompt.assistant[shared:]
+        light = replace(prompt, assistant="")
+        self._kept.append((replace(request, prompt=light), shared, new))
         size = _size(prompt)
-        common = _shared_chars(last, prompt, shared)
+        if head is not None and (head.system, head.user) == (prompt.system, prompt.user):
+            common = size - len(prompt.assistant) + shared
+        else:
+            common = _common_prefix(prompt_text(replace(head, assistant=previous)), prompt_text(prompt)) if head else 0
         completion.usage.requests += 1
         completion.usage.prompt_tokens += _tokens(size)
         completion.usage.evaluated_tokens += _tokens(size) - _tokens(common)
-        self._last = prompt
+        if shared < len(previous):
+            previous = previous[:shared]
+        if previous:
+            previous += new  # in place: this recorder holds the only reference
+        else:
+            previous = new[:-1] + new[-1:]  # a copy, never the caller's own string
+        self._head, self._assistant = light, previous
 
     @property
     def requests(self) -> list[Request]:
@@ -50,21 +62,12 @@ class _Recorder:
 
     @property
     def last_prompt(self) -> Prompt | None:
-        return self._last
+        return None if self._head is None else replace(self._head, assistant=self._assistant)
 
 
 def prompt_text(request_or_prompt: Request | Prompt) -> str:
     p = request_or_prompt.prompt if isinstance(request_or_prompt, Request) else request_or_prompt
     return f"{p.system}\n\n{p.user}\n\n{p.assistant}"
-
-
-def _shared_chars(last: Prompt | None, prompt: Prompt, shared_assistant: int) -> int:
-    """How many characters `prompt_text(prompt)` shares at its start with `prompt_text(last)`."""
-    if last is None:
-        return 0
-    if (last.system, last.user) == (prompt.system, prompt.user):
-        return len(prompt.system) + len(prompt.user) + 4 + shared_assistant
-    return _common_prefix(prompt_text(last), prompt_text(prompt))
 
 
 def _size(p: Prompt) -> int:
