@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import keyword
 import re
+import warnings
 from typing import Any
 
 MAX_ARGUMENT_CHARS = 20_000
@@ -49,7 +50,9 @@ def parse_arguments_with_ast(raw: str) -> Arguments:
     if start is not None:
         return start
     try:
-        node = ast.parse(f"f({raw}\n)", mode="eval").body
+        with warnings.catch_warnings():  # model text like `1st` warns; it is only not literals
+            warnings.simplefilter("ignore", SyntaxWarning)
+            node = ast.parse(f"f({raw}\n)", mode="eval").body
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return NOT_LITERAL
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "f"):

@@ -20,9 +20,12 @@ from collections.abc import Callable
 import keyword
 import re
 import string
-from dataclasses import dataclass
 
+from agent.detector_events import Closed, Event, Malformed, Opened, Text
+from agent.detector_events import merge as _merge
 from agent.markup import DEFAULT_MARKUP, Markup, ParsedCall
+
+__all__ = ["Closed", "Detector", "Event", "Malformed", "Opened", "Text"]
 
 MAX_CALL_CHARS = 8_000
 MAX_NAME_CHARS = 64
@@ -40,35 +43,6 @@ _NOT_NAME = re.compile(r"[^A-Za-z0-9_]")
 _ARGS_SPECIAL = re.compile(r"[()\[\]{}'\"]")
 _SINGLE_QUOTED = {q: re.compile(rf"[\\\n{q}]") for q in "'\""}
 _TRIPLE_QUOTED = {q: re.compile(rf"[\\{q}]") for q in "'\""}
-
-
-@dataclass(frozen=True)
-class Text:
-    text: str
-
-
-@dataclass(frozen=True)
-class Opened:
-    name: str
-    text: str
-    """The markup up to and including the opening parenthesis, e.g. `[Calculator(`."""
-
-
-@dataclass(frozen=True)
-class Closed:
-    call: ParsedCall
-    text: str
-    """The markup as the model wrote it, up to and including the close marker or arrow."""
-
-
-@dataclass(frozen=True)
-class Malformed:
-    name: str
-    text: str
-    reason: str
-
-
-Event = Text | Opened | Closed | Malformed
 
 
 # What the held text is being read as: text (perhaps the start of `[Name(`), a call's
@@ -228,13 +202,15 @@ class Detector:
             self.work += len(buf) - start
             return self._start == len(buf)
         self.work += found.end() - start
-        self._start = found.start()
-        self._flush(events)
+        self._start = at = found.start()
+        if at > self._plain:
+            events.append(Text(buf[self._plain : at]))
+            self._plain = at
         self._name, self._name_start = found.group(1), found.start(1)
         events.append(Opened(self._name, found.group()))
         self._i = self._args_start = found.end()
         self._state = _ARGS
-        return True
+        return self._step_args(events)
 
     def _search(self, pattern: re.Pattern[str], events: list[Event]) -> re.Match[str] | bool:
         """The next character that matters, within the call's length limit."""
@@ -267,6 +243,7 @@ class Detector:
             elif not self._stack and c == ")":
                 self._args_end = self._i - 1
                 self._state = _AFTER
+                return self._step_after(events)
             else:
                 expected = self._stack[-1] if self._stack else ")"
                 return self._give_up(events, f"expected {expected!r} before {c!r}")
@@ -412,27 +389,3 @@ def _partial_suffix(data: str, marker: str) -> int:
         if marker.startswith(data[-n:]):
             return n
     return 0
-
-
-def _merge(events: list[Event]) -> list[Event]:
-    """Adjacent `Text` events joined into one, empty ones dropped."""
-    if len(events) == 1 and not (isinstance(events[0], Text) and not events[0].text):
-        return events
-    out: list[Event] = []
-    texts: list[str] = []
-    for e in events:
-        if isinstance(e, Text):
-            texts.append(e.text)
-            continue
-        if texts:
-            _add_text(out, texts)
-        out.append(e)
-    _add_text(out, texts)
-    return out
-
-
-def _add_text(out: list[Event], texts: list[str]) -> None:
-    text = "".join(texts)
-    texts.clear()
-    if text:
-        out.append(Text(text))

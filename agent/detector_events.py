@@ -1,0 +1,60 @@
+"""What the detector reports: text, a call opened, a call closed, a malformed call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agent.markup import ParsedCall
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True)
+class Opened:
+    name: str
+    text: str
+    """The markup up to and including the opening parenthesis, e.g. `[Calculator(`."""
+
+
+@dataclass(frozen=True)
+class Closed:
+    call: ParsedCall
+    text: str
+    """The markup as the model wrote it, up to and including the close marker or arrow."""
+
+
+@dataclass(frozen=True)
+class Malformed:
+    name: str
+    text: str
+    reason: str
+
+
+Event = Text | Opened | Closed | Malformed
+
+
+def merge(events: list[Event]) -> list[Event]:
+    """Adjacent `Text` events joined into one, empty ones dropped."""
+    if len(events) == 1 and not (isinstance(events[0], Text) and not events[0].text):
+        return events
+    out: list[Event] = []
+    texts: list[str] = []
+    for e in events:
+        if isinstance(e, Text):
+            texts.append(e.text)
+            continue
+        if texts:
+            _add_text(out, texts)
+        out.append(e)
+    _add_text(out, texts)
+    return out
+
+
+def _add_text(out: list[Event], texts: list[str]) -> None:
+    text = "".join(texts)
+    texts.clear()
+    if text:
+        out.append(Text(text))
