@@ -122,10 +122,10 @@ class Detector:
                 return held
         self._buf += chunk
         events: list[Event] = []
-        self._run(events, final=False)
+        self._scan(events)
         self._compact()
         self._settle()
-        return _merge(events)
+        return events if len(events) < 2 else _merge(events)  # every event here has text
 
     def finish(self, *, cut: bool = False) -> list[Event]:
         """End of the stream: whatever is held becomes text, a call or an error; with
