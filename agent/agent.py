@@ -22,6 +22,15 @@ from agent.tools import Tool, Toolbox
 
 Purpose = Literal["question", "task"]
 
+INSTRUCTIONS: dict[Purpose, str] = {
+    "question": 'Answer the question. Be brief, and finish with "The answer is ...".',
+    "task": "You are carrying out one task of a larger objective. Be brief and factual.",
+}
+"""What the system prompt opens with unless the caller gives instructions."""
+
+LAYOUT_STOPS: dict[Layout, tuple[str, ...]] = {"question": ("\n",), "chat": ()}
+"""A question's answer is one line, as in the examples."""
+
 
 @dataclass(frozen=True)
 class Decoding:
@@ -41,8 +50,8 @@ class Agent:
     splices the results back for the model to continue from."""
 
     def __init__(
-        self, *, model: Model | str | None = None, tools: Iterable[Tool | Callable[..., Any]] = (),
-        instructions: str = "", markup: Markup = DEFAULT_MARKUP, purpose: Purpose = "question",
+        self, *, model: Model | str | None = None, tools: Iterable[Tool | Callable[..., Any] | str] = (),
+        instructions: str | None = None, markup: Markup = DEFAULT_MARKUP, purpose: Purpose = "question",
         max_calls: int = 20, max_tokens: int = 1024, timeout: float | None = 300.0, tool_timeout: float = 30.0,
         no_progress: int = 3, stop: Iterable[str] = (), temperature: float = 0.0, seed: int | None = None,
         trigger: CallTrigger | None = None, max_examples: int | None = None, max_example_chars: int | None = None,
@@ -57,7 +66,8 @@ class Agent:
         `a op b =` the model writes and splice the value; `layout`: "question" asks
         `Question: …` and continues after `Answer:`, "chat" uses the model's chat turns.
         `tool_choice` ("auto", "required", "none" or a tool's name) is sent to models
-        with native function calling. `max_example_chars`: by default from the context size."""
+        with native function calling. `max_example_chars`: by default from the context size.
+        `instructions`: None opens the system prompt with `INSTRUCTIONS[purpose]`."""
         _check_positive(max_calls=max_calls, max_tokens=max_tokens, tool_timeout=tool_timeout,
                         no_progress=no_progress)
         if max_examples is not None and max_examples < 0:
@@ -67,7 +77,7 @@ class Agent:
         self._model_spec = model
         self._model: Model | None = model if isinstance(model, Model) else None
         self.toolbox = Toolbox(tools)
-        self.instructions = instructions
+        self.instructions = INSTRUCTIONS[purpose] if instructions is None else instructions
         self.purpose: Purpose = purpose
         self.max_examples = max_examples
         self.max_example_chars = max_example_chars
@@ -122,7 +132,8 @@ class Agent:
         """The loop's settings for this agent's model: call grammars, trigger, arithmetic
         check and native tools as `decoding()` says."""
         decoding = self.decoding()
-        config = replace(self.config, trigger=decoding.trigger, check_arithmetic=decoding.check_arithmetic)
+        stop = tuple(dict.fromkeys(self.config.stop + LAYOUT_STOPS[decoding.layout]))
+        config = replace(self.config, trigger=decoding.trigger, check_arithmetic=decoding.check_arithmetic, stop=stop)
         if decoding.native:
             return replace(config, tools=tuple(t.spec() for t in self.tools))
         if not decoding.grammar:

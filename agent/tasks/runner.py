@@ -15,7 +15,7 @@ from dataclasses import replace
 from agent.agent import Agent
 from agent.errors import ModelError, UserError
 from agent.events import CallFinished, RunFinished, RunResult, StopReason, TextDelta
-from agent.models.base import Model, Usage
+from agent.models.base import CallTrigger, Model, Usage
 from agent.tasks.approval import ApproveFn, approved_tools, tool_timeout
 from agent.tasks.budget import Stop, budget_stop, room_for_new_tasks, task_budget
 from agent.tasks.context import results_context, task_prompt
@@ -31,7 +31,6 @@ from agent.tasks.similarity import dedupe, is_duplicate
 from agent.tasks.store import RunStore, process_alive
 from agent.tools import Tool
 
-TASK_INSTRUCTIONS = "You are carrying out one task of a larger objective. Be brief and factual."
 NO_RESULTS = "No task finished with a result, so there is no answer."
 _FAILED_STOPS = (StopReason.CONTEXT_FULL,)
 
@@ -220,8 +219,12 @@ class _Session:
 
     def agent(self) -> Agent:
         calls, tokens, seconds = task_budget(self.totals, self.limits)
-        return Agent(model=self.model, tools=self.tools, instructions=TASK_INSTRUCTIONS, max_calls=calls,
-                     max_tokens=tokens, timeout=seconds, tool_timeout=self.tool_limit)
+        chosen = self.options.overrides
+        trigger = None if chosen.trigger_k is None else CallTrigger(k=chosen.trigger_k)
+        return Agent(model=self.model, tools=self.tools, purpose="question" if self.options.single else "task",
+                     max_calls=calls, max_tokens=tokens, timeout=seconds, tool_timeout=self.tool_limit,
+                     constrain=chosen.grammar, trigger=trigger, max_examples=chosen.examples,
+                     check_arithmetic=chosen.check_arithmetic)
 
     def execute(self, task: Task) -> Generator[ObjectiveEvent, None, Task]:
         with self.store.transaction():
@@ -229,11 +232,12 @@ class _Session:
             started = self.emit(TaskStarted(replace(task, status=TaskStatus.RUNNING, attempts=task.attempts + 1)))
         yield started
         context = results_context(self.store.tasks(self.id), max_chars=self.limits.context_chars)
+        prompt = task.text if self.options.single else task_prompt(self.record.objective, task, context)
         agent = self.agent()
         result: RunResult | None = None
         stop_task, guard = threading.Event(), RepetitionGuard()
         try:
-            for event in agent.stream(task_prompt(self.record.objective, task, context), cancel=stop_task):
+            for event in agent.stream(prompt, cancel=stop_task):
                 if self.cancel.is_set() or (isinstance(event, TextDelta) and guard.feed(event.text)):
                     stop_task.set()
                 result = event.result if isinstance(event, RunFinished) else result
