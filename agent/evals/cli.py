@@ -38,6 +38,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--check", default=None, help="grid: arithmetic check off,on,recipe")
     p.add_argument("--limit", type=int, default=0, help="items per configuration (0: all)")
     p.add_argument("--seed", type=int, default=0, help="order of items (a fixed shuffle)")
+    p.add_argument("--ids", default="", help="arithmetic: only these items, comma-separated ids")
     p.add_argument("--examples", choices=tuple(arithmetic.STYLES), default="single", help=(
         "the no-tools baseline's examples: one equation per answer, or multi-step answers worked step by step"))
     p.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: as `agent run`)")
@@ -100,7 +101,10 @@ def load_model(spec: str, args: argparse.Namespace) -> Model:
 
 def runner(args: argparse.Namespace) -> tuple[str, Callable[[Setup, Model], Iterator[Outcome]]]:
     if args.task == "arithmetic":
-        problems = sample(arithmetic.load_problems(), args.limit, args.seed)
+        wanted = {i.strip() for i in args.ids.split(",") if i.strip()}
+        problems = sample([p for p in arithmetic.load_problems() if not wanted or p.id in wanted], args.limit, args.seed)
+        if wanted - {p.id for p in problems}:
+            raise ValueError(f"no arithmetic items {sorted(wanted - {p.id for p in problems})}")
         return arithmetic.TASK, lambda s, m: arithmetic.run(s, m, problems, style=args.examples)
     cases = sample(bfcl.load_cases(*bfcl.data_files()), args.limit, args.seed)
     return bfcl.TASK, lambda s, m: bfcl.run(s, m, cases, max_tokens=args.max_tokens or 96)
