@@ -49,7 +49,10 @@ class Dispatcher:
             arguments = tool.bind(call)
             limit = min(self.timeout if timeout is None else timeout, self.timeout if tool.timeout is None else tool.timeout)
             value = self._execute(tool, arguments, limit)
-            result = format_result(value, max_chars=self.max_result_chars)
+            try:
+                result = format_result(value, max_chars=self.max_result_chars)
+            except Exception as exc:  # a value that cannot be shown is the tool's failure
+                raise ToolFailed(tool.name, exc) from exc
             return Outcome(result, None, arguments, time.perf_counter() - started)
         except ToolCallError as exc:
             return Outcome(None, exc, arguments, time.perf_counter() - started)

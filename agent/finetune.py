@@ -155,7 +155,7 @@ def clean_text(text: str, markup: Markup = DEFAULT_MARKUP) -> bool:
     not an error."""
     parts = segments(text, markup)
     calls = [p for p in parts if isinstance(p, CompletedCall)]
-    return bool(text.strip()) and all(c.result is not None and not c.result.startswith("Error:") for c in calls)
+    return bool(text.strip()) and all(c.ok for c in calls)
 
 
 def stored_pairs(store: RunStore) -> Iterator[Pair]:

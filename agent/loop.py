@@ -279,28 +279,34 @@ class _Run:
                                arguments=outcome.arguments, seconds=outcome.seconds)
         if self.out_of_time() or self.cancel.is_set():
             return self.interrupted()
-        key = (call.key(), outcome.result or error or "")
-        self.seen[key] += 1
-        if self.seen[key] >= budget.no_progress:
-            return FinishNext(StopReason.NO_PROGRESS, f"{call.name}({call.raw}) gave the same result {budget.no_progress} times")
-        return None
+        return self.no_progress(call.key(), outcome.result or error or "", shown=f"{call.name}({call.raw})")
 
     def malformed(self, step: MalformedNext) -> Generator[Event, None, NextStep | None]:
+        """A malformed call is spliced back with its error, also past the call budget,
+        and counts toward the no-progress limit like any call."""
         index = len(self.calls)
         spent = self.calls_spent(index)
-        if spent is not None:
-            return spent
         error = MalformedCall(step.text, step.reason)
-        markup = self.config.markup
-        written = step.text.removesuffix(markup.close.strip()).rstrip()
-        text = f"{written} {markup.arrow} Error: {error}; write it as {step.name}(...){markup.close}"
-        yield from self.keep(CallRecord(index, step.name, step.text, text, error=str(error)))
-        return None
+        shown = f"{error}; write it as {step.name}(...)" if spent is None else \
+            f"the run's budget of {self.config.budget.max_calls} calls is spent"
+        text = self.config.markup.failed(step.name, "…", shown)
+        yield from self.keep(CallRecord(index, step.name, step.text, text, error=shown))
+        key = (step.name.casefold(), " ".join(step.text.split()))
+        return spent or self.no_progress(key, str(error), shown=step.text)
+
+    def no_progress(self, key: tuple[str, str], outcome: str, *, shown: str) -> FinishNext | None:
+        """The finish when the same call (`shown` as written) has given the same outcome
+        too often."""
+        limit = self.config.budget.no_progress
+        self.seen[(key, outcome)] += 1
+        if self.seen[(key, outcome)] < limit:
+            return None
+        return FinishNext(StopReason.NO_PROGRESS, f"{shown} gave the same result {limit} times")
 
     def splice(self, index: int, name: str, raw: str, *, result: str | None = None, error: str | None = None,
                arguments: Mapping[str, Any] | None = None, seconds: float = 0.0) -> Iterator[Event]:
-        shown = result if error is None else f"Error: {error}"
-        text = self.config.markup.completed(name, raw, shown or "")
+        markup = self.config.markup
+        text = markup.completed(name, raw, result or "") if error is None else markup.failed(name, raw, error)
         yield from self.keep(CallRecord(index, name, raw, text, arguments=arguments,
                                         result=result, error=error, seconds=seconds))
 

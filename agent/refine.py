@@ -119,4 +119,4 @@ def _plain(text: str) -> str:
 
 
 def _is_error(part: str | CompletedCall) -> bool:
-    return isinstance(part, CompletedCall) and (part.result or "").startswith("Error:")
+    return isinstance(part, CompletedCall) and part.error is not None

@@ -31,8 +31,7 @@ def without_calls(text: str, markup: Markup = DEFAULT_MARKUP) -> str:
     parts: list[str] = []
     for part in segments(text, markup):
         if isinstance(part, CompletedCall):
-            result = part.result or ""
-            parts.append("" if result.startswith("Error") else result)
+            parts.append(part.result or "")
         else:
             parts.append(part)
     return "".join(parts)
