@@ -19,7 +19,7 @@ from agent.detector import Closed, Detector, Malformed, Opened, Text
 from agent.dispatch import Dispatcher
 from agent.errors import ContextOverflow, MalformedCall, ModelError, UserError
 from agent.events import (
-    CallFinished, CallRecord, CallStarted, Event, RunFinished, RunResult, StopReason, TextDelta,
+    CallFinished, CallRecord, CallStarted, Event, Part, RunFinished, RunResult, Spliced, StopReason, TextDelta,
 )
 from agent.markup import DEFAULT_MARKUP, Markup, ParsedCall
 from agent.models.base import CallTrigger, Completion, Model, Prompt, Request, ToolSpec, Usage
@@ -102,6 +102,7 @@ class _Run:
         self.config = config
         self.cancel = cancel or threading.Event()
         self._parts: list[str] = []
+        self.record: list[Part] = []
         self.detector = Detector(config.markup, is_tool=dispatcher.toolbox.__contains__)
         self.calls: list[CallRecord] = []
         self.usage = Usage()
@@ -119,6 +120,10 @@ class _Run:
 
     def add(self, text: str) -> None:
         self._parts.append(text)
+        if self.record and isinstance(self.record[-1], str):
+            self.record[-1] += text
+        elif text:
+            self.record.append(text)
 
     def remaining_seconds(self) -> float | None:
         timeout = self.config.budget.timeout
@@ -140,7 +145,8 @@ class _Run:
             elif isinstance(step, MalformedNext):
                 step = yield from self.malformed(step)
             elif isinstance(step, SpliceNext):
-                self.add(step.text)
+                self._parts.append(step.text)
+                self.record.append(Spliced(step.text))
                 yield TextDelta(step.text)
             if isinstance(step, FinishNext):
                 yield RunFinished(self.result(step))
@@ -313,13 +319,14 @@ class _Run:
     def keep(self, record: CallRecord) -> Iterator[Event]:
         """Splice a finished call into the transcript."""
         self.calls.append(record)
-        self.add(record.text)
+        self._parts.append(record.text)
+        self.record.append(record)
         yield CallFinished(record)
 
     def result(self, step: FinishNext) -> RunResult:
         return RunResult(
             text=self.text, calls=tuple(self.calls), usage=self.usage, stop_reason=step.reason,
-            detail=step.detail, seconds=time.monotonic() - self.started,
+            detail=step.detail, seconds=time.monotonic() - self.started, parts=tuple(self.record),
         )
 
 

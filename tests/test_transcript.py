@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent import Agent, StopReason, tool
+from agent.events import CallRecord, parts_of, plain_text
 from agent.markup import DEFAULT_MARKUP, Markup
 from agent.testing import ScriptedModel
 from agent.transcript import CompletedCall, calls, segments
@@ -85,3 +86,15 @@ def test_a_result_written_with_a_look_alike_arrow_is_replaced_by_the_real_one() 
         result = Agent(model=model, tools=[Echo]).run("q")
         assert [c.result for c in result.calls] == ["real"], arrow
         assert "invented" not in result.text and '[Echo("real") → real]' in result.text
+
+
+def test_a_run_keeps_its_record_as_typed_parts() -> None:
+    model = ScriptedModel(['A [Echo("x")]', " and 2 + 3 =", " so."])
+    result = Agent(model=model, tools=[Echo], check_arithmetic=True).run("q")
+    kinds = [type(p).__name__ for p in result.parts]
+    assert kinds == ["str", "CallRecord", "str", "Spliced", "str"], result.parts
+    shown = "".join(p if isinstance(p, str) else p.text for p in result.parts)
+    assert shown == result.text and plain_text(result.parts) == "A x and 2 + 3 = 5 so."
+    read, kept = parts_of(result.text)[1], result.parts[1]
+    assert isinstance(read, CallRecord) and isinstance(kept, CallRecord)
+    assert (read.name, read.raw, read.text, read.result, read.error) == (kept.name, kept.raw, kept.text, kept.result, kept.error)

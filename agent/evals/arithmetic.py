@@ -10,10 +10,9 @@ from pathlib import Path
 
 from agent.agent import Agent
 from agent.errors import InterleafError, ModelError
-from agent.events import RunFinished, RunResult
+from agent.events import RunFinished, RunResult, plain_text
 from agent.evals.runner import Outcome, Setup, failure, outcome, read_jsonl
-from agent.evals.scoring import is_correct, predicted_answer
-from agent.markup import DEFAULT_MARKUP
+from agent.evals.scoring import answer_in, is_correct
 from agent.models.base import Model
 from agent.tasks import ObjectiveFinished, ObjectiveRunner, RunOptions, RunStatus, RunStore, TaskOutput
 from agent.tasks.models import Limits, Overrides
@@ -127,7 +126,7 @@ def run(setup: Setup, model: Model, problems: list[Problem], *, tools: Sequence[
                 except InterleafError as exc:
                     yield failure(problem.id, exc, expected=problem.answer)
                     continue
-                predicted = predicted_answer(result.text, DEFAULT_MARKUP)
+                predicted = answer_in(plain_text(result.parts))
                 yield outcome(problem.id, result, correct=is_correct(predicted, problem.answer),
                               predicted=predicted, expected=problem.answer)
         finally:
