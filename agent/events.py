@@ -13,6 +13,8 @@ from agent.transcript import segments
 
 
 class StopReason(str, Enum):
+    """Why a run ended: one pass of the loop, or an objective's task list."""
+
     END = "end"
     """The model ended its text."""
     STOP_SEQUENCE = "stop_sequence"
@@ -24,6 +26,14 @@ class StopReason(str, Enum):
     CANCELLED = "cancelled"
     CONTEXT_FULL = "context_full"
     MODEL_ERROR = "model_error"
+    DONE = "done"
+    """The model judged the objective done."""
+    EMPTY = "empty"
+    """No task was left to do."""
+    MAX_TASKS = "max_tasks"
+    MAX_COST = "max_cost"
+    ERROR = "error"
+    """The objective's model failed; the run can be resumed."""
 
 
 @dataclass(frozen=True)

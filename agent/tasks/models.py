@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from typing import Any
 
+from agent.events import StopReason
+
 
 class TaskStatus(str, Enum):
     PENDING = "pending"
@@ -26,22 +28,6 @@ class Phase(str, Enum):
     EXECUTING = "executing"
     ANSWERING = "answering"
     FINISHED = "finished"
-
-
-class ObjectiveStop(str, Enum):
-    """Why an objective run ended."""
-
-    EMPTY = "empty"
-    """No task was left to do."""
-    DONE = "done"
-    """The model judged the objective done."""
-    MAX_TASKS = "max_tasks"
-    MAX_CALLS = "max_calls"
-    MAX_TOKENS = "max_tokens"
-    TIMEOUT = "timeout"
-    MAX_COST = "max_cost"
-    CANCELLED = "cancelled"
-    ERROR = "error"
 
 
 class Approve(str, Enum):
@@ -171,7 +157,7 @@ class RunRecord:
     options: RunOptions
     status: RunStatus
     phase: Phase
-    stop_reason: ObjectiveStop | None
+    stop_reason: StopReason | None
     detail: str
     answer: str
     totals: Totals

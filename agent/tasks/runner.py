@@ -16,6 +16,7 @@ from agent.agent import Agent
 from agent.errors import ModelError, UserError
 from agent.events import CallFinished, RunFinished, RunResult, StopReason, TextDelta
 from agent.models.base import CallTrigger, Model, Usage
+from agent.settings import DEFAULTS
 from agent.tasks.approval import ApproveFn, approved_tools, tool_timeout
 from agent.tasks.budget import Stop, budget_stop, room_for_new_tasks, task_budget
 from agent.tasks.context import results_context, task_prompt
@@ -24,7 +25,7 @@ from agent.tasks.events import (
     TasksCreated, TasksPlanned, TasksReordered, TaskStarted, to_json,
 )
 from agent.tasks.metering import TimedModel, cost_of, price_of
-from agent.tasks.models import ObjectiveStop, Phase, RunOptions, RunRecord, RunStatus, Task, TaskStatus
+from agent.tasks.models import Phase, RunOptions, RunRecord, RunStatus, Task, TaskStatus
 from agent.tasks.planner import Planner, reorder
 from agent.tasks.repetition import RepetitionGuard, is_repeating, trim_repetition
 from agent.tasks.similarity import dedupe, is_duplicate
@@ -48,7 +49,7 @@ class ObjectiveRunner:
 
     def __init__(self, *, model: Model, store: RunStore, tools: Sequence[Tool] = (),
                  approve: ApproveFn | None = None, cancel: threading.Event | None = None,
-                 tool_timeout: float = 30.0) -> None:
+                 tool_timeout: float = DEFAULTS.tool_timeout) -> None:
         self.model = model
         self.store = store
         self.tools = list(tools)
@@ -210,7 +211,7 @@ class _Session:
             self.check_cancel()
             pending = self.pending()
             self.refresh()
-            empty = None if pending else (ObjectiveStop.EMPTY, "no task is left")
+            empty = None if pending else (StopReason.EMPTY, "no task is left")
             self.stop = budget_stop(self.totals, self.limits) or empty
             if self.stop is None:
                 task = yield from self.execute(pending[0])
@@ -248,7 +249,7 @@ class _Session:
         if guard.repeating and not self.cancel.is_set():
             result = replace(result, text=trim_repetition(result.text), stop_reason=StopReason.NO_PROGRESS,
                              detail="the model started repeating itself")
-        return (yield from self.finish_task(task, result, allowed_calls=agent.config.budget.max_calls))
+        return (yield from self.finish_task(task, result, allowed_calls=agent.settings.max_calls))
 
     def finish_task(self, task: Task, result: RunResult, *,
                     allowed_calls: int) -> Generator[ObjectiveEvent, None, Task]:
@@ -308,7 +309,7 @@ class _Session:
         if judged.value is not None:
             yield self.emit(Judged(judged.value.done, judged.value.reason))
             if judged.value.done:
-                self.stop = (ObjectiveStop.DONE, judged.value.reason or "the model judged the objective done")
+                self.stop = (StopReason.DONE, judged.value.reason or "the model judged the objective done")
 
     def create(self, task: Task, done_text: str) -> Iterator[ObjectiveEvent]:
         room = self.room()
@@ -375,14 +376,14 @@ class _Session:
     def interrupted(self) -> ObjectiveEvent:
         with self.store.transaction():
             self.save(status=RunStatus.INTERRUPTED, pid=None)
-            return self.emit(ObjectiveFinished(self.id, RunStatus.INTERRUPTED, ObjectiveStop.CANCELLED,
+            return self.emit(ObjectiveFinished(self.id, RunStatus.INTERRUPTED, StopReason.CANCELLED,
                                                "interrupted; the run can be resumed", "", self.totals.snapshot()))
 
     def failed(self, detail: str) -> ObjectiveEvent:
         """The model failed: the run stops, resumable once the model works again."""
         with self.store.transaction():
             self.save(status=RunStatus.FAILED, pid=None, detail=detail)
-            return self.emit(ObjectiveFinished(self.id, RunStatus.FAILED, ObjectiveStop.ERROR, detail, "",
+            return self.emit(ObjectiveFinished(self.id, RunStatus.FAILED, StopReason.ERROR, detail, "",
                                                self.totals.snapshot()))
 
     def abandon(self, exc: BaseException) -> None:
