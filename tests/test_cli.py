@@ -269,3 +269,20 @@ def test_eval_is_offered_only_when_the_harness_has_a_main(monkeypatch: pytest.Mo
     monkeypatch.setitem(sys.modules, "agent.evals", types.ModuleType("agent.evals"))
     cli = Captured()
     assert cli("eval") == 2 and "invalid choice" in cli.err.getvalue()
+
+
+def test_decoding_flags_are_kept_with_the_run_and_reach_the_agent() -> None:
+    cli = Captured()
+    assert cli("run", "what now", "--model", MODEL, "--single", "--json", "--no-grammar", "--trigger", "0",
+               "--examples", "1", "--check-arithmetic") == 0
+    run_id = json.loads(cli.out.getvalue().splitlines()[0])["run_id"]
+    shown = Captured()
+    assert shown("show", run_id, "--json") == 0
+    overrides = json.loads(shown.out.getvalue())["options"]["overrides"]
+    assert overrides == {"grammar": False, "trigger_k": 0, "examples": 1, "check_arithmetic": True}
+
+
+def test_load_options_do_not_apply_to_a_factory_model() -> None:
+    cli = Captured()
+    assert cli("run", "what now", "--model", MODEL, "--n-ctx", "512") != 0
+    assert "--n-ctx" in cli.err.getvalue()

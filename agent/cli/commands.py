@@ -25,6 +25,8 @@ from agent.cli.setup import installed, load_model, select_tools
 from agent.errors import UserError
 from agent.finetune import judged_text, stored_pairs, to_jsonl
 from agent.models import DEFAULT_MODEL, MODEL_ENV, list_models
+from agent.models.base import Recipe
+from agent.models.catalog import model_profile
 from agent.tasks import (
     Approve, ApproveFn, Limits, Overrides, ObjectiveFinished, ObjectiveRunner, RunNotResumable, RunOptions, RunStatus, RunStore,
     TaskStatus,
@@ -186,14 +188,24 @@ def cmd_tools(args: argparse.Namespace, consoles: Consoles) -> int:
 def cmd_models(args: argparse.Namespace, consoles: Consoles) -> int:
     default = os.environ.get(MODEL_ENV) or DEFAULT_MODEL
     table = Table(show_edge=False)
-    for column in ("Model", "Description", "Weights from"):
+    for column in ("Model", "Description", "Weights from", "Recipe: question / task"):
         table.add_column(column)
     for info in list_models():
         name = f"{info.name} (default)" if info.name == default else info.name
-        table.add_row(name, info.description, info.source)
+        profile = model_profile(info.name)
+        table.add_row(name, info.description, info.source, f"{recipe_text(profile.question)} / {recipe_text(profile.task)}")
     consoles.out.print(table)
     consoles.out.print("Also: openai:<model>, openai:<model>@<base_url>, a path to a .gguf file.", style="dim")
     return 0
+
+
+def recipe_text(recipe: Recipe) -> str:
+    parts = ["grammar" if recipe.grammar else "no grammar", f"{recipe.examples} examples", recipe.layout]
+    if recipe.trigger_k:
+        parts.append(f"k={recipe.trigger_k}")
+    if recipe.check_arithmetic:
+        parts.append("arithmetic check")
+    return ", ".join(parts)
 
 
 def cmd_index(args: argparse.Namespace, consoles: Consoles) -> int:

@@ -132,6 +132,14 @@ _REGISTRY: dict[str, _Entry] = {
 }
 
 
+def model_profile(name: str) -> Profile:
+    """The recipes a registered model is loaded with."""
+    entry = _REGISTRY.get(name.strip().lower())
+    if entry is None:
+        raise ModelNotFound(name, _known())
+    return entry.profile
+
+
 def list_models() -> list[ModelInfo]:
     """The registered local models."""
     return [entry.info for entry in _REGISTRY.values()]
