@@ -76,7 +76,14 @@ class SpliceNext:
     """The value of an equation the model wrote, spliced after its `=`."""
 
 
-NextStep = CallNext | MalformedNext | ConstrainNext | SpliceNext | FinishNext
+@dataclass(frozen=True)
+class GenerateNext:
+    """Ask the model to go on; under a grammar when it has just opened a call."""
+
+    opened: ConstrainNext | None = None
+
+
+NextStep = GenerateNext | CallNext | MalformedNext | ConstrainNext | SpliceNext | FinishNext
 
 
 class _Run:
@@ -120,12 +127,12 @@ class _Run:
         return left is not None and left <= 0
 
     def events(self) -> Iterator[Event]:
-        opened: ConstrainNext | None = None
+        step: NextStep = GenerateNext()
         while True:
-            step: NextStep | None = yield from self.generate(opened)
-            opened = None
-            if isinstance(step, ConstrainNext):
-                opened = step
+            if isinstance(step, GenerateNext):
+                step = yield from self.generate(step.opened)
+            elif isinstance(step, ConstrainNext):
+                step = GenerateNext(step)
             elif isinstance(step, CallNext):
                 step = yield from self.call(step.call)
             elif isinstance(step, MalformedNext):
@@ -134,9 +141,12 @@ class _Run:
                 self._parts.append(step.text)
                 self.record.append(Spliced(step.text))
                 yield TextDelta(step.text)
-            if isinstance(step, FinishNext):
+                step = GenerateNext()
+            elif isinstance(step, FinishNext):
                 yield RunFinished(self.result(step))
                 return
+            else:
+                assert_never(step)
 
     def generate(self, opened: ConstrainNext | None = None) -> Generator[Event, None, NextStep]:
         budget = self.config.settings
@@ -255,7 +265,7 @@ class _Run:
             return None
         return FinishNext(StopReason.MAX_CALLS, f"the model tried call {index + 1} of at most {limit}")
 
-    def call(self, call: ParsedCall) -> Generator[Event, None, NextStep | None]:
+    def call(self, call: ParsedCall) -> Generator[Event, None, NextStep]:
         budget = self.config.settings
         index = len(self.calls)
         spent = self.calls_spent(index)
@@ -273,7 +283,7 @@ class _Run:
             return self.interrupted()
         return self.no_progress(call.key(), outcome.result or error or "", shown=f"{call.name}({call.raw})")
 
-    def malformed(self, step: MalformedNext) -> Generator[Event, None, NextStep | None]:
+    def malformed(self, step: MalformedNext) -> Generator[Event, None, NextStep]:
         """A malformed call is spliced back with its error, also past the call budget,
         and counts toward the no-progress limit like any call."""
         index = len(self.calls)
@@ -286,13 +296,13 @@ class _Run:
         key = (step.name.casefold(), " ".join(step.text.split()))
         return spent or self.no_progress(key, str(error), shown=step.text)
 
-    def no_progress(self, key: tuple[str, str], outcome: str, *, shown: str) -> FinishNext | None:
+    def no_progress(self, key: tuple[str, str], outcome: str, *, shown: str) -> FinishNext | GenerateNext:
         """The finish when the same call (`shown` as written) has given the same outcome
-        too often."""
+        too often; else the model goes on."""
         limit = self.config.settings.no_progress
         self.seen[(key, outcome)] += 1
         if self.seen[(key, outcome)] < limit:
-            return None
+            return GenerateNext()
         return FinishNext(StopReason.NO_PROGRESS, f"{shown} gave the same result {limit} times")
 
     def splice(self, index: int, name: str, raw: str, *, result: str | None = None, error: str | None = None,
