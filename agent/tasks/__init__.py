@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING
 
 from agent.lazy import lazy_attributes
 from agent.tasks.models import (
-    Approve, Limits, ObjectiveStop, Phase, RunOptions, RunRecord, RunStatus, Task, TaskStatus, Totals,
+    Approve, Limits, Overrides, Phase, RunOptions, RunRecord, RunStatus, Task, TaskStatus, Totals
 )
 
 if TYPE_CHECKING:
+    from agent.events import StopReason
     from agent.tasks.approval import DECLINED, ApproveFn, approved_tools, with_approval
     from agent.tasks.events import (
         AnswerDelta, Judged, Notice, ObjectiveEvent, ObjectiveFinished, RunStarted, TaskFinished, TaskOutput,
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from agent.tasks.store import HOME_ENV, RunStore, UnknownRun, default_home
 
 _HOMES = {
+    "agent.events": ("StopReason",),
     "agent.tasks.approval": ("DECLINED", "ApproveFn", "approved_tools", "with_approval"),
     "agent.tasks.events": (
         "AnswerDelta", "Judged", "Notice", "ObjectiveEvent", "ObjectiveFinished", "RunStarted", "TaskFinished",
@@ -36,8 +38,8 @@ __getattr__ = lazy_attributes(__name__, {name: home for home, names in _HOMES.it
 
 __all__ = [
     "DECLINED", "HOME_ENV", "AnswerDelta", "Approve", "ApproveFn", "Judged", "Limits", "Notice",
-    "ObjectiveEvent", "ObjectiveFinished", "ObjectiveRunner", "ObjectiveStop", "Phase", "RunNotResumable",
-    "RunOptions", "RunRecord", "RunStarted", "RunStatus", "RunStore", "Task", "TaskFinished", "TaskOutput",
+    "ObjectiveEvent", "ObjectiveFinished", "ObjectiveRunner", "StopReason", "Phase", "RunNotResumable",
+    "Overrides", "RunOptions", "RunRecord", "RunStarted", "RunStatus", "RunStore", "Task", "TaskFinished", "TaskOutput",
     "TaskStarted", "TaskStatus", "TasksCreated", "TasksPlanned", "TasksReordered", "Totals", "UnknownRun",
     "approved_tools", "default_home", "to_json", "with_approval",
 ]
