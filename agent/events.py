@@ -4,36 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
 from agent.markup import DEFAULT_MARKUP, Markup, ParsedCall
 from agent.models.base import Usage
-from agent.transcript import segments
-
-
-class StopReason(str, Enum):
-    """Why a run ended: one pass of the loop, or an objective's task list."""
-
-    END = "end"
-    """The model ended its text."""
-    STOP_SEQUENCE = "stop_sequence"
-    MAX_CALLS = "max_calls"
-    MAX_TOKENS = "max_tokens"
-    TIMEOUT = "timeout"
-    NO_PROGRESS = "no_progress"
-    """The same call with the same arguments gave the same result too many times."""
-    CANCELLED = "cancelled"
-    CONTEXT_FULL = "context_full"
-    MODEL_ERROR = "model_error"
-    DONE = "done"
-    """The model judged the objective done."""
-    EMPTY = "empty"
-    """No task was left to do."""
-    MAX_TASKS = "max_tasks"
-    MAX_COST = "max_cost"
-    ERROR = "error"
-    """The objective's model failed; the run can be resumed."""
+from agent.reasons import StopReason as StopReason  # re-exported: events name why a run ended
 
 
 @dataclass(frozen=True)
@@ -96,6 +71,8 @@ class RunResult:
 
 def parts_of(text: str, markup: Markup = DEFAULT_MARKUP) -> tuple[Part, ...]:
     """The parts of a stored transcript (for runs kept only as text)."""
+    from agent.transcript import segments  # the detector loads only where stored text is read
+
     parts: list[Part] = []
     for segment in segments(text, markup):
         if isinstance(segment, str):

@@ -14,7 +14,7 @@ from agent.tasks.models import (
 )
 
 if TYPE_CHECKING:
-    from agent.events import StopReason
+    from agent.reasons import StopReason
     from agent.tasks.approval import DECLINED, ApproveFn, approved_tools, with_approval
     from agent.tasks.events import (
         AnswerDelta, Judged, Notice, ObjectiveEvent, ObjectiveFinished, RunStarted, TaskFinished, TaskOutput,
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from agent.tasks.store import HOME_ENV, RunStore, UnknownRun, default_home
 
 _HOMES = {
-    "agent.events": ("StopReason",),
+    "agent.reasons": ("StopReason",),
     "agent.tasks.approval": ("DECLINED", "ApproveFn", "approved_tools", "with_approval"),
     "agent.tasks.events": (
         "AnswerDelta", "Judged", "Notice", "ObjectiveEvent", "ObjectiveFinished", "RunStarted", "TaskFinished",

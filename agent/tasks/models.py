@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent.events import StopReason
+if TYPE_CHECKING:
+    from agent.reasons import StopReason
 
 
 class TaskStatus(str, Enum):

@@ -16,7 +16,7 @@ from typing import Any
 from platformdirs import user_data_dir
 
 from agent.errors import UserError
-from agent.events import StopReason
+from agent.reasons import StopReason
 from agent.tasks.models import (
     Phase, RunOptions, RunRecord, RunStatus, Task, TaskStatus, Totals
 )
