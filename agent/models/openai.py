@@ -7,10 +7,12 @@ chat model that cannot continue a partial assistant message is asked to continue
 tool calls into inline markup. In the native dialect the toolbox goes out as `tools`
 with `tool_choice` ("auto" unless the request or the model names another); a forced
 choice ("required" or a tool's name) holds only until the transcript has a call's
-result, then the request goes out as "auto" so the model can answer. A server that
+result, then the request goes out as "none" so the model answers from it. A server that
 cannot stream a call the model chose (llama.cpp's, which then closes the stream empty)
 is asked again without streaming, and requests with tools stay unstreamed for the rest
-of the model's life (`stream_tools=False` starts that way).
+of the model's life (`stream_tools=False` starts that way). Any chat stream that closes
+without a single chunk is asked again unstreamed, which returns the reply or the error
+the server met.
 
 Stop sequences are matched on the client, so the stop text never leaks and
 `completion.stop_sequence` names it; by default the first four are also sent to the
@@ -42,7 +44,7 @@ from typing import Any, Literal
 
 import openai
 
-from agent.errors import ConfigError, FormRefused, UserError
+from agent.errors import ConfigError, FormRefused, ModelError, UserError
 from agent.markup import DEFAULT_MARKUP, Markup
 from agent.models.base import Capabilities, Completion, FinishReason, Profile, Prompt, Request, StructuredForm
 from agent.models.chat_template import plain_render
@@ -54,7 +56,7 @@ from agent.models.openai_messages import (
     native_messages,
     tool_schema,
 )
-from agent.models.openai_retry import can_succeed_later, with_retries
+from agent.models.openai_retry import can_succeed_later, context_overflow, with_retries
 from agent.models.stops import StopMatcher
 
 OPENAI_HOST = "api.openai.com"
@@ -149,7 +151,9 @@ class OpenAIModel:
             params = self._params(request)
             chunks: Any = self._send(lambda: self.client.completions.create(prompt=prompt, **params), request)
             with chunks:
-                yield from self._read(chunks, request, completion)
+                received = yield from self._read(chunks, request, completion)
+            if not received:
+                raise ModelError(f"{self.name}: the server closed the stream without sending anything")
             return
         messages = self.messages(request)
         usage.prompt_tokens = usage.evaluated_tokens = _estimate(messages)
@@ -160,8 +164,10 @@ class OpenAIModel:
         chunks = self._send(lambda: self.client.chat.completions.create(messages=messages, **params), request)  # type: ignore[arg-type]
         with chunks:
             received = yield from self._read(chunks, request, completion)
-        if not received and "tools" in params:
-            self.stream_tools = False
+        if not received:
+            # The server failed after answering 200 (llama.cpp's does so for a call it
+            # cannot stream, or a prompt too long): unstreamed, it says what it has.
+            self.stream_tools = self.stream_tools and "tools" not in params
             yield from self._whole(messages, params, request, completion)
 
     def _send(self, send: Callable[[], Any], request: Request) -> Any:
@@ -173,6 +179,9 @@ class OpenAIModel:
         except openai.NotFoundError as error:
             raise OpenAIRefused(f"{self.name}: the server does not know this model or endpoint: {error}") from error
         except openai.APIStatusError as error:
+            overflow = context_overflow(error)
+            if overflow is not None:
+                raise overflow from error
             if request.response_schema is not None and not can_succeed_later(error):
                 raise FormRefused(request.response_form, error.message) from error
             raise
@@ -236,9 +245,9 @@ class OpenAIModel:
                 text = self._choice_text(choice, calls)
                 if choice.finish_reason:
                     server_finish = choice.finish_reason
+                if not exact and (text or getattr(getattr(choice, "delta", None), "tool_calls", None)):
+                    usage.completion_tokens += 1
                 if text:
-                    if not exact:
-                        usage.completion_tokens += 1
                     emit, stop = stops.feed(text)
                     if emit:
                         yield emit
@@ -298,11 +307,14 @@ class OpenAIModel:
 
 
 def _tool_choice(choice: str | dict[str, Any] | None, answered: bool) -> str | dict[str, Any]:
-    """The `tool_choice` sent: "auto" by default and once a call has been answered
-    (a forced choice would make the model call again and again); a tool's name as the
-    API's named form."""
-    if choice is None or (answered and choice != "none"):
+    """The `tool_choice` sent: "auto" by default; a tool's name as the API's named form.
+    A forced choice ("required" or a name) forces the first call only: once a call has
+    been answered the request goes out as "none", so the model answers from the result
+    instead of calling again and again."""
+    if choice is None:
         return "auto"
+    if answered and choice not in ("auto", "none"):
+        return "none"
     if isinstance(choice, str) and choice not in ("auto", "required", "none"):
         return {"type": "function", "function": {"name": choice}}
     return choice

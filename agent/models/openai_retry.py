@@ -10,16 +10,20 @@ own retries off.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
 import openai
 
+from agent.errors import ContextOverflow
+
 T = TypeVar("T")
 
 BUSY = frozenset({408, 409, 429})
 VALIDATION_MARKERS = ("validation error", "input should be", "invalid_request_error")
+_TOKENS = re.compile(r"context length is (\d+) tokens.*?requested (\d+) tokens", re.DOTALL)
 FIRST_WAIT = 0.5
 LONGEST_WAIT = 20.0
 
@@ -40,6 +44,17 @@ def is_validation_error(error: openai.APIStatusError) -> bool:
     this way for a field it does not accept)."""
     text = f"{error.message} {error.body}".casefold()
     return any(marker in text for marker in VALIDATION_MARKERS)
+
+
+def context_overflow(error: openai.APIStatusError) -> ContextOverflow | None:
+    """The `ContextOverflow` a refusal reports (OpenAI's and llama.cpp's servers both
+    answer 400 with code "context_length_exceeded"), else None."""
+    body = error.body if isinstance(error.body, dict) else {}
+    if error.code != "context_length_exceeded" and body.get("code") != "context_length_exceeded":
+        return None
+    found = _TOKENS.search(error.message)
+    window, needed = (int(found.group(1)), int(found.group(2))) if found else (0, 0)
+    return ContextOverflow(needed, window)
 
 
 def wait_before(attempt: int, error: openai.APIError) -> float:

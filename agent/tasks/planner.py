@@ -49,11 +49,11 @@ ANSWER_USER = (
 )
 
 
-def tasks_schema(max_items: int) -> dict[str, Any]:
+def tasks_schema(max_items: int, *, min_items: int = 0) -> dict[str, Any]:
     return {
         "type": "object",
         "properties": {"tasks": {"type": "array", "items": {"type": "string", "minLength": 1},
-                                 "maxItems": max(max_items, 0)}},
+                                 "minItems": min(min_items, max(max_items, 0)), "maxItems": max(max_items, 0)}},
         "required": ["tasks"],
     }
 
@@ -148,7 +148,7 @@ class Planner:
 
     def plan(self, objective: str, *, max_tasks: int) -> Structured[list[str]]:
         user = PLAN_USER.format(objective=objective, max_tasks=max_tasks)
-        return ask_structured(self.model, system=PLANNER_SYSTEM, user=user, schema=tasks_schema(max_tasks),
+        return ask_structured(self.model, system=PLANNER_SYSTEM, user=user, schema=tasks_schema(max_tasks, min_items=1),
                               parse=lambda d: parse_tasks(d, allow_empty=False),
                               read_text=lambda t: tasks_in_text(t, allow_empty=False),
                               max_tokens=self.step_tokens, retries=self.retries, cancel=self.cancel, forms=self.forms)
