@@ -17,7 +17,7 @@ from agent.cli.view import RunView
 from agent.events import CallFinished, CallRecord, CallStarted, TextDelta
 from agent.markup import ParsedCall
 from agent.tasks import (
-    ObjectiveStop, RunStarted, RunStatus, Task, TaskFinished, TaskOutput, TasksPlanned, TaskStarted, TaskStatus,
+    StopReason, RunStarted, RunStatus, Task, TaskFinished, TaskOutput, TasksPlanned, TaskStarted, TaskStatus,
     Totals,
 )
 from agent.tasks.events import ObjectiveFinished
@@ -216,7 +216,7 @@ def test_live_view_shows_a_pending_call_and_finishes() -> None:
     assert "[Search(weather Lisbon) …]" in console.file.getvalue()  # type: ignore[attr-defined]
     done = Task(id=1, text="check the weather", position=1, status=TaskStatus.DONE, result="sunny")
     view.handle(TaskFinished(done, Totals(tasks_run=1, tool_calls=1, completion_tokens=12, prompt_tokens=30)))
-    view.handle(ObjectiveFinished("abcd1234", RunStatus.FINISHED, ObjectiveStop.EMPTY, "no task is left",
+    view.handle(ObjectiveFinished("abcd1234", RunStatus.FINISHED, StopReason.EMPTY, "no task is left",
                                   "# Plan", Totals(tasks_run=1, tool_calls=1, seconds=3.0)))
     console = Console(file=io.StringIO(), width=100, force_terminal=False)
     console.print(view.render(now=2.0))
@@ -228,7 +228,7 @@ def test_live_output_prints_the_answer_as_markdown() -> None:
     console = Console(file=io.StringIO(), width=80, force_terminal=True)
     with LiveOutput(console, refresh_per_second=4) as live:
         live.handle(RunStarted("abcd1234", "plan", "m", False))
-        live.handle(ObjectiveFinished("abcd1234", RunStatus.FINISHED, ObjectiveStop.EMPTY, "x",
+        live.handle(ObjectiveFinished("abcd1234", RunStatus.FINISHED, StopReason.EMPTY, "x",
                                       "# Day one\n\n- **Alfama**", Totals()))
     plain = ANSI.sub("", console.file.getvalue())  # type: ignore[attr-defined]
     assert "Day one" in plain and "• Alfama" in plain and "**" not in plain

@@ -175,9 +175,9 @@ def test_events_serialise_to_json() -> None:
 
 
 def _finished_fields() -> tuple[Any, ...]:
-    from agent.tasks import ObjectiveStop, RunStatus
+    from agent.tasks import StopReason, RunStatus
 
-    return (RunStatus.FINISHED, ObjectiveStop.EMPTY, "no task is left", "answer", Totals())
+    return (RunStatus.FINISHED, StopReason.EMPTY, "no task is left", "answer", Totals())
 
 
 def test_repetition_guard_and_trim() -> None:

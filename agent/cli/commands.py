@@ -26,7 +26,7 @@ from agent.errors import UserError
 from agent.finetune import judged_text, stored_pairs, to_jsonl
 from agent.models import DEFAULT_MODEL, MODEL_ENV, list_models
 from agent.tasks import (
-    Approve, ApproveFn, Limits, ObjectiveFinished, ObjectiveRunner, RunNotResumable, RunOptions, RunStatus, RunStore,
+    Approve, ApproveFn, Limits, Overrides, ObjectiveFinished, ObjectiveRunner, RunNotResumable, RunOptions, RunStatus, RunStore,
     TaskStatus,
 )
 from agent.tasks.store import DB_NAME
@@ -77,12 +77,15 @@ def cmd_run(args: argparse.Namespace, consoles: Consoles) -> int:
     tools = installed(warnings)
     chosen = select_tools(tools, args.tools)
     spec = args.model or os.environ.get(MODEL_ENV) or None
-    model = load_model(spec)
+    model = load_model(spec, n_ctx=args.n_ctx, threads=args.threads)
     for warning in warnings if chosen is None else []:
         consoles.err.print(f"warning: {escape(warning)}", style="yellow", soft_wrap=True)
     limits = Limits(max_tasks=args.max_tasks, max_calls=args.max_calls, max_tokens=args.max_tokens,
                     timeout=args.timeout, max_cost=args.max_cost)
-    options = RunOptions(limits=limits, tools=chosen, approve=Approve(args.approve), single=args.single)
+    overrides = Overrides(grammar=args.grammar, trigger_k=args.trigger, examples=args.examples,
+                          check_arithmetic=args.check_arithmetic)
+    options = RunOptions(limits=limits, tools=chosen, approve=Approve(args.approve), single=args.single,
+                         overrides=overrides)
     store = open_store(args.home)
     output = choose_output(args, consoles)
     runner = ObjectiveRunner(model=model, store=store, tools=tools, approve=prompt_approval(consoles, output))

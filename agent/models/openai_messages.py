@@ -53,7 +53,7 @@ def native_messages(
     text = ""
     number = 0
     for part in segments(prompt.assistant, markup):
-        if isinstance(part, str) or part.result is None:
+        if isinstance(part, str) or (part.result is None and part.error is None):
             text += part if isinstance(part, str) else part.render(markup)
             continue
         call_id = f"call_{number}"
@@ -68,7 +68,8 @@ def native_messages(
                 ],
             }
         )
-        messages.append({"role": "tool", "tool_call_id": call_id, "content": part.result})
+        content = part.result if part.error is None else f"Error: {part.error}"
+        messages.append({"role": "tool", "tool_call_id": call_id, "content": content})
         text = ""
     if text.strip():
         messages.append({"role": "assistant", "content": text})

@@ -15,7 +15,8 @@ from dataclasses import replace
 from agent.agent import Agent
 from agent.errors import ModelError, UserError
 from agent.events import CallFinished, RunFinished, RunResult, StopReason, TextDelta
-from agent.models.base import Model, Usage
+from agent.models.base import CallTrigger, Model, Usage
+from agent.settings import DEFAULTS
 from agent.tasks.approval import ApproveFn, approved_tools, tool_timeout
 from agent.tasks.budget import Stop, budget_stop, room_for_new_tasks, task_budget
 from agent.tasks.context import results_context, task_prompt
@@ -24,14 +25,13 @@ from agent.tasks.events import (
     TasksCreated, TasksPlanned, TasksReordered, TaskStarted, to_json,
 )
 from agent.tasks.metering import TimedModel, cost_of, price_of
-from agent.tasks.models import ObjectiveStop, Phase, RunOptions, RunRecord, RunStatus, Task, TaskStatus
+from agent.tasks.models import Phase, RunOptions, RunRecord, RunStatus, Task, TaskStatus
 from agent.tasks.planner import Planner, reorder
 from agent.tasks.repetition import RepetitionGuard, is_repeating, trim_repetition
 from agent.tasks.similarity import dedupe, is_duplicate
 from agent.tasks.store import RunStore, process_alive
 from agent.tools import Tool
 
-TASK_INSTRUCTIONS = "You are carrying out one task of a larger objective. Be brief and factual."
 NO_RESULTS = "No task finished with a result, so there is no answer."
 _FAILED_STOPS = (StopReason.CONTEXT_FULL,)
 
@@ -49,7 +49,7 @@ class ObjectiveRunner:
 
     def __init__(self, *, model: Model, store: RunStore, tools: Sequence[Tool] = (),
                  approve: ApproveFn | None = None, cancel: threading.Event | None = None,
-                 tool_timeout: float = 30.0) -> None:
+                 tool_timeout: float = DEFAULTS.tool_timeout) -> None:
         self.model = model
         self.store = store
         self.tools = list(tools)
@@ -211,7 +211,7 @@ class _Session:
             self.check_cancel()
             pending = self.pending()
             self.refresh()
-            empty = None if pending else (ObjectiveStop.EMPTY, "no task is left")
+            empty = None if pending else (StopReason.EMPTY, "no task is left")
             self.stop = budget_stop(self.totals, self.limits) or empty
             if self.stop is None:
                 task = yield from self.execute(pending[0])
@@ -220,8 +220,12 @@ class _Session:
 
     def agent(self) -> Agent:
         calls, tokens, seconds = task_budget(self.totals, self.limits)
-        return Agent(model=self.model, tools=self.tools, instructions=TASK_INSTRUCTIONS, max_calls=calls,
-                     max_tokens=tokens, timeout=seconds, tool_timeout=self.tool_limit)
+        chosen = self.options.overrides
+        trigger = None if chosen.trigger_k is None else CallTrigger(k=chosen.trigger_k)
+        return Agent(model=self.model, tools=self.tools, purpose="question" if self.options.single else "task",
+                     max_calls=calls, max_tokens=tokens, timeout=seconds, tool_timeout=self.tool_limit,
+                     constrain=chosen.grammar, trigger=trigger, max_examples=chosen.examples,
+                     check_arithmetic=chosen.check_arithmetic)
 
     def execute(self, task: Task) -> Generator[ObjectiveEvent, None, Task]:
         with self.store.transaction():
@@ -229,11 +233,12 @@ class _Session:
             started = self.emit(TaskStarted(replace(task, status=TaskStatus.RUNNING, attempts=task.attempts + 1)))
         yield started
         context = results_context(self.store.tasks(self.id), max_chars=self.limits.context_chars)
+        prompt = task.text if self.options.single else task_prompt(self.record.objective, task, context)
         agent = self.agent()
         result: RunResult | None = None
         stop_task, guard = threading.Event(), RepetitionGuard()
         try:
-            for event in agent.stream(task_prompt(self.record.objective, task, context), cancel=stop_task):
+            for event in agent.stream(prompt, cancel=stop_task):
                 if self.cancel.is_set() or (isinstance(event, TextDelta) and guard.feed(event.text)):
                     stop_task.set()
                 result = event.result if isinstance(event, RunFinished) else result
@@ -244,7 +249,7 @@ class _Session:
         if guard.repeating and not self.cancel.is_set():
             result = replace(result, text=trim_repetition(result.text), stop_reason=StopReason.NO_PROGRESS,
                              detail="the model started repeating itself")
-        return (yield from self.finish_task(task, result, allowed_calls=agent.config.budget.max_calls))
+        return (yield from self.finish_task(task, result, allowed_calls=agent.settings.max_calls))
 
     def finish_task(self, task: Task, result: RunResult, *,
                     allowed_calls: int) -> Generator[ObjectiveEvent, None, Task]:
@@ -304,7 +309,7 @@ class _Session:
         if judged.value is not None:
             yield self.emit(Judged(judged.value.done, judged.value.reason))
             if judged.value.done:
-                self.stop = (ObjectiveStop.DONE, judged.value.reason or "the model judged the objective done")
+                self.stop = (StopReason.DONE, judged.value.reason or "the model judged the objective done")
 
     def create(self, task: Task, done_text: str) -> Iterator[ObjectiveEvent]:
         room = self.room()
@@ -371,14 +376,14 @@ class _Session:
     def interrupted(self) -> ObjectiveEvent:
         with self.store.transaction():
             self.save(status=RunStatus.INTERRUPTED, pid=None)
-            return self.emit(ObjectiveFinished(self.id, RunStatus.INTERRUPTED, ObjectiveStop.CANCELLED,
+            return self.emit(ObjectiveFinished(self.id, RunStatus.INTERRUPTED, StopReason.CANCELLED,
                                                "interrupted; the run can be resumed", "", self.totals.snapshot()))
 
     def failed(self, detail: str) -> ObjectiveEvent:
         """The model failed: the run stops, resumable once the model works again."""
         with self.store.transaction():
             self.save(status=RunStatus.FAILED, pid=None, detail=detail)
-            return self.emit(ObjectiveFinished(self.id, RunStatus.FAILED, ObjectiveStop.ERROR, detail, "",
+            return self.emit(ObjectiveFinished(self.id, RunStatus.FAILED, StopReason.ERROR, detail, "",
                                                self.totals.snapshot()))
 
     def abandon(self, exc: BaseException) -> None:

@@ -43,8 +43,10 @@ def step_of(request: Request) -> str:
 
 
 def task_of(request: Request) -> str:
+    """The task a request executes: the line after "Your task:", or in single mode
+    the whole question."""
     found = _TASK.search(request.prompt.user)
-    return found.group(1).strip() if found else ""
+    return found.group(1).strip() if found else request.prompt.user.strip()
 
 
 @dataclass
