@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import openai
 import pytest
+from helpers.server import recording_client
 
 from agent import Agent
 from agent.events import CallFinished, CallStarted, RunFinished
@@ -21,13 +21,7 @@ server = pytest.mark.server
 
 def native_model(url: str, sent: list[dict[str, Any]], **options: Any) -> OpenAIModel:
     """`openai+native:` on `url`; every request body it sends is appended to `sent`."""
-
-    def record(request: Any) -> None:
-        sent.append(json.loads(request.content or b"{}"))
-
-    http = openai.DefaultHttpxClient(event_hooks={"request": [record]})
-    client = openai.OpenAI(base_url=url, api_key="no-key", max_retries=0, http_client=http)
-    model = resolve_model(f"openai+native:smollm2@{url}", client=client, **options)
+    model = resolve_model(f"openai+native:smollm2@{url}", client=recording_client(url, sent), **options)
     assert isinstance(model, OpenAIModel) and model.dialect == "native" and model.capabilities.native_tools
     return model
 

@@ -12,6 +12,7 @@ from typing import Any
 import httpx2
 import openai
 import pytest
+from helpers.server import recording_client
 
 from agent.errors import ContextOverflow, FormRefused
 from agent.models import Completion, OpenAIModel, Prompt, Request, resolve_model
@@ -28,12 +29,7 @@ COUNT = Prompt("You are a helpful assistant.", "How many legs does a cat have? R
 
 
 def counting_model(url: str, sent: list[dict[str, Any]], **options: Any) -> OpenAIModel:
-    def record(request: Any) -> None:
-        sent.append(json.loads(request.content or b"{}"))
-
-    http = openai.DefaultHttpxClient(event_hooks={"request": [record]})
-    client = openai.OpenAI(base_url=url, api_key="no-key", max_retries=0, http_client=http)
-    model = resolve_model(f"openai:smollm2@{url}", client=client, **options)
+    model = resolve_model(f"openai:smollm2@{url}", client=recording_client(url, sent), **options)
     assert isinstance(model, OpenAIModel)
     return model
 

@@ -33,7 +33,9 @@ is ignored unless `grammar_field` names a field the server reads it from (llama.
 
 Retries are the backend's own (`openai_retry`): a request is sent again only when a later
 try can succeed. A request with a `response_schema` that the server refuses for good
-raises `FormRefused`, so the caller can ask in another form.
+raises `FormRefused`, so the caller can ask in another form; a prompt the server finds
+too long raises `ContextOverflow`. A `client` passed in keeps whatever retries it was
+built with (build it with max_retries=0 to leave them to the backend).
 """
 
 from __future__ import annotations

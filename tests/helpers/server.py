@@ -3,6 +3,7 @@ smollm2-135m, on a free port of 127.0.0.1."""
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -11,7 +12,9 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import openai
 import pytest
 
 from agent.models.catalog import model_path
@@ -62,3 +65,14 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> Non
         except OSError:
             time.sleep(0.25)
     pytest.fail(f"the server did not come up:\n{log.read_text()[-3000:]}")
+
+
+def recording_client(url: str, sent: list[dict[str, Any]]) -> openai.OpenAI:
+    """An OpenAI client for `url` (no retries of its own) that appends each request's
+    JSON body to `sent`."""
+
+    def record(request: Any) -> None:
+        sent.append(json.loads(request.content or b"{}"))
+
+    http = openai.DefaultHttpxClient(event_hooks={"request": [record]})
+    return openai.OpenAI(base_url=url, api_key="no-key", max_retries=0, http_client=http)
