@@ -13,7 +13,7 @@ from helpers.models import ObjectiveScript
 
 from agent.agent import Agent
 from agent.events import TextDelta
-from agent.models.base import Usage
+from agent.models.base import Capabilities, Usage
 from agent.tasks import (
     DECLINED, Approve, Limits, ObjectiveFinished, ObjectiveRunner, RunOptions, RunStore, Task, TaskOutput,
     TaskStatus, Totals, approved_tools, to_json,
@@ -142,7 +142,7 @@ def test_reorder_ignores_unknown_ids_and_keeps_the_rest() -> None:
 
 
 def test_ask_structured_is_bounded() -> None:
-    model = FunctionModel(lambda request: "no")
+    model = FunctionModel(lambda request: "no", capabilities=Capabilities(structured=("json_schema",)))
     out = ask_structured(model, system="s", user="u", schema={"type": "object"}, parse=lambda d: d,
                          max_tokens=50, retries=3)
     assert out.value is None and out.attempts == 4 and len(model.requests) == 4
