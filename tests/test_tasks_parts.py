@@ -208,3 +208,14 @@ def test_repeated_lines_are_a_loop() -> None:
     assert is_repeating(text)
     assert trim_repetition(text) == "Plan a weekend.\nThe plan is:"
     assert not is_repeating("- a\n- a\n- a\n")
+
+
+
+def test_the_answer_keeps_within_the_runs_tokens(tmp_path: Path) -> None:
+    from agent.tasks import StopReason
+
+    script = ObjectiveScript(plan=["one", "two"], execute=lambda task: "x " * 40)
+    runner = ObjectiveRunner(model=script.model(chunk_size=2), store=RunStore(tmp_path / "r.db"))
+    end = list(runner.run("x", options=RunOptions(limits=Limits(max_tokens=40, task_tokens=20))))[-1]
+    assert isinstance(end, ObjectiveFinished) and end.stop_reason is StopReason.MAX_TOKENS
+    assert script.asked["answer"] == 0 and end.answer.startswith("- one: ")
