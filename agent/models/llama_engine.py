@@ -34,7 +34,9 @@ import numpy as np
 
 from agent.errors import ConfigError, UserError
 from agent.models.llama_sampling import Vocab
-from agent.models.llama_states import SavedState, StateCache, Tokens, as_tokens, capture, common_prefix, restore
+from agent.models.llama_states import (
+    SavedState, StateCache, StateStats, Tokens, as_tokens, capture, common_prefix, restore,
+)
 
 THREADS_ENV = "INTERLEAF_THREADS"
 STATE_BYTES = 128 * 2**20
@@ -192,6 +194,8 @@ class Engine:
         saved, shared = self.states.best(wanted)
         shared = min(shared, last)
         restoring = saved is not None and shared >= prefix + WORTH
+        if saved is not None and restoring:
+            self.states.used(saved)  # kept ahead of the live state saved next, if both fit
         if live - prefix >= WORTH or restoring:
             self._save_live()
         if saved is not None and restoring:
@@ -226,16 +230,16 @@ class Engine:
         n = len(state.tokens)
         llama.input_ids[:n] = state.tokens
         llama.n_tokens = n
-        states.used(state)
         states.stats.restored += 1
         states.stats.spared += shared - live
         return shared
 
     def reset(self) -> None:
-        """Forget the live cache and every saved state: the next request evaluates its
-        whole prompt."""
+        """Forget the live cache and every saved state, and zero the state counters: the
+        next request evaluates its whole prompt."""
         self.llama.reset()
         self.states.clear()
+        self.states.stats = StateStats()
 
 
 _ENGINES: dict[tuple[str, EngineOptions], Engine] = {}

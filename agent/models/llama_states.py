@@ -130,7 +130,9 @@ class StateCache:
             self.stats.evicted += 1
 
     def used(self, state: SavedState) -> None:
-        self._states.move_to_end(id(state))
+        """Mark `state` most recently used (if it is still kept)."""
+        if id(state) in self._states:
+            self._states.move_to_end(id(state))
 
     def discard(self, state: SavedState) -> None:
         self._states.pop(id(state), None)
