@@ -193,13 +193,12 @@ class Engine:
         prefix = min(common_prefix(llama.input_ids[:live], wanted), last)
         saved, shared = self.states.best(wanted)
         shared = min(shared, last)
-        restoring = saved is not None and shared >= prefix + WORTH
-        if saved is not None and restoring:
+        if saved is not None and shared >= prefix + WORTH:
             self.states.used(saved)  # kept ahead of the live state saved next, if both fit
-        if live - prefix >= WORTH or restoring:
             self._save_live()
-        if saved is not None and restoring:
             prefix = self._restore(saved, shared, prefix)
+        elif live - prefix >= WORTH:
+            self._save_live()
         if prefix < llama.n_tokens and self._recurrent:
             llama.reset()
             prefix = 0
