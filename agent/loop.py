@@ -162,7 +162,7 @@ class _Run:
             stop=self.config.settings.stop, max_tokens=left, temperature=self.config.settings.temperature,
             seed=self.config.settings.seed, trigger=None if opened else self.config.trigger,
             grammar=opened.grammar if opened else None, tools=self.config.tools,
-            tool_choice=self.config.tool_choice,
+            tool_choice="none" if self.config.tools and len(self.calls) >= budget.max_calls else self.config.tool_choice,
         )
         completion = Completion()
         detector = self.detector

@@ -78,3 +78,9 @@ def test_nothing_probes_a_model_for_capabilities() -> None:
     found = [f"{path}:{n}" for path in [*ROOT.joinpath("agent").rglob("*.py"), *ROOT.joinpath("tools").rglob("*.py")]
              for n, line in enumerate(path.read_text().splitlines(), 1) if probe.search(line)]
     assert not found
+
+
+def test_a_native_model_is_offered_no_call_once_the_budget_is_spent() -> None:
+    model = ScriptedModel(["[Calculator(1 + 1)]", "Two."], capabilities=Capabilities(native_tools=True))
+    Agent(model=model, tools=["Calculator"], max_calls=1).run("What is 1 + 1?")
+    assert [r.tool_choice for r in model.requests] == [None, "none"]

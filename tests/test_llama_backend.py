@@ -48,7 +48,7 @@ def text_of(m: LlamaModel, request: Request) -> tuple[str, Completion]:
 
 def fresh(m: LlamaModel) -> None:
     """Forget the KV cache so the next request evaluates its whole prompt."""
-    m.engine.llama.reset()
+    m.engine.reset()
 
 
 def assert_cache_is_exact(m: LlamaModel, prompt: Prompt, first_prompt_tokens: int) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from helpers.models import ObjectiveScript, step_of
+from helpers.models import JSON_SCHEMA, ObjectiveScript, step_of
 
 from agent.models.base import Request
 from agent.tasks import (
@@ -157,7 +157,7 @@ def test_bad_prioritisation_keeps_the_order(store: RunStore) -> None:
         return "nonsense" if step_of(request) == "prioritise" else script(request)
 
     script = ObjectiveScript(plan=["first", "second"], create=lambda r: ["third thing"])
-    run(FunctionModel(fn), store, max_tasks=10, max_creations=1)
+    run(FunctionModel(fn, capabilities=JSON_SCHEMA), store, max_tasks=10, max_creations=1)
     assert script.executed == ["first", "second", "third thing"]
 
 
@@ -197,7 +197,7 @@ def test_call_budget_counts_tool_calls(store: RunStore) -> None:
 
 def test_cost_budget_for_a_priced_model(store: RunStore) -> None:
     script = ObjectiveScript(plan=["a", "b", "c"], execute=lambda task: "x" * 4000)
-    model = FunctionModel(script, name="gpt-4o", chunk_size=4)
+    model = FunctionModel(script, name="gpt-4o", chunk_size=4, capabilities=JSON_SCHEMA)
     end = finished(run(model, store, max_cost=0.001, task_tokens=1000, max_tokens=100_000))
     assert end.stop_reason is StopReason.MAX_COST
     assert end.totals.cost is not None and end.totals.cost >= 0.001

@@ -3,7 +3,9 @@
 Prompts are rendered with the model's own chat template (from the GGUF file; Gemma files
 without one get Gemma 3's), the assistant's text is continued verbatim, and each
 continuation evaluates only the tokens the KV cache does not already hold
-(`completion.usage.evaluated_tokens`).
+(`completion.usage.evaluated_tokens`). Caches that other prompts would overwrite are
+saved and restored when a later prompt shares their prefix (`state_cache_mb` of them
+per loaded model; 0 turns this off).
 
 Context window: a prompt that does not fit in `n_ctx` raises `ContextWindowExceeded` (an
 `agent.errors.ContextOverflow`, so a run ends with "context full" and keeps its text)
@@ -25,7 +27,7 @@ from llama_cpp.llama_grammar import LlamaGrammar
 from agent.errors import ConfigError, ContextOverflow
 from agent.models.base import Capabilities, CallTrigger, Completion, FinishReason, Profile, Prompt, Request
 from agent.models.chat_template import BUILTIN_TEMPLATES, PLAIN_TEMPLATE, QA_TEMPLATE, ChatTemplate
-from agent.models.llama_engine import Engine, EngineOptions, load_engine
+from agent.models.llama_engine import STATE_BYTES, Engine, EngineOptions, load_engine
 from agent.models.llama_sampling import TriggerProcessor, schema_grammar
 from agent.models.stops import StopMatcher
 
@@ -70,15 +72,19 @@ class LlamaModel:
         min_p: float = 0.05,
         repeat_penalty: float = 1.0,
         profile: Profile | None = None,
+        state_cache_mb: float = STATE_BYTES / 2**20,
     ) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise ConfigError(f"no GGUF model file at {str(self.path)!r}")
         if n_ctx < 16 or n_batch < 1 or (n_threads is not None and n_threads < 1):
             raise ConfigError("n_ctx must be at least 16, n_batch and n_threads at least 1")
+        if state_cache_mb < 0:
+            raise ConfigError("state_cache_mb must be at least 0")
         self._name = name or self.path.stem
         threads = EngineOptions(n_threads=n_threads).threads()
-        self.options = EngineOptions(n_ctx=n_ctx, n_batch=n_batch, n_threads=threads)
+        self.options = EngineOptions(n_ctx=n_ctx, n_batch=n_batch, n_threads=threads,
+                                     state_bytes=int(state_cache_mb * 2**20))
         self._chat_template = chat_template
         self._template: ChatTemplate | None = None
         self._question: ChatTemplate | None = None

@@ -7,6 +7,15 @@ the template part is tokenized as a whole, and the assistant's text reuses the t
 already evaluated for it (the model's own generated tokens) as far as their bytes still
 match, tokenizing only the new remainder. The cache is then cut back to the common
 prefix, so only the new tokens are evaluated.
+
+Prompts that take turns (a planner's short requests between the tasks of an objective,
+each task under the same long tool prompt) would overwrite each other's cache. So a
+cache about to lose at least `WORTH` tokens is saved first (`llama_states`), and a
+request whose prompt shares at least `WORTH` more tokens with a saved state than with
+the live cache restores that state and continues from it. Models whose cache cannot be
+cut back after a restore keep only the live cache: recurrent ones, and those with
+sliding-window attention (Gemma 3), of whose window layers llama.cpp saves only the
+last window.
 """
 
 from __future__ import annotations
@@ -20,12 +29,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import llama_cpp
 import numpy as np
 
 from agent.errors import ConfigError, UserError
 from agent.models.llama_sampling import Vocab
+from agent.models.llama_states import (
+    SavedState, StateCache, StateStats, Tokens, as_tokens, capture, common_prefix, restore,
+)
 
 THREADS_ENV = "INTERLEAF_THREADS"
+STATE_BYTES = 128 * 2**20
+"""Default budget of saved KV states per loaded model."""
+WORTH = 16
+"""Tokens of evaluation a state must spare to be saved or restored."""
 
 
 class ModelBusy(UserError):
@@ -37,6 +54,8 @@ class EngineOptions:
     n_ctx: int = 4096
     n_threads: int | None = None
     n_batch: int = 512
+    state_bytes: int = STATE_BYTES
+    """Bytes of saved KV states kept besides the live cache (0: none)."""
 
     def threads(self) -> int:
         """`n_threads`, else `INTERLEAF_THREADS`, else half the usable cores (at least
@@ -82,6 +101,9 @@ class Engine:
         self._lock = threading.Lock()
         self._owner: int | None = None
         self._heads: OrderedDict[str, list[int]] = OrderedDict()
+        self._recurrent = bool(getattr(self.llama, "_is_recurrent", False) or getattr(self.llama, "_is_hybrid", False))
+        windowed = int(llama_cpp.llama_model_n_swa(self.llama.model)) > 0
+        self.states = StateCache(0 if self._recurrent or windowed else options.state_bytes)
         self.unevaluated: tuple[int, int] | None = None
         """(position, token) of the token generated last: sampled, yielded, and not
         evaluated unless generation went on past it."""
@@ -136,14 +158,24 @@ class Engine:
         return head_tokens + kept + rest
 
     def _evaluated_assistant(self, head: list[int], data: bytes) -> tuple[list[int], int]:
+        """The longest run of evaluated tokens (live or saved) after `head` that spells
+        the start of `data`, and how many bytes of it they cover."""
         llama = self.llama
-        n, h = int(llama.n_tokens), len(head)
-        if n <= h or not np.array_equal(llama.input_ids[:h], head):
+        best: tuple[list[int], int] = ([], 0)
+        for held in (llama.input_ids[: int(llama.n_tokens)], *(s.tokens for s in self.states.states())):
+            found = self._spelled(held, head, data)
+            if found[1] > best[1]:
+                best = found
+        return best
+
+    def _spelled(self, held: Tokens, head: list[int], data: bytes) -> tuple[list[int], int]:
+        h = len(head)
+        if len(held) <= h or not np.array_equal(held[:h], head):
             return [], 0
         kept: list[int] = []
         at = 0
         piece = self.vocab.piece
-        for token in llama.input_ids[h:n].tolist():
+        for token in held[h:].tolist():
             text = piece(token)
             if not text or not data.startswith(text, at):
                 break
@@ -162,23 +194,62 @@ class Engine:
         return unevaluated
 
     def rewind(self, tokens: list[int]) -> int:
-        """Cut the cache back to its common prefix with `tokens`, keeping at least one
-        token to evaluate; return how many tokens are reused."""
+        """Make the cache hold the longest prefix of `tokens` it can, from the live cache
+        or a saved state, keeping at least one token to evaluate; return how many tokens
+        are reused (none of them is evaluated again)."""
         llama = self.llama
-        n = min(int(llama.n_tokens), len(tokens))
-        prefix = 0
-        if n:
-            cached = llama.input_ids[:n]
-            differ = np.flatnonzero(cached != np.asarray(tokens[:n], dtype=cached.dtype))
-            prefix = int(differ[0]) if differ.size else n
-        prefix = min(prefix, len(tokens) - 1)
-        if prefix < llama.n_tokens and (
-            getattr(llama, "_is_recurrent", False) or getattr(llama, "_is_hybrid", False)
-        ):
+        wanted = as_tokens(tokens)
+        last = len(tokens) - 1
+        live = int(llama.n_tokens)
+        prefix = min(common_prefix(llama.input_ids[:live], wanted), last)
+        saved, shared = self.states.best(wanted)
+        shared = min(shared, last)
+        if saved is not None and shared >= prefix + WORTH:
+            self.states.used(saved)  # kept ahead of the live state saved next, if both fit
+            self._save_live()
+            prefix = self._restore(saved, shared, prefix)
+        elif live - prefix >= WORTH:
+            self._save_live()
+        if prefix < llama.n_tokens and self._recurrent:
             llama.reset()
             prefix = 0
         llama.n_tokens = prefix
         return prefix
+
+    def _save_live(self) -> None:
+        llama, states = self.llama, self.states
+        held = as_tokens(llama.input_ids[: int(llama.n_tokens)])
+        if not states.capacity or len(held) < WORTH or states.covers(held):
+            return
+        llama._ctx.kv_cache_seq_rm(-1, len(held), -1)  # the cache holds exactly `held`
+        state = capture(llama.ctx, held)
+        if state is None:
+            states.stats.failed += 1
+        else:
+            states.add(state)
+
+    def _restore(self, state: SavedState, shared: int, live: int) -> int:
+        """Load `state` as the live cache; return the prefix then reused (`shared`, or 0
+        if llama.cpp refused). `live`: what the live cache would have reused."""
+        llama, states = self.llama, self.states
+        if not restore(llama.ctx, state):
+            states.stats.failed += 1
+            states.discard(state)
+            llama.n_tokens = 0
+            return 0
+        n = len(state.tokens)
+        llama.input_ids[:n] = state.tokens
+        llama.n_tokens = n
+        states.stats.restored += 1
+        states.stats.spared += shared - live
+        return shared
+
+    def reset(self) -> None:
+        """Forget the live cache and every saved state, and zero the state counters: the
+        next request evaluates its whole prompt."""
+        self.llama.reset()
+        self.states.clear()
+        self.states.stats = StateStats()
 
 
 _ENGINES: dict[tuple[str, EngineOptions], Engine] = {}

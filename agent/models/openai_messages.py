@@ -122,9 +122,10 @@ def tool_schema(tool: ToolSpec) -> dict[str, Any]:
 
 def call_markup(name: str, arguments: str, markup: Markup = DEFAULT_MARKUP) -> str:
     """A native tool call as inline markup: `[name(key=value, ...)]`. Arguments that are
-    not a JSON object are passed through as the raw text."""
+    not a JSON object are passed through as the raw text. Control characters inside
+    strings are accepted (llama.cpp's grammars let raw newlines through)."""
     try:
-        decoded = json.loads(arguments) if arguments.strip() else {}
+        decoded = json.loads(arguments, strict=False) if arguments.strip() else {}
     except ValueError:
         decoded = None
     if isinstance(decoded, dict) and all(isinstance(k, str) and k.isidentifier() for k in decoded):

@@ -33,6 +33,8 @@ from agent.tasks.store import RunStore, process_alive
 from agent.tools import Tool
 
 NO_RESULTS = "No task finished with a result, so there is no answer."
+MIN_ANSWER_TOKENS = 32
+"""With fewer tokens left in the run, the answer lists the task results as they are."""
 _FAILED_STOPS = (StopReason.CONTEXT_FULL,)
 
 
@@ -352,12 +354,14 @@ class _Session:
         finished = [t for t in tasks if t.status is TaskStatus.DONE and t.result.strip()]
         if self.options.single or not finished:
             text = finished[0].result if finished else NO_RESULTS
+        elif self.answer_tokens() < MIN_ANSWER_TOKENS:
+            text = "\n".join(f"- {t.text}: {t.result}" for t in finished)
         else:
             parts: list[str] = []
             done_text = results_context(tasks, max_chars=max(self.limits.context_chars, 2500), recent=len(tasks))
             usage = Usage()
             for chunk in self.planner.answer(self.record.objective, done=done_text,
-                                             max_tokens=self.limits.answer_tokens, usage=usage):
+                                             max_tokens=self.answer_tokens(), usage=usage):
                 parts.append(chunk)
                 yield AnswerDelta(chunk)
             self.spend(usage)
@@ -365,6 +369,11 @@ class _Session:
             joined = "".join(parts)
             text = (trim_repetition(joined) if is_repeating(joined) else joined).strip() or NO_RESULTS
         yield self.finished(text)
+
+    def answer_tokens(self) -> int:
+        """The answer's tokens: its own limit, within what is left of the run's."""
+        left = self.limits.max_tokens - self.totals.completion_tokens
+        return max(1, min(self.limits.answer_tokens, left))
 
     def finished(self, answer: str) -> ObjectiveEvent:
         assert self.stop is not None
