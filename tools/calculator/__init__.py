@@ -17,13 +17,15 @@ the time limit (`worker`). Results are formatted by `format`; units are in `unit
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, fields
+from typing import Any
 
-from agent.markup import DEFAULT_MARKUP
-from agent.tools import Tool, make_tool, tool
+from agent.markup import DEFAULT_MARKUP, ParsedCall
+from agent.tools import Tool, make_tool
 from tools.calculator.engine import DEFAULT_DIGITS, DEFAULT_TIME_LIMIT, WORKER, calculate, check_settings
 from tools.calculator.parse import parse
 
-__all__ = ["EXAMPLES", "TOOL_TIMEOUT", "calculate", "calculator", "make_calculator", "stop_worker"]
+__all__ = ["EXAMPLES", "CalculatorTool", "TOOL_TIMEOUT", "calculate", "calculator", "make_calculator", "stop_worker"]
 
 TOOL_TIMEOUT = 10.0
 """Seconds the framework allows a call: the time limit plus starting the worker process."""
@@ -52,8 +54,22 @@ units, algebra and a call inside a sentence."""
 _CALL = re.compile(r"\[Calculator\((.*?)\) → ([^\]]*)\]")
 
 
-@tool(name="Calculator", examples=EXAMPLES, timeout=TOOL_TIMEOUT)
-def calculator(expression: str) -> str:
+@dataclass(frozen=True, eq=False)
+class CalculatorTool(Tool):
+    """A Tool that reads what is written as math: in `[Calculator(x = 5)]`, `x = 5` is an
+    equation, not a keyword argument (only `expression=...` is one)."""
+
+    def bind(self, call: ParsedCall) -> dict[str, Any]:
+        if call.kwargs and not set(call.kwargs) & set(self.param_names):
+            return {"expression": call.raw.strip()}
+        return super().bind(call)
+
+
+def _calculator_tool(base: Tool) -> CalculatorTool:
+    return CalculatorTool(**{f.name: getattr(base, f.name) for f in fields(base)})
+
+
+def _calculator(expression: str) -> str:
     """Do math: arithmetic, percentages, unit conversions (120 km/h in m/s) and algebra (solve, diff, integrate).
 
     Args:
@@ -62,11 +78,14 @@ def calculator(expression: str) -> str:
     return calculate(expression)
 
 
+calculator = _calculator_tool(make_tool(_calculator, name="Calculator", examples=EXAMPLES, timeout=TOOL_TIMEOUT))
+
+
 def make_calculator(
     *, digits: int = DEFAULT_DIGITS, time_limit: float = DEFAULT_TIME_LIMIT, name: str = "Calculator",
 ) -> Tool:
-    """A Calculator tool that rounds to `digits` significant digits and stops symbolic
-    operations after `time_limit` seconds."""
+    """A Calculator tool that rounds inexact results to `digits` significant digits (see
+    `tools.calculator.format`) and stops symbolic operations after `time_limit` seconds."""
     check_settings(digits, time_limit)
     base = calculator
 
@@ -75,9 +94,9 @@ def make_calculator(
 
     run.__doc__ = base.fn.__doc__
     run.__name__ = base.fn.__name__
-    return make_tool(
+    return _calculator_tool(make_tool(
         run, name=name, examples=_examples(digits, name), timeout=max(TOOL_TIMEOUT, time_limit + TOOL_TIMEOUT),
-    )
+    ))
 
 
 def _examples(digits: int, name: str) -> tuple[str, ...]:
