@@ -37,6 +37,13 @@ _SINGLE_QUOTED = {q: re.compile(rf"[\\\n{q}]") for q in "'\""}
 _TRIPLE_QUOTED = {q: re.compile(rf"[\\{q}]") for q in "'\""}
 
 
+
+def is_call_name(name: str) -> bool:
+    """Whether a call of a tool called `name` can be read: an ASCII identifier of at
+    most `MAX_NAME_CHARS` characters."""
+    return len(name) <= MAX_NAME_CHARS and _NAME.fullmatch(name) is not None
+
+
 @dataclass(frozen=True)
 class Text:
     text: str
