@@ -18,6 +18,10 @@ def _worker() -> Iterator[None]:
     stop_worker()
 
 
+LOOSE_TIME_LIMIT = 10.0
+"""For tests of values and messages: the worker's answer, not its speed, is under test
+(the default 0.8 s limit is exceeded on a loaded machine)."""
+
 ARITHMETIC = [
     ("400 / 1400", "0.285714"), ("2 + 2", "4"), ("15 * 24", "360"), ("52.50 - 18.75", "33.75"),
     ("12 / 30 * 100", "40"), ("0.1 + 0.2", "0.3"), ("10 / 4", "2.5"), ("1 / 3", "0.333333"), ("2 / 3", "0.666667"),
@@ -125,7 +129,7 @@ def test_values(expression: str, expected: str) -> None:
 
 @pytest.mark.parametrize(("expression", "expected"), SYMBOLIC + WORKER_FALLBACK)
 def test_symbolic_values(expression: str, expected: str) -> None:
-    assert calculate(expression) == expected
+    assert calculate(expression, time_limit=LOOSE_TIME_LIMIT) == expected
 
 
 @pytest.mark.parametrize(("expression", "digits", "expected"), [
@@ -183,7 +187,7 @@ HOSTILE = [
 @pytest.mark.parametrize(("expression", "message"), HOSTILE)
 def test_hostile_and_invalid_input_raises_a_clear_tool_error(expression: str, message: str) -> None:
     with pytest.raises(ToolError, match=re.escape(message)) as raised:
-        calculate(expression)
+        calculate(expression, time_limit=LOOSE_TIME_LIMIT)
     text = str(raised.value)
     assert len(text) <= 160 and "\n" not in text and "]" not in text
 
@@ -193,12 +197,12 @@ def test_hostile_and_invalid_input_raises_a_clear_tool_error(expression: str, me
 ])
 def test_a_remainder_lost_in_rounding_is_refused_not_guessed(expression: str) -> None:
     with pytest.raises(ToolError, match="cannot be computed precisely enough"):
-        calculate(expression, time_limit=10)
-    assert calculate("pi*10**20 % 1", time_limit=10) == "0.264338"
+        calculate(expression, time_limit=LOOSE_TIME_LIMIT)
+    assert calculate("pi*10**20 % 1", time_limit=LOOSE_TIME_LIMIT) == "0.264338"
 
 
 def test_numeric_roots_that_differ_by_rounding_are_one_root() -> None:
-    assert calculate("solve(sin(x) = x**2, x)", time_limit=10) == "x = 0 or x ≈ 0.876726"
+    assert calculate("solve(sin(x) = x**2, x)", time_limit=LOOSE_TIME_LIMIT) == "x = 0 or x ≈ 0.876726"
 
 
 @pytest.mark.parametrize("raw", ["x = 5", "x=5", " x = 5 "])
