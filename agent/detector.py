@@ -53,6 +53,12 @@ _TRIPLE_QUOTED = {q: re.compile(rf"[\\{q}]") for q in "'\""}
 _TEXT, _ARGS, _AFTER = range(3)
 
 
+def is_call_name(name: str) -> bool:
+    """Whether a call of a tool called `name` can be read: an ASCII identifier of at
+    most `MAX_NAME_CHARS` characters."""
+    return re.fullmatch(_NAME, name) is not None
+
+
 class Detector:
     def __init__(
         self, markup: Markup = DEFAULT_MARKUP, *, is_tool: Callable[[str], bool] | None = None,

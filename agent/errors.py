@@ -84,7 +84,14 @@ class ToolTimeout(ToolCallError):
     def __init__(self, tool: str, seconds: float) -> None:
         self.tool = tool
         self.seconds = seconds
-        super().__init__(f"{tool} timed out after {seconds:g} s")
+        super().__init__(f"{tool} timed out after {_seconds(seconds)} s")
+
+
+def _seconds(seconds: float) -> str:
+    """A duration as a person reads it: 0.496594 → 0.5, 12.34 → 12.3, 10.0 → 10."""
+    if seconds < 1:
+        return f"{seconds:.2g}"
+    return f"{seconds:.1f}".removesuffix(".0")
 
 
 class ModelError(InterleafError):

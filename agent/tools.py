@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import warnings
 from functools import cached_property
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import Any, TypeVar, get_type_hints, overload
 import docstring_parser
 from pydantic import BaseModel, ValidationError, create_model
 
+from agent.detector import MAX_NAME_CHARS, is_call_name
 from agent.errors import BadArguments, ConfigError, UnknownTool
 from agent.markup import ParsedCall
 from agent.models.base import ToolSpec
@@ -45,6 +47,13 @@ class Tool:
     inline: bool = False
     """Run on the agent's own thread: no thread hand-off, but no time limit can stop it.
     For fast pure functions and tools that bound their own time."""
+
+    def __post_init__(self) -> None:
+        if not is_call_name(self.name):
+            raise ConfigError(
+                f"tool name {self.name!r} cannot be written in a call: use letters, digits and _, "
+                f"not starting with a digit, at most {MAX_NAME_CHARS} characters"
+            )
 
     @property
     def is_async(self) -> bool:
@@ -141,19 +150,21 @@ def tool(fn: F, /) -> Tool: ...
 @overload
 def tool(
     *, name: str | None = None, description: str | None = None,
-    examples: Iterable[str] = (), timeout: float | None = None, inline: bool = False,
+    examples: Iterable[str] = (), timeout: float | None = None, inline: bool = False, strict: bool = False,
 ) -> Callable[[F], Tool]: ...
 
 
 def tool(
     fn: F | None = None, /, *, name: str | None = None, description: str | None = None,
-    examples: Iterable[str] = (), timeout: float | None = None, inline: bool = False,
+    examples: Iterable[str] = (), timeout: float | None = None, inline: bool = False, strict: bool = False,
 ) -> Tool | Callable[[F], Tool]:
-    """Make a `Tool` of a typed function: `@tool` or `@tool(name=..., examples=[...])`."""
+    """Make a `Tool` of a typed function: `@tool` or `@tool(name=..., examples=[...])`.
+    A tool without a description (docstring) gets a warning, or under `strict=True` a
+    ConfigError."""
 
     def wrap(f: F) -> Tool:
         return make_tool(f, name=name, description=description, examples=examples, timeout=timeout,
-                         inline=inline)
+                         inline=inline, strict=strict)
 
     return wrap(fn) if fn is not None else wrap
 
@@ -161,21 +172,35 @@ def tool(
 def make_tool(
     fn: Callable[..., Any], *, name: str | None = None, description: str | None = None,
     examples: Iterable[str] = (), timeout: float | None = None,
-    reset: Callable[[], None] | None = None, inline: bool = False,
+    reset: Callable[[], None] | None = None, inline: bool = False, strict: bool = False,
 ) -> Tool:
     doc = docstring_parser.parse(inspect.getdoc(fn) or "")
     summary = " ".join(p for p in (doc.short_description, doc.long_description) if p)
+    tool_name = name or fn.__name__
+    parameters = _parameter_model(fn)
+    if not (description or summary).strip():
+        _no_description(tool_name, strict)
     return Tool(
-        name=name or fn.__name__,
+        name=tool_name,
         description=description or summary,
         fn=fn,
-        parameters=_parameter_model(fn),
+        parameters=parameters,
         param_docs={p.arg_name: p.description or "" for p in doc.params},
         examples=tuple(examples),
         timeout=timeout,
         reset=reset,
         inline=inline and not inspect.iscoroutinefunction(fn),
     )
+
+
+def _no_description(name: str, strict: bool) -> None:
+    message = f"tool {name!r} has no description, so the model sees only its name: give it a docstring"
+    if strict:
+        raise ConfigError(message)
+    frame, level = inspect.currentframe(), 1
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, UserWarning, stacklevel=level)  # points at the caller's line
 
 
 def _parameter_model(fn: Callable[..., Any]) -> type[BaseModel]:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.errors import ConfigError, ToolError
+from agent.errors import BadArguments, ConfigError, ToolError
 from agent.markup import DEFAULT_MARKUP, ParsedCall
 from tools.calculator import EXAMPLES, calculate, calculator, make_calculator, stop_worker
 
@@ -22,16 +22,27 @@ def _worker() -> Iterator[None]:
     stop_worker()
 
 
+LOOSE_TIME_LIMIT = 10.0
+"""For tests of values and messages: the worker's answer, not its speed, is under test
+(the default 0.8 s limit is exceeded on a loaded machine)."""
+
 ARITHMETIC = [
     ("400 / 1400", "0.285714"), ("2 + 2", "4"), ("15 * 24", "360"), ("52.50 - 18.75", "33.75"),
     ("12 / 30 * 100", "40"), ("0.1 + 0.2", "0.3"), ("10 / 4", "2.5"), ("1 / 3", "0.333333"), ("2 / 3", "0.666667"),
     ("-7 / 2", "-3.5"), ("2^10", "1024"), ("2**10", "1024"), ("-2^2", "-4"), ("2^-1", "0.5"), ("2^3^2", "512"),
     ("17 % 5", "2"), ("17 // 5", "3"), ("-7 // 2", "-4"), ("10 % 3.5", "3"), ("3(4 + 5)", "27"), ("(2)(3)", "6"),
     ("2pi", "6.28319"), ("1e-7", "1e-7"), ("1.5e3", "1500"), ("2.5E-3", "0.0025"), (".5 + .25", "0.75"),
-    ("123456789.123", "1.23457e8"), ("0.000123456789", "0.000123457"), ("0.0000123456", "1.23456e-5"),
+    ("123456789.123", "123456789.123"), ("0.000123456789", "0.000123456789"), ("0.0000123456", "1.23456e-5"),
     ("1/8", "0.125"), ("2**64", "18446744073709551616"), ("2**100", "1.26765e30"), ("2**-10000", "5.01237e-3011"),
-    ("10**999 * 10**999", "1e1998"), ("2 + 2 =", "4"), ("  7  ", "7"), ("1e5", "100000"), ("999999.5", "1e6"),
+    ("10**999 * 10**999", "1e1998"), ("2 + 2 =", "4"), ("  7  ", "7"), ("1e5", "100000"), ("999999.5", "999999.5"),
     ("0.5 * 0.5", "0.25"),
+]
+EXACT_AND_ENOUGH_DIGITS = [
+    ("12345.67", "12345.67"), ("1234567.5", "1234567.5"), ("1,234,567.89 - 0.01", "1234567.88"),
+    ("123456789012.345", "123456789012.345"), ("-0.000000125", "-1.25e-7"), ("1234567 / 7", "176366.71"),
+    ("pi * 10**5", "314159.27"), ("10**14 / 3", "33333333333333.33"), ("10**15 / 3", "333333333333333.33"), ("10**16 / 3", "3.33333e15"),
+    ("1000 / 7", "142.857"), ("0.1234567890123456", "0.123457"), ("1000 * 1.05^10", "1628.89"),
+    ("99999.999999", "99999.999999"), ("100000 - 1/3", "99999.67"),
 ]
 UNICODE_AND_WORDS = [
     ("3 × 4 ÷ 2", "6"), ("2·3", "6"), ("2⋅3", "6"), ("5 − 3", "2"), ("π", "3.14159"), ("3²", "9"),
@@ -81,11 +92,11 @@ SYMBOLS = [
 ]
 UNITS = [
     ("120 km/h in m/s", "33.3333 m/s"), ("convert(120 km/h, m/s)", "33.3333 m/s"), ("5 miles in km", "8.04672 km"),
-    ("100 km in miles", "62.1371 miles"), ("60 mph to km/h", "96.5606 km/h"), ("1 GB in MB", "1000 MB"),
-    ("1 gallon in L", "3.78541 L"), ("90 deg in rad", "1.5708 rad"), ("3 hours in minutes", "180 minutes"),
+    ("100 km in miles", "62.1371 miles"), ("60 mph to km/h", "96.56064 km/h"), ("1 GB in MB", "1000 MB"),
+    ("1 gallon in L", "3.785411784 L"), ("90 deg in rad", "1.5708 rad"), ("3 hours in minutes", "180 minutes"),
     ("30 min in h", "0.5 h"), ("1 week in days", "7 days"), ("5 ft in cm", "152.4 cm"), ("2 kWh in J", "7200000 J"),
     ("1 m^2 in cm^2", "10000 cm^2"), ("1 km + 500 m in m", "1500 m"), ("50 km/h * 2 h in km", "100 km"),
-    ("9.81 m/s^2 * 70 kg in N", "686.7 N"), ("c in km/s", "299792 km/s"), ("1 lb in kg", "0.453592 kg"),
+    ("9.81 m/s^2 * 70 kg in N", "686.7 N"), ("c in km/s", "299792.458 km/s"), ("1 lb in kg", "0.45359237 kg"),
     ("100 °F in °C", "37.7778 °C"), ("-40 degF to degC", "-40 °C"), ("300 K in degC", "26.85 °C"),
     ("0 K in degF", "-459.67 °F"), ("37 C to F", "98.6 °F"), ("convert(100 celsius, fahrenheit)", "212 °F"),
 ]
@@ -114,7 +125,7 @@ SYMBOLIC = [
 
 @pytest.mark.parametrize(
     ("expression", "expected"),
-    ARITHMETIC + UNICODE_AND_WORDS + THOUSANDS + PERCENT + FUNCTIONS + CONSTANTS_AND_COMPLEX + SYMBOLS + UNITS,
+    ARITHMETIC + EXACT_AND_ENOUGH_DIGITS + UNICODE_AND_WORDS + THOUSANDS + PERCENT + FUNCTIONS + CONSTANTS_AND_COMPLEX + SYMBOLS + UNITS,
 )
 def test_values(expression: str, expected: str) -> None:
     assert calculate(expression) == expected
@@ -126,10 +137,10 @@ def test_symbolic_values(expression: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(("expression", "digits", "expected"), [
-    ("400 / 1400", 3, "0.286"), ("400 / 1400", 12, "0.285714285714"), ("pi", 1, "3"),
-    ("pi", 20, "3.1415926535897932385"), ("2/3", 2, "0.67"), ("123456", 3, "123456"), ("1234.5", 3, "1.23e3"),
-    ("0.125", 2, "0.13"),
-    ("120 km/h in m/s", 3, "33.3 m/s"), ("solve(x^2 = 2)", 3, "x = -sqrt(2) ≈ -1.41 or x = sqrt(2) ≈ 1.41"),
+    ("400 / 1400", 3, "0.286"), ("400 / 1400", 12, "0.285714285714"),
+    ("pi", 20, "3.1415926535897932385"), ("2/3", 2, "0.67"), ("123456", 3, "123456"), ("1234.5", 3, "1234.5"),
+    ("0.125", 2, "0.125"), ("1/7", 3, "0.143"), ("1000/7", 3, "142.86"), ("pi", 1, "3.14"), ("pi * 10**20", 3, "3.14e20"),
+    ("120 km/h in m/s", 3, "33.33 m/s"), ("solve(x^2 = 2)", 3, "x = -sqrt(2) ≈ -1.41 or x = sqrt(2) ≈ 1.41"),
 ])
 def test_digits(expression: str, digits: int, expected: str) -> None:
     assert calculate(expression, digits=digits, time_limit=GENEROUS_LIMIT) == expected
@@ -167,7 +178,9 @@ HOSTILE = [
     ("integrate(x*y)", "needs the variable"), ("diff(5)", "needs an expression with a variable"),
     ("diff(x^2, x, 1000)", "orders from 1 to 100"), ("solve(x = 1) + 1", "cannot be used inside"),
     ("(x = 1) + 1", "cannot be used inside"), ("1 = 1 = 1", "one '=' sign"), ("integrate(x, (x, 1))", "bounds"),
-    ("max((1, 2))", "commas separate"), ("x^2 1", "missing operator"),
+    ("max((1, 2))", "not a tuple"), ("n(pi, 10000)", "unknown function 'n'"),
+    ("sum(1/k**2, (k, 1, oo))", "sums of series"), ("gcd(2**10**5, 3**10**5)", "whole numbers of up to 1000 digits"),
+    ("factorial(2**10**5)", "only known approximately"), ("2**3000 % 7", "precisely enough"), ("x^2 1", "missing operator"),
     ("e^(10^200 i)", "cannot be computed accurately"), ("exp(10^12 i)", "cannot be computed accurately"),
     ("sin(10^20 + i)", "cannot be computed accurately"), ("sin(10^200 i)", "cannot be computed accurately"),
     ("sinh(10^7)", "too large"), ("12 // tanh(10**30)", "precisely enough"), ("atan2(1, i)", "real numbers"),
@@ -181,6 +194,30 @@ def test_hostile_and_invalid_input_raises_a_clear_tool_error(expression: str, me
         calculate(expression, time_limit=GENEROUS_LIMIT)
     text = str(raised.value)
     assert len(text) <= 160 and "\n" not in text and "]" not in text
+
+
+@pytest.mark.parametrize("expression", [
+    "pi*10**300 % 1", "pi*10**1000 % 1", "e**1000 % 1", "pi*10**1000 - floor(pi*10**1000)", "sqrt(2)*10**400 % 3",
+])
+def test_a_remainder_lost_in_rounding_is_refused_not_guessed(expression: str) -> None:
+    with pytest.raises(ToolError, match="cannot be computed precisely enough"):
+        calculate(expression, time_limit=LOOSE_TIME_LIMIT)
+    assert calculate("pi*10**20 % 1", time_limit=LOOSE_TIME_LIMIT) == "0.264338"
+
+
+def test_numeric_roots_that_differ_by_rounding_are_one_root() -> None:
+    assert calculate("solve(sin(x) = x**2, x)", time_limit=LOOSE_TIME_LIMIT) == "x = 0 or x ≈ 0.876726"
+
+
+@pytest.mark.parametrize("raw", ["x = 5", "x=5", " x = 5 "])
+def test_an_equation_is_not_taken_for_a_keyword_argument(raw: str) -> None:
+    for tool in (calculator, make_calculator(digits=3)):
+        bound = tool.bind(ParsedCall.of(tool.name, raw))
+        assert bound == {"expression": raw.strip()}
+        assert tool.fn(**bound) == "x = 5"
+    assert calculator.bind(ParsedCall.of("Calculator", 'expression="2 + 2"')) == {"expression": "2 + 2"}
+    with pytest.raises(BadArguments, match="no parameter 'y'"):
+        calculator.bind(ParsedCall.of("Calculator", 'expression="2", y=3'))
 
 
 @pytest.mark.parametrize("expression", [
@@ -235,7 +272,7 @@ def test_make_calculator_rounds_to_its_digits_and_shows_it_in_its_examples() -> 
     assert tool.name == "Calc"
     assert tool.fn("400 / 1400") == "0.286"
     assert "[Calc(400 / 1400) → 0.286]" in tool.examples[-1]
-    assert "[Calc(120 km/h in m/s) → 33.3 m/s]" in tool.examples[-3]
+    assert "[Calc(120 km/h in m/s) → 33.33 m/s]" in tool.examples[-3]
     assert tool.description == calculator.description
     for text in tool.examples:
         for raw, result in re.findall(r"\[Calc\((.*?)\) → ([^\]]*)\]", text):

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import asyncio
+import warnings
 from typing import Literal
 
 import pytest
 
 from agent import ConfigError, ParsedCall, Tool, tool
-from agent.errors import BadArguments, UnknownTool
-from agent.tools import Toolbox, installed_tools
+from agent.detector import Closed, Detector
+from agent.errors import BadArguments, ToolTimeout, UnknownTool
+from agent.tools import Toolbox, installed_tools, make_tool
 
 
 @tool
@@ -117,3 +119,45 @@ def test_installed_tools_come_from_entry_points() -> None:
     found = installed_tools()
     assert {"calculator", "search", "calendar", "python"} <= set(found)
     assert found["calculator"].name == "Calculator"
+
+
+def test_a_tool_without_a_description_warns_or_under_strict_is_refused() -> None:
+    def bare(x: int) -> int:
+        return x
+
+    with pytest.warns(UserWarning, match="tool 'bare' has no description") as caught:
+        made = tool(bare)
+    assert made.description == "" and caught[0].filename == __file__
+    with pytest.warns(UserWarning, match="tool 'Bare' has no description"):
+        Toolbox([make_tool(bare, name="Bare")])
+    with pytest.raises(ConfigError, match="tool 'bare' has no description"):
+        tool(strict=True)(bare)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert tool(strict=True, description="Echo x.")(bare).description == "Echo x."
+        assert tool(strict=True)(search.fn).description == "Search the web. Looks things up."
+
+
+@pytest.mark.parametrize("name", ["my tool!", "1st", "price-check", "café", "a" * 65, "Search(x)"])
+def test_a_name_the_markup_cannot_call_is_refused(name: str) -> None:
+    with pytest.raises(ConfigError, match="cannot be written in a call"):
+        tool(name=name, description="Echo.")(search.fn)
+    assert not _detected(f"[{name}(1)]", name)
+
+
+@pytest.mark.parametrize("name", ["my_tool", "_private", "Tool2", "a" * 64])
+def test_identifier_names_are_accepted_and_called(name: str) -> None:
+    assert tool(name=name, description="Echo.")(search.fn).name == name
+    assert _detected(f"[{name}(1)]", name)
+
+
+def _detected(text: str, name: str) -> bool:
+    detector = Detector()
+    events = [*detector.feed(text), *detector.finish()]
+    return any(isinstance(e, Closed) and e.call.name == name for e in events)
+
+
+def test_a_timeout_is_reported_in_rounded_seconds() -> None:
+    assert str(ToolTimeout("Calculator", 0.496594)) == "Calculator timed out after 0.5 s"
+    assert str(ToolTimeout("Search", 12.3456)) == "Search timed out after 12.3 s"
+    assert str(ToolTimeout("Search", 10.0)) == "Search timed out after 10 s"

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from agent.errors import ConfigError, ModelNotFound
 from agent.models import resolve_model
@@ -30,13 +33,29 @@ def _factory_model(spec: str) -> Model:
     if not module_name or not attr:
         raise ModelNotFound(spec, ["python:MODULE:FACTORY"])
     try:
-        factory = getattr(importlib.import_module(module_name), attr)
+        with _current_folder_importable():
+            factory = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
         raise ModelNotFound(spec, [f"python:MODULE:FACTORY ({exc})"]) from None
     model = factory()
     if not isinstance(model, Model):
         raise ConfigError(f"{target}() returned {type(model).__name__}, not a model")
     return model
+
+
+@contextmanager
+def _current_folder_importable() -> Iterator[None]:
+    """Put the current folder first on the import path for the time of an import, as
+    `python -m` does, so `python:mymodel:make` finds ./mymodel.py."""
+    folder = os.getcwd()
+    sys.path.insert(0, folder)
+    try:
+        yield
+    finally:
+        if sys.path and sys.path[0] == folder:
+            del sys.path[0]
+        elif folder in sys.path:
+            sys.path.remove(folder)
 
 
 def installed(warn: list[str] | None = None) -> list[Tool]:

@@ -81,7 +81,8 @@ def load_cases(questions: Path, answers: Path) -> list[Case]:
 
 def tool_name(function_name: str) -> str:
     """A name the markup can carry: `math.factorial` → `math_factorial`."""
-    return re.sub(r"\W", "_", function_name)
+    name = re.sub(r"[^A-Za-z0-9_]", "_", function_name)
+    return f"_{name}" if name[:1].isdigit() else name
 
 
 def make_tool(function: Mapping[str, Any], on_call: threading.Event | None = None) -> Tool:

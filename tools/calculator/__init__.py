@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import re
 import sys
+from dataclasses import dataclass, fields
+from typing import Any
 
-from agent.markup import DEFAULT_MARKUP
-from agent.tools import Tool, make_tool, tool
+from agent.markup import DEFAULT_MARKUP, ParsedCall
+from agent.tools import Tool, make_tool
 from tools.calculator.settings import DEFAULT_DIGITS, DEFAULT_TIME_LIMIT
 
-__all__ = ["EXAMPLES", "TOOL_TIMEOUT", "calculate", "calculator", "make_calculator", "stop_worker"]
+__all__ = ["EXAMPLES", "CalculatorTool", "TOOL_TIMEOUT", "calculate", "calculator", "make_calculator", "stop_worker"]
 
 TOOL_TIMEOUT = 10.0
 """Seconds the framework allows a call: the time limit plus starting the worker process."""
@@ -61,8 +63,22 @@ def calculate(expression: str, *, digits: int = DEFAULT_DIGITS, time_limit: floa
     return engine.calculate(expression, digits=digits, time_limit=time_limit)
 
 
-@tool(name="Calculator", examples=EXAMPLES, timeout=TOOL_TIMEOUT)
-def calculator(expression: str) -> str:
+@dataclass(frozen=True, eq=False)
+class CalculatorTool(Tool):
+    """A Tool that reads what is written as math: in `[Calculator(x = 5)]`, `x = 5` is an
+    equation, not a keyword argument (only `expression=...` is one)."""
+
+    def bind(self, call: ParsedCall) -> dict[str, Any]:
+        if call.kwargs and not set(call.kwargs) & set(self.param_names):
+            return {"expression": call.raw.strip()}
+        return super().bind(call)
+
+
+def _calculator_tool(base: Tool) -> CalculatorTool:
+    return CalculatorTool(**{f.name: getattr(base, f.name) for f in fields(base)})
+
+
+def _calculator(expression: str) -> str:
     """Do math: arithmetic, percentages, unit conversions (120 km/h in m/s) and algebra (solve, diff, integrate).
 
     Args:
@@ -71,11 +87,14 @@ def calculator(expression: str) -> str:
     return calculate(expression)
 
 
+calculator = _calculator_tool(make_tool(_calculator, name="Calculator", examples=EXAMPLES, timeout=TOOL_TIMEOUT))
+
+
 def make_calculator(
     *, digits: int = DEFAULT_DIGITS, time_limit: float = DEFAULT_TIME_LIMIT, name: str = "Calculator",
 ) -> Tool:
-    """A Calculator tool that rounds to `digits` significant digits and stops symbolic
-    operations after `time_limit` seconds."""
+    """A Calculator tool that rounds inexact results to `digits` significant digits (see
+    `tools.calculator.format`) and stops symbolic operations after `time_limit` seconds."""
     from tools.calculator.engine import check_settings
 
     check_settings(digits, time_limit)
@@ -86,9 +105,9 @@ def make_calculator(
 
     run.__doc__ = base.fn.__doc__
     run.__name__ = base.fn.__name__
-    return make_tool(
+    return _calculator_tool(make_tool(
         run, name=name, examples=_examples(digits, name), timeout=max(TOOL_TIMEOUT, time_limit + TOOL_TIMEOUT),
-    )
+    ))
 
 
 def _examples(digits: int, name: str) -> tuple[str, ...]:

@@ -95,6 +95,8 @@ class Evaluator:
         raise ToolError(f"unknown name {name!r}")
 
     def _binary(self, node: ast.BinOp) -> Expr:
+        if isinstance(node.op, ast.Mult) and isinstance(node.left, ast.Name) and isinstance(node.right, ast.Tuple):
+            raise ToolError(f"unknown function {node.left.id!r}")
         if isinstance(node.op, (ast.Add, ast.Sub)) and _is_percent(node.right) and not _is_percent(node.left):
             base = self.expr(node.left)
             assert isinstance(node.right, ast.Call)
@@ -107,6 +109,8 @@ class Evaluator:
             raise ToolError("division by zero")
         if isinstance(node.op, (ast.FloorDiv, ast.Mod)):
             limits.check_decidable("remainder", (left, right), self.in_worker)
+        if isinstance(node.op, ast.Mod):
+            limits.check_remainder(left, right)
         operator = _OPERATORS.get(type(node.op))
         if operator is None:
             raise ToolError(f"unsupported operator ({type(node.op).__name__})")
@@ -121,6 +125,8 @@ class Evaluator:
         low, high = names.ARITY[name]
         if not low <= len(node.args) <= high:
             raise ToolError(f"{written} takes {_count(low, high)}, got {len(node.args)}")
+        if name != "integrate" and any(isinstance(a, ast.Tuple) for a in node.args):
+            raise ToolError(_tuple_message(written, name))
         if name == "convert":
             return self._convert(node.args[0], node.args[1])
         if name in names.SYMBOLIC:
@@ -158,6 +164,12 @@ class Evaluator:
 
 def _is_percent(node: ast.expr) -> bool:
     return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == PERCENT
+
+
+def _tuple_message(written: str, name: str) -> str:
+    if name == "sum":
+        return "sum adds the numbers it is given, as in sum(1, 2, 3); sums of series, as in sum(f, (k, 1, n)), are not supported"
+    return f"{written} takes numbers, not a tuple in parentheses: write {written}(a, b)"
 
 
 def _count(low: int, high: int) -> str:

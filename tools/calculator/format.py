@@ -1,9 +1,13 @@
 """Results as short text.
 
 - Integers are exact up to 20 digits: `360`, `18446744073709551616`.
-- Every other number is a decimal rounded to `digits` significant digits (half up),
-  exact when its decimal expansion ends within them: `0.285714`, `33.75`, `0.25`.
-  Magnitudes from 10^digits up or below 10^-4 use an exponent, as in %g: `1.23457e9`, `1.5e-7`.
+- A decimal whose expansion ends within 15 significant digits is exact: `12345.67`,
+  `1234567.5`, `0.000123456789`.
+- Every other number is rounded (half up) to `digits` significant digits, but below 10^15
+  never to fewer than two decimals, so no fraction reads as a whole number: `0.285714`,
+  `3.14159`, `176366.71` (1234567 / 7), `314159.27`.
+- Magnitudes from 10^15 up (10^digits for more digits) or below 10^-4 use an exponent,
+  as in %g: `1.26765e30`, `1.5e-7`.
 - Complex numbers read `1 + 2i`. Infinity is `infinity`; equations that hold are `true`.
 - Expressions with variables are exact, in sympy's notation: `x**2 + 2*x + 1`.
 - A solution shows its exact form and, when that is not already a short decimal, the
@@ -17,17 +21,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal
-from fractions import Fraction
 from typing import Any
 
 import mpmath.libmp  # type: ignore[import-untyped]
 import sympy
+from sympy.core.evalf import PrecisionExhausted
 
 from agent.errors import ToolError
 from tools.calculator import limits
 
 Expr = Any
 EXACT_INTEGER_DIGITS = 20
+SHORT_DECIMAL_DIGITS = 15
+"""Significant digits up to which a decimal is shown exactly; also where exponents start."""
+MIN_DECIMALS = 2
 SHORT_EXACT_CHARS = 24
 _EXPONENT_RANGE = 10 * limits.MAX_DECIMAL_EXPONENT
 
@@ -61,10 +68,11 @@ def number(value: Expr, digits: int) -> str:
             return str(value)
         return _decimal(Decimal(int(value)), digits)
     if value.is_Rational:
-        return _decimal(_quotient(value, digits), digits)
+        return _rational(value, digits)
     if value in (sympy.oo, -sympy.oo):
         return "infinity" if value == sympy.oo else "-infinity"
-    real, imag = (_significant(part) for part in value.evalf(digits + 10).as_real_imag())
+    parts = value.evalf(_precision(digits)).as_real_imag()
+    real, imag = _significant(parts[0], parts[1], digits), _significant(parts[1], parts[0], digits)
     if not _is_float_or_zero(real) or not _is_float_or_zero(imag):
         raise ToolError(f"cannot evaluate {sympy.sstr(value)} to a number")
     if _negligible(imag, real, digits):
@@ -85,10 +93,9 @@ def is_exact(value: Expr, digits: int) -> bool:
 def _exact_part(part: Expr, digits: int) -> bool:
     if not part.is_Rational:
         return False
-    if part.is_Integer and limits.exact_digits(part) < EXACT_INTEGER_DIGITS:
-        return True
-    shown = _decimal(_quotient(part, digits), digits)
-    return Fraction(Decimal(shown.replace("e", "E"))) == Fraction(int(part.p), int(part.q))
+    if part.is_Integer:
+        return limits.exact_digits(part) < EXACT_INTEGER_DIGITS
+    return _short_decimal(part) is not None
 
 
 def solution(value: Expr, digits: int) -> str:
@@ -147,18 +154,57 @@ def cap(text: str) -> str:
     return text.replace("[", "(").replace("]", ")")
 
 
-def _quotient(value: Expr, digits: int) -> Decimal:
-    context = Context(prec=digits + 10, Emax=_EXPONENT_RANGE, Emin=-_EXPONENT_RANGE)
-    return context.divide(Decimal(int(value.p)), Decimal(int(value.q)))
+def _rational(value: Expr, digits: int) -> str:
+    exact = _short_decimal(value)
+    if exact is not None:
+        return _layout(exact, Context(prec=SHORT_DECIMAL_DIGITS), SHORT_DECIMAL_DIGITS)
+    context = Context(prec=_precision(digits), Emax=_EXPONENT_RANGE, Emin=-_EXPONENT_RANGE)
+    return _decimal(context.divide(Decimal(int(value.p)), Decimal(int(value.q))), digits)
+
+
+def _short_decimal(value: Expr) -> Decimal | None:
+    """The fraction `value` as an exact Decimal, if its decimal expansion ends within
+    `SHORT_DECIMAL_DIGITS` significant digits."""
+    p, q = int(value.p), int(value.q)
+    twos = (q & -q).bit_length() - 1
+    rest, fives = q >> twos, 0
+    while rest % 5 == 0:
+        rest, fives = rest // 5, fives + 1
+    if rest != 1:
+        return None
+    places = max(twos, fives)
+    scaled = str(abs(p) * 10**places // q)
+    significant = scaled.rstrip("0")
+    if len(significant) > SHORT_DECIMAL_DIGITS:
+        return None
+    sign = "-" if p < 0 else ""
+    return Decimal(f"{sign}{significant}E{len(scaled) - len(significant) - places}")
+
+
+def _precision(digits: int) -> int:
+    """Working digits for a value shown with `digits` (two decimals may need more)."""
+    return max(digits, SHORT_DECIMAL_DIGITS + MIN_DECIMALS) + 10
 
 
 def _is_float_or_zero(part: Expr) -> bool:
     return bool(part.is_Float or part == 0)
 
 
-def _significant(part: Expr) -> Expr:
-    """`part`, or 0 when evaluation could not tell it from 0 (cancellation)."""
-    return sympy.Integer(0) if part.is_Float and part._prec < 10 else part
+def _significant(part: Expr, other: Expr, digits: int) -> Expr:
+    """`part`, or 0 when evaluation could only bound it, and the bound is below 10^-digits
+    (times `other`, the other part of a complex number): the cancellation of equal terms.
+    PrecisionExhausted when the bound is larger, as for pi*10**300 % 1, whose terms
+    cancel beyond the working precision."""
+    if not _bounded_only(part):
+        return part
+    scale = 0.0 if other == 0 or _bounded_only(other) else max(limits.log10_abs(other), 0.0)
+    if part != 0 and limits.log10_abs(part) > scale - digits:
+        raise PrecisionExhausted
+    return sympy.Integer(0)
+
+
+def _bounded_only(part: Expr) -> bool:
+    return bool(part.is_Float and part._prec < 10)
 
 
 def _float(part: Expr, digits: int) -> str:
@@ -167,7 +213,7 @@ def _float(part: Expr, digits: int) -> str:
     size = limits.log10_abs(part)
     if abs(size) > limits.MAX_DECIMAL_EXPONENT:
         raise limits.too_large(size)
-    return _decimal(Decimal(mpmath.libmp.to_str(part._mpf_, digits + 10)), digits)
+    return _decimal(Decimal(mpmath.libmp.to_str(part._mpf_, _precision(digits))), digits)
 
 
 def _negligible(small: Expr, large: Expr, digits: int) -> bool:
@@ -184,13 +230,21 @@ def _imaginary(text: str) -> str:
 
 
 def _decimal(value: Decimal, digits: int) -> str:
-    """`value` to `digits` significant digits, trailing zeros dropped."""
-    context = Context(prec=digits, rounding=ROUND_HALF_UP, Emax=_EXPONENT_RANGE, Emin=-_EXPONENT_RANGE)
-    rounded = context.plus(value).normalize(context)
-    if rounded.is_zero():
+    """`value` rounded to `digits` significant digits, or to two decimals if that keeps
+    more, trailing zeros dropped."""
+    size = value.adjusted() if not value.is_zero() else 0
+    positional = max(digits, SHORT_DECIMAL_DIGITS)
+    kept = max(digits, size + 1 + MIN_DECIMALS) if 0 <= size < positional else digits
+    context = Context(prec=kept, rounding=ROUND_HALF_UP, Emax=_EXPONENT_RANGE, Emin=-_EXPONENT_RANGE)
+    return _layout(context.plus(value).normalize(context), context, positional)
+
+
+def _layout(value: Decimal, context: Context, positional: int) -> str:
+    """`value` written out, or with an exponent below 10^-4 or from 10^positional up."""
+    if value.is_zero():
         return "0"
-    exponent = rounded.adjusted()
-    if -4 <= exponent < digits:
-        return format(rounded, "f")
-    mantissa = rounded.scaleb(-exponent, context)
+    exponent = value.adjusted()
+    if -4 <= exponent < positional:
+        return format(value, "f")
+    mantissa = value.scaleb(-exponent, context)
     return f"{format(mantissa, 'f')}e{exponent}"

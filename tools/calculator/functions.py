@@ -96,6 +96,11 @@ def _hyperbolic(function: Callable[[Expr], Expr]) -> Function:
 
 
 def whole(x: Expr, name: str) -> int:
+    if x.is_Float and limits.log10_abs(x) > limits.MAX_EXACT_DIGITS:
+        raise ToolError(
+            f"{name} works on whole numbers of up to {limits.MAX_EXACT_DIGITS} digits; this one has about "
+            f"{int(limits.log10_abs(x)) + 1}, so it is only known approximately"
+        )
     if not x.is_Integer:
         raise ToolError(f"{name} needs whole numbers, got {sympy.sstr(x)}")
     return int(x)

@@ -67,6 +67,17 @@ def check_decidable(name: str, args: list[Expr] | tuple[Expr, ...], in_worker: b
             raise NeedsWorker(name)
 
 
+def check_remainder(left: Expr, right: Expr) -> None:
+    """Refuse left % right when left is approximate and so large beside right that its
+    precision ends before the units digit: the remainder would be noise."""
+    floats = [f for side in (left, right) for f in side.atoms(sympy.Float) if f != 0]
+    if not floats or not (left.is_number and right.is_number) or left == 0:
+        return
+    precise_digits = min(f._prec for f in floats) * math.log10(2)
+    if log10_abs(left) - log10_abs(right) >= precise_digits:
+        raise ToolError("the result cannot be computed precisely enough")
+
+
 def log10_abs(value: Expr) -> float:
     """log10 of |value| for a nonzero number, from its exact parts or a quick estimate."""
     if value.is_Rational:
@@ -122,7 +133,19 @@ def bound(value: Expr) -> Expr:
             replace[atom] = _approximate(atom)
         elif atom.is_Float and atom != 0:
             _check_exponent(log10_abs(atom))
-    return value.xreplace(replace) if replace else value
+    if not replace:
+        return value
+    approximate = value.xreplace(replace)
+    if value.is_Add and value.is_number:
+        _check_cancellation(approximate, max(log10_abs(a) for a in replace))
+    return approximate
+
+
+def _check_cancellation(value: Expr, largest: float) -> None:
+    """Refuse a sum whose terms, made approximate, cancel beyond the working precision,
+    as in floor(x) + frac for x near 10^1000: what is left would be rounding noise."""
+    if value == 0 or log10_abs(value) < largest - (WORKING_DIGITS - 10):
+        raise ToolError("the result cannot be computed precisely enough")
 
 
 def _approximate(value: Expr) -> Expr:

@@ -92,16 +92,30 @@ NUMERIC_STARTS = (0, 1, -1, 3, -3, 10, -10, 100, -100)
 
 
 def _numeric_solutions(equation: Expr, variable: Expr, digits: int) -> list[dict[Expr, Expr]]:
-    """Real roots found by Newton's method from a few starting points."""
-    found: dict[str, Expr] = {}
+    """Real roots found by Newton's method from a few starting points; two roots closer
+    than the precision are one (the one where the equation is nearer zero)."""
+    found: list[Expr] = []
     for start in NUMERIC_STARTS:
         try:
             root = sympy.nsolve(equation, variable, start, prec=digits + 5)
         except (ValueError, ZeroDivisionError, TypeError):
             continue
-        if root.is_real:
-            found.setdefault(fmt.number(root, digits), root)
-    return [{variable: root} for _, root in sorted(found.items(), key=lambda item: item[1])]
+        if not root.is_real:
+            continue
+        same = next((i for i, known in enumerate(found) if _close(root, known, digits)), None)
+        if same is None:
+            found.append(root)
+        elif _residual(equation, variable, root) < _residual(equation, variable, found[same]):
+            found[same] = root
+    return [{variable: root} for root in sorted(found)]
+
+
+def _close(a: Expr, b: Expr, digits: int) -> bool:
+    return bool(abs(a - b) <= sympy.Float(10) ** -(digits + 2) * max(1, abs(a), abs(b)))
+
+
+def _residual(equation: Expr, variable: Expr, root: Expr) -> Expr:
+    return abs(equation.subs(variable, root).evalf(15))
 
 
 def _numeric_roots(equation: Expr, variable: Expr, digits: int) -> list[dict[Expr, Expr]]:
