@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -31,4 +31,3 @@ class FitPlan:
     max_steps: int = 0
     """Stop each epoch after this many optimizer steps (0: the whole epoch); for tests."""
     seed: int = 0
-    extra: dict[str, str] = field(default_factory=dict)
