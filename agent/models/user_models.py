@@ -30,9 +30,11 @@ class UserModel:
     description: str
 
 
-def models_dir() -> Path:
-    override = os.environ.get(HOME_ENV, "").strip()
-    home = Path(override).expanduser() if override else Path(user_data_dir("interleaf", appauthor=False))
+def models_dir(home: Path | None = None) -> Path:
+    """`<home>/models`; `home` defaults to `$INTERLEAF_HOME`, else the user data directory."""
+    if home is None:
+        override = os.environ.get(HOME_ENV, "").strip()
+        home = Path(override).expanduser() if override else Path(user_data_dir("interleaf", appauthor=False))
     return home / "models"
 
 
@@ -62,10 +64,10 @@ def all_models() -> list[UserModel]:
     return [m for m in found if m is not None]
 
 
-def register(name: str, path: Path, *, base: str, description: str) -> UserModel:
+def register(name: str, path: Path, *, base: str, description: str, home: Path | None = None) -> UserModel:
     """Record `path` under `name` (replacing an earlier record of that name)."""
     model = UserModel(check_name(name), str(path.resolve()), base, description)
-    folder = models_dir()
+    folder = models_dir(home)
     folder.mkdir(parents=True, exist_ok=True)
     partial = folder / f".{model.name}.json.partial"
     partial.write_text(json.dumps(asdict(model), indent=1), encoding="utf-8")

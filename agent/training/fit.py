@@ -27,7 +27,8 @@ from agent.training import native
 from agent.training.plan import FitPlan
 
 TRAINABLE_ARCHITECTURES = frozenset({"llama"})
-"""Architectures whose training graph llama.cpp 0.3.36 builds and that were trained here."""
+"""Architectures whose training through llama.cpp 0.3.36 has been verified (SmolLM2 is
+`llama`); others are refused before anything is converted."""
 
 LLAMA_LOAD_MODE_NONE = 0
 """enum llama_load_mode: read the weights into memory (no mmap)."""
@@ -38,8 +39,8 @@ Emit = Callable[[dict[str, Any]], None]
 class UnsupportedArchitecture(Exception):
     def __init__(self, architecture: str) -> None:
         super().__init__(
-            f"llama.cpp cannot train this model: its architecture is {architecture!r}; "
-            f"training is supported for {', '.join(sorted(TRAINABLE_ARCHITECTURES))}")
+            f"cannot train this model: its architecture is {architecture!r}, and training through llama.cpp "
+            f"is supported here for {', '.join(sorted(TRAINABLE_ARCHITECTURES))} only")
         self.architecture = architecture
 
 
@@ -62,6 +63,23 @@ def architecture(model: Any) -> str:
     buf = ctypes.create_string_buffer(128)
     n = llama_cpp.llama_model_meta_val_str(model, b"general.architecture", buf, len(buf))
     return buf.value.decode() if n > 0 else "unknown"
+
+
+def check_architecture(path: Path) -> str:
+    """The architecture of the GGUF at `path` (read with the vocabulary only); raises
+    `UnsupportedArchitecture` for one that cannot be trained."""
+    params = llama_cpp.llama_model_default_params()
+    params.vocab_only = True
+    model = llama_cpp.llama_model_load_from_file(str(path).encode(), params)
+    if not model:
+        raise RuntimeError(f"cannot read {path}")
+    try:
+        found = architecture(model)
+    finally:
+        llama_cpp.llama_model_free(model)
+    if found not in TRAINABLE_ARCHITECTURES:
+        raise UnsupportedArchitecture(found)
+    return found
 
 
 def load_model(path: Path) -> Any:

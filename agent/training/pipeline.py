@@ -47,13 +47,16 @@ class TrainConfig:
     threads: int = 1
     last_blocks: int = 0
     max_steps: int = 0
+    home: Path | None = None
+    """The data folder the model is registered in (default: `$INTERLEAF_HOME`, else the
+    user data directory)."""
     workdir: Path | None = None
-    """Checkpoints and intermediate files (default: `<data>/training/<name>`); a run
+    """Checkpoints and intermediate files (default: `<home>/training/<name>`); a run
     with the same workdir resumes from its last finished epoch."""
     seed: int = 0
 
     def folder(self) -> Path:
-        return self.workdir or user_models.models_dir().parent / "training" / self.name
+        return self.workdir or user_models.models_dir(self.home).parent / "training" / self.name
 
 
 def _tools(config: TrainConfig) -> tuple[Tool, ...]:
@@ -157,11 +160,12 @@ def train(config: TrainConfig) -> Iterator[TrainEvent]:
         if event is not None:
             yield event
     yield StageStarted("register", name)
-    target = user_models.models_dir() / f"{name}.gguf"
+    target = user_models.models_dir(config.home) / f"{name}.gguf"
     target.parent.mkdir(parents=True, exist_ok=True)
     plan.output.replace(target)
     user_models.register(name, target, base=config.base,
-                         description=f"{config.base} fine-tuned on its own filtered tool calls ({config.ftype})")
+                         description=f"{config.base} fine-tuned on its own filtered tool calls ({config.ftype})",
+                         home=config.home)
     yield TrainingFinished(name, str(target), time.monotonic() - started, epochs)
 
 

@@ -58,9 +58,6 @@ class Run:
         weights, self.state = start_weights(plan, emit)
         emit({"type": "stage", "stage": "load", "detail": weights.name})
         self.model = fit.load_model(weights)
-        arch = fit.architecture(self.model)
-        if arch not in fit.TRAINABLE_ARCHITECTURES:
-            raise fit.UnsupportedArchitecture(arch)
         self.ctx = fit.new_context(self.model, plan.n_ctx, plan.threads)
         rows, self.n_val = token_rows(plan, self.model)
         if len(rows) - self.n_val < 1:
@@ -142,6 +139,7 @@ class Run:
 
 def run(plan: FitPlan, emit: Emit) -> Path:
     """Train per `plan`, resuming from its workdir's last checkpoint; the quantized result."""
+    fit.check_architecture(plan.base)
     state = Checkpoint.read(plan.workdir)
     if state is not None and state.epoch >= plan.epochs:
         emit({"type": "stage", "stage": "quantize", "detail": plan.ftype})
