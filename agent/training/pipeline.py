@@ -4,6 +4,7 @@ child process, quantization, registration. `train(config)` yields typed events;
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
@@ -51,8 +52,9 @@ class TrainConfig:
     """The data folder the model is registered in (default: `$INTERLEAF_HOME`, else the
     user data directory)."""
     workdir: Path | None = None
-    """Checkpoints and intermediate files (default: `<home>/training/<name>`); a run
-    with the same workdir resumes from its last finished epoch."""
+    """The training set (`dataset.jsonl`), checkpoints and intermediate files (default:
+    `<home>/training/<name>`); a run with the same workdir resumes from its last
+    finished epoch."""
     seed: int = 0
 
     def folder(self) -> Path:
@@ -148,6 +150,9 @@ def train(config: TrainConfig) -> Iterator[TrainEvent]:
     chosen = yield from _sampled(config, texts)
     if not chosen:
         raise ConfigError("the filter kept no call: nothing to train on (a larger corpus or a lower tau may help)")
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "dataset.jsonl", "w", encoding="utf-8") as dataset:
+        dataset.writelines(json.dumps({"text": text}, ensure_ascii=False) + "\n" for text in chosen)
     plan = FitPlan(base=_base_path(config.base), texts=tuple(chosen), workdir=folder,
                    output=folder / f"{name}.gguf", ftype=config.ftype, epochs=config.epochs, lr=config.lr,
                    lr_min=config.lr_min, val_split=config.val_split, threads=config.threads,

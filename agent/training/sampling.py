@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from llama_cpp.llama_grammar import LlamaGrammar
@@ -227,8 +227,3 @@ def _limited(tokens: Iterator[int], limit: int) -> Iterator[int]:
         if i >= limit:
             return
         yield token
-
-
-def annotate_all(sampler: Sampler, texts: Sequence[str]) -> Iterator[Annotated]:
-    for text in texts:
-        yield sampler.annotate(text)

@@ -15,10 +15,6 @@ from agent.training.fit import Checkpoint, Emit
 from agent.training.plan import FitPlan
 
 
-class _Stop(Exception):
-    """Raised from the progress callback's bookkeeping to end an epoch early (tests)."""
-
-
 def start_weights(plan: FitPlan, emit: Emit) -> tuple[Path, Checkpoint | None]:
     """The F32 weights to load: the last checkpoint when there is one, else the base
     model converted to F32."""
