@@ -85,6 +85,8 @@ def test_an_architecture_llama_cpp_cannot_train_is_refused_clearly(tmp_path: Pat
     with pytest.raises(UnsupportedModel, match="'gemma3'"):
         list(run_child(plan))
     assert not (tmp_path / "base-f32.gguf").exists()
+    with pytest.raises(UnsupportedModel, match="'gemma3'"):
+        next(iter(train(TrainConfig(base="gemma3-270m", home=tmp_path))))
 
 
 def test_a_bad_name_is_refused_before_any_work() -> None:

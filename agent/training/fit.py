@@ -68,9 +68,12 @@ def architecture(model: Any) -> str:
 def check_architecture(path: Path) -> str:
     """The architecture of the GGUF at `path` (read with the vocabulary only); raises
     `UnsupportedArchitecture` for one that cannot be trained."""
+    from llama_cpp._utils import suppress_stdout_stderr
+
     params = llama_cpp.llama_model_default_params()
     params.vocab_only = True
-    model = llama_cpp.llama_model_load_from_file(str(path).encode(), params)
+    with suppress_stdout_stderr(disable=False):  # llama.cpp's load notes stay off the caller's terminal
+        model = llama_cpp.llama_model_load_from_file(str(path).encode(), params)
     if not model:
         raise RuntimeError(f"cannot read {path}")
     try:

@@ -21,7 +21,8 @@ from agent.training.events import (EpochFinished, Progress, SamplingFinished, St
 from agent.training.plan import FitPlan
 from agent.training.sampling import Annotated, Sampler, SamplingConfig
 from agent.training.scorer import PrefixLlama
-from agent.training.worker import run_child
+from agent.training.fit import UnsupportedArchitecture, check_architecture
+from agent.training.worker import UnsupportedModel, run_child
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,10 @@ def train(config: TrainConfig) -> Iterator[TrainEvent]:
     started = time.monotonic()
     name = user_models.check_name(config.name)
     folder = config.folder()
+    try:
+        check_architecture(_base_path(config.base))
+    except UnsupportedArchitecture as exc:
+        raise UnsupportedModel(str(exc)) from None
     yield StageStarted("corpus", f"{len(config.texts)} texts" if config.texts else f"{config.corpus_size} generated")
     texts = _corpus(config)
     yield StageStarted("sample", f"{len(texts)} texts")
