@@ -276,7 +276,13 @@ def cmd_export(args: argparse.Namespace, consoles: Consoles) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace, consoles: Consoles) -> int:
+    from agent.cli.train import cmd_train as train
+
+    return train(args, consoles.out)
+
+
 COMMANDS = {
     "run": cmd_run, "resume": cmd_resume, "runs": cmd_runs, "show": cmd_show, "tools": cmd_tools,
-    "models": cmd_models, "index": cmd_index, "eval": cmd_eval, "export": cmd_export,
+    "models": cmd_models, "index": cmd_index, "eval": cmd_eval, "export": cmd_export, "train": cmd_train,
 }

@@ -7,6 +7,7 @@ import importlib
 import sys
 from typing import NoReturn
 
+from agent.cli import train
 from agent.tasks.models import Approve, Limits
 
 DEFAULTS = Limits()
@@ -96,6 +97,7 @@ def build_parser() -> Parser:
     sub.add_parser("models", help="list the known models")
     _index_parser(sub)
     _export_parser(sub, home)
+    train.add_parser(sub, home)
     if evals_available():
         evals = sub.add_parser("eval", help="run the evaluation harness", add_help=False)
         evals.add_argument("rest", nargs=argparse.REMAINDER)

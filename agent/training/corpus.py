@@ -1,0 +1,260 @@
+"""The texts the model annotates with its own calls: the user's files, or a generated corpus
+of word problems with worked solutions.
+
+The generated problems come from templates of their own (none of the arithmetic eval's
+wordings; `tests/test_training_corpus.py` checks that no eval item, numbers aside, appears
+here). Each problem is a question and its steps; a step is (words before it, expression,
+value). Solutions are written in several shapes: the equation per step, words per step,
+the answer alone, so that the model sees numbers it could have computed in many places.
+The texts carry no calls: the calls are the model's to find (`agent.training.sampling`).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from agent.arithmetic import evaluate, format_value
+
+Step = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class Problem:
+    family: str
+    question: str
+    steps: tuple[Step, ...]
+    """(lead words, expression, value); the last step's value is the answer."""
+
+    @property
+    def answer(self) -> str:
+        return self.steps[-1][2]
+
+    @property
+    def multi_step(self) -> bool:
+        return len(self.steps) > 1
+
+
+NAMES = ("Maya", "Omar", "Priya", "Leo", "Grace", "Hugo", "Nina", "Sam", "Iris", "Felix", "Rosa", "Dev", "Kai",
+         "Lila", "Ben", "Zoe", "Arjun", "Mia", "Theo", "Ava")
+THINGS = ("stamps", "beads", "crayons", "shells", "cards", "buttons", "coins", "stickers", "bolts", "tiles")
+CONTAINERS = ("crates", "trays", "jars", "boxes", "sacks", "cartons", "bins", "packets")
+GOODS = ("notebook", "lamp", "scarf", "mug", "kite", "puzzle", "candle", "plant", "poster", "wallet")
+
+
+def num(value: Fraction | int | float | str) -> str:
+    """A value as the calculator writes it."""
+    fraction = value if isinstance(value, Fraction) else Fraction(str(value))
+    return format_value(fraction)
+
+
+def money(rng: random.Random, low: int, high: int) -> str:
+    """A price with cents, e.g. 4.35."""
+    return f"{rng.randint(low, high)}.{rng.choice(range(5, 100, 5)):02d}"
+
+
+def step(lead: str, expression: str) -> Step:
+    value = evaluate(expression)
+    assert value is not None, expression
+    return (lead, expression, num(value))
+
+
+Family = Callable[[random.Random], Problem]
+
+
+def _product(rng: random.Random) -> Problem:
+    name, thing, box = rng.choice(NAMES), rng.choice(THINGS), rng.choice(CONTAINERS)
+    a, b = rng.randint(6, 64), rng.randint(12, 150)
+    return Problem("product", f"{name} fills {a} {box} and puts {b} {thing} into every one. How many {thing} "
+                   f"does {name} use?", (step(f"{a} {box} of {b} is", f"{a} * {b}"),))
+
+
+def _quotient(rng: random.Random) -> Problem:
+    name, thing = rng.choice(NAMES), rng.choice(THINGS)
+    b, q = rng.randint(4, 48), rng.randint(12, 95)
+    return Problem("quotient", f"{name} splits {b * q} {thing} into {b} equal piles. How many {thing} end up "
+                   "in one pile?", (step(f"{b * q} split {b} ways is", f"{b * q} / {b}"),))
+
+
+def _sum(rng: random.Random) -> Problem:
+    name = rng.choice(NAMES)
+    a, b = rng.randint(120, 4800), rng.randint(120, 4800)
+    return Problem("sum", f"On Saturday {name}'s stall had {a} visitors, and on Sunday it had {b}. What was "
+                   "the weekend's total?", (step("Together that is", f"{a} + {b}"),))
+
+
+def _difference(rng: random.Random) -> Problem:
+    name, thing = rng.choice(NAMES), rng.choice(THINGS)
+    a = rng.randint(900, 9000)
+    b = rng.randint(100, a - 50)
+    return Problem("difference", f"{name} collected {a} {thing} and traded away {b}. How many {thing} remain?",
+                   (step(f"{a} minus {b} is", f"{a} - {b}"),))
+
+
+def _percent_of(rng: random.Random) -> Problem:
+    p, whole = rng.choice((5, 10, 12, 15, 20, 25, 30, 40, 45, 60, 75, 80)), rng.randint(4, 90) * 20
+    return Problem("percent_of", f"A survey asked {whole} people, and {p}% of them said yes. How many people "
+                   "said yes?", (step(f"{p}% of {whole} is", f"{whole} * {p} / 100"),))
+
+
+def _share_percent(rng: random.Random) -> Problem:
+    whole = rng.choice((20, 25, 40, 50, 80, 200, 250, 400, 500))
+    part = rng.randint(1, whole - 1)
+    return Problem("share_percent", f"Of the {whole} trees in an orchard, {part} are pear trees. Which percent "
+                   "of the orchard is pear trees?", (step(f"{part} out of {whole} is", f"{part} / {whole} * 100"),))
+
+
+def _unit_cost(rng: random.Random) -> Problem:
+    good, n, price = rng.choice(GOODS), rng.randint(2, 40), money(rng, 1, 60)
+    return Problem("unit_cost", f"One {good} is priced at ${price}. What do {n} of them cost, in dollars?",
+                   (step(f"{n} at ${price} is", f"{n} * {price}"),))
+
+
+def _area(rng: random.Random) -> Problem:
+    a, b = rng.randint(6, 95), rng.randint(4, 60)
+    return Problem("area", f"A patio measures {a} feet by {b} feet. How many square feet does it cover?",
+                   (step(f"{a} by {b} is", f"{a} * {b}"),))
+
+
+def _speed(rng: random.Random) -> Problem:
+    v, t = rng.randint(35, 95), rng.randint(2, 9)
+    return Problem("speed", f"A train keeps a speed of {v} miles per hour for {t} hours. How far does it go, "
+                   "in miles?", (step(f"{t} hours at {v} is", f"{v} * {t}"),))
+
+
+def _buy_and_change(rng: random.Random) -> Problem:
+    name, good, n = rng.choice(NAMES), rng.choice(GOODS), rng.randint(2, 9)
+    price = money(rng, 1, 9)
+    paid = rng.choice((20, 50, 100))
+    return Problem("buy_and_change", f"{name} picks {n} {good}s at ${price} apiece and hands over ${paid}. What "
+                   "change comes back, in dollars?",
+                   (step(f"The {good}s cost", f"{n} * {price}"), step("The change is", f"{paid} - {n} * {price}")))
+
+
+def _groups_minus(rng: random.Random) -> Problem:
+    name, thing, box = rng.choice(NAMES), rng.choice(THINGS), rng.choice(CONTAINERS)
+    a, b = rng.randint(3, 25), rng.randint(10, 60)
+    c = rng.randint(5, a * b - 5)
+    first = step(f"{a} {box} of {b} is", f"{a} * {b}")
+    return Problem("groups_minus", f"{name} had {a} {box} with {b} {thing} each, then lost {c} {thing}. How "
+                   f"many {thing} are left?", (first, step(f"After losing {c},", f"{first[2]} - {c}")))
+
+
+def _wage_bonus(rng: random.Random) -> Problem:
+    name, rate, hours, bonus = rng.choice(NAMES), rng.randint(11, 48), rng.randint(6, 45), rng.randint(20, 300)
+    first = step(f"{hours} hours at ${rate} is", f"{rate} * {hours}")
+    return Problem("wage_bonus", f"{name} is paid ${rate} per hour, works {hours} hours and also receives a "
+                   f"${bonus} tip. How many dollars is that altogether?",
+                   (first, step(f"With the ${bonus} tip,", f"{first[2]} + {bonus}")))
+
+
+def _discount(rng: random.Random) -> Problem:
+    good, price, p = rng.choice(GOODS), rng.randint(8, 90) * 5, rng.choice((10, 15, 20, 25, 30, 40, 50))
+    first = step(f"{p}% of ${price} is", f"{price} * {p} / 100")
+    return Problem("discount", f"A {good} normally sells for ${price}, and today it is marked {p}% down. What "
+                   "does it sell for today, in dollars?", (first, step("The new price is", f"{price} - {first[2]}")))
+
+
+def _two_purchases(rng: random.Random) -> Problem:
+    g1, g2 = rng.sample(GOODS, 2)
+    n1, n2, p1, p2 = rng.randint(2, 30), rng.randint(2, 30), rng.randint(3, 80), rng.randint(3, 80)
+    a, b = step(f"The {g1}s come to", f"{n1} * {p1}"), step(f"the {g2}s come to", f"{n2} * {p2}")
+    return Problem("two_purchases", f"A club orders {n1} {g1}s for ${p1} each and {n2} {g2}s for ${p2} each. "
+                   "What is the bill in dollars?", (a, b, step("The bill is", f"{a[2]} + {b[2]}")))
+
+
+def _in_out(rng: random.Random) -> Problem:
+    a, b, c = rng.randint(200, 900), rng.randint(20, 190), rng.randint(20, 400)
+    first = step(f"After {b} leave,", f"{a} - {b}")
+    return Problem("in_out", f"A ferry carries {a} passengers. At the first stop {b} get off and {c} get on. How "
+                   "many passengers are aboard now?", (first, step(f"After {c} board,", f"{first[2]} + {c}")))
+
+
+def _share_after_total(rng: random.Random) -> Problem:
+    n, per, k = rng.randint(3, 12), rng.randint(12, 60), rng.choice((2, 3, 4, 5, 6))
+    total = n * per
+    while total % k:
+        per += 1
+        total = n * per
+    first = step(f"{n} rolls of {per} is", f"{n} * {per}")
+    return Problem("share_after_total", f"{n} rolls hold {per} stickers each, and the stickers are shared "
+                   f"evenly by {k} kids. How many stickers does each kid get?",
+                   (first, step(f"Split {k} ways,", f"{first[2]} / {k}")))
+
+
+def _missing_score(rng: random.Random) -> Problem:
+    n = rng.choice((3, 4, 5))
+    scores = [rng.randint(60, 99) for _ in range(n - 1)]
+    last = rng.randint(60, 99)
+    mean = Fraction(sum(scores) + last, n)
+    while mean.denominator != 1:
+        last += 1
+        mean = Fraction(sum(scores) + last, n)
+    first = step(f"{n} games at a mean of {num(mean)} make", f"{n} * {num(mean)}")
+    listed = ", ".join(str(s) for s in scores)
+    rest = " - ".join(str(s) for s in scores)
+    return Problem("missing_score", f"A bowler's mean over {n} games is {num(mean)}. The first games scored "
+                   f"{listed}. What did the last game score?", (first, step("The last game is", f"{first[2]} - {rest}")))
+
+
+ONE_STEP: tuple[Family, ...] = (_product, _quotient, _sum, _difference, _percent_of, _share_percent, _unit_cost,
+                                _area, _speed)
+MULTI_STEP: tuple[Family, ...] = (_buy_and_change, _groups_minus, _wage_bonus, _discount, _two_purchases, _in_out,
+                                  _share_after_total, _missing_score)
+
+
+def solution(problem: Problem, shape: int) -> str:
+    """A worked solution without calls, in one of three shapes."""
+    *first, (lead, expression, value) = problem.steps
+    if shape == 0:
+        worked = [f"{e} = {v}." for _, e, v in first]
+        return " ".join([*worked, f"{expression} = {value}. The answer is {value}."])
+    if shape == 1:
+        worked = [f"{ld} {v}.".strip() for ld, _, v in first]
+        return " ".join([*worked, f"{lead} {value}. The answer is {value}.".strip()])
+    worked = [f"{ld} {v}.".strip() for ld, _, v in first]
+    return " ".join([*worked, f"The answer is {value}."])
+
+
+def render(problem: Problem, shape: int) -> str:
+    return f"Question: {problem.question}\nAnswer: {solution(problem, shape)}"
+
+
+def problems(n: int, *, seed: int = 0, multi_share: float = 0.5) -> Iterator[Problem]:
+    """`n` generated problems, about `multi_share` of them multi-step, distinct questions."""
+    rng = random.Random(seed)
+    seen: set[str] = set()
+    while len(seen) < n:
+        family = rng.choice(MULTI_STEP if rng.random() < multi_share else ONE_STEP)
+        problem = family(rng)
+        if problem.question not in seen:
+            seen.add(problem.question)
+            yield problem
+
+
+SHAPE_WEIGHTS = (1, 1, 2)
+"""How often each solution shape is used: the answer alone (shape 2), the way answers
+are asked for in the prompts, is the one where a call has the most to teach."""
+
+
+def generated(n: int = 600, *, seed: int = 0, multi_share: float = 0.5) -> list[str]:
+    """The default corpus: `n` worked word problems as plain texts."""
+    rng = random.Random(seed + 1)
+    return [render(p, rng.choices(range(3), SHAPE_WEIGHTS)[0])
+            for p in problems(n, seed=seed, multi_share=multi_share)]
+
+
+def read_files(paths: Iterable[Path], *, max_chars: int = 1200) -> list[str]:
+    """The user's text files split into paragraphs (blank-line separated), each cut to
+    `max_chars`; empty paragraphs dropped."""
+    texts: list[str] = []
+    for path in paths:
+        files = sorted(path.rglob("*")) if path.is_dir() else [path]
+        for file in files:
+            if file.is_file():
+                body = file.read_text(encoding="utf-8", errors="replace")
+                texts += [p.strip()[:max_chars] for p in body.split("\n\n") if p.strip()]
+    return texts

@@ -1,0 +1,193 @@
+"""The whole method for one tool set: corpus, sampling and filtering, fine-tuning in a
+child process, quantization, registration. `train(config)` yields typed events;
+`run(config)` drains them and returns the last."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Generator, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.errors import ConfigError
+from agent.models import user_models
+from agent.models.catalog import model_path
+from agent.tools import Tool
+from agent.training import corpus
+from agent.training.events import (EpochFinished, Progress, SamplingFinished, StageStarted, TrainEvent,
+                                   TrainingFinished)
+from agent.training.plan import FitPlan
+from agent.training.sampling import Annotated, Sampler, SamplingConfig
+from agent.training.scorer import PrefixLlama
+from agent.training.fit import UnsupportedArchitecture, check_architecture
+from agent.training.worker import UnsupportedModel, run_child
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    base: str = "smollm2-135m"
+    """A packaged model name or a GGUF path."""
+    name: str = "smollm2-135m-tools"
+    """The spec the tuned model is registered under."""
+    tools: tuple[Tool, ...] = ()
+    """The tools to learn (default: the calculator)."""
+    texts: tuple[str, ...] = ()
+    """The corpus; empty: the generated word problems."""
+    corpus_size: int = 160
+    """Generated problems to annotate when `texts` is empty."""
+    extra_texts: tuple[str, ...] = ()
+    """Training texts used as they are (e.g. instruction–answer pairs from saved runs)."""
+    sampling: SamplingConfig = SamplingConfig()
+    epochs: int = 3
+    lr: float = 1e-4
+    lr_min: float = 1e-5
+    val_split: float = 0.1
+    ftype: str = "q4_1"
+    """The tuned model's type; q4_1 is the packaged SmolLM2's."""
+    threads: int = 1
+    last_blocks: int = 0
+    max_steps: int = 0
+    home: Path | None = None
+    """The data folder the model is registered in (default: `$INTERLEAF_HOME`, else the
+    user data directory)."""
+    workdir: Path | None = None
+    """The training set (`dataset.jsonl`), checkpoints and intermediate files (default:
+    `<home>/training/<name>`); a run with the same workdir resumes from its last
+    finished epoch."""
+    seed: int = 0
+
+    def folder(self) -> Path:
+        return self.workdir or user_models.models_dir(self.home).parent / "training" / self.name
+
+
+def _tools(config: TrainConfig) -> tuple[Tool, ...]:
+    if config.tools:
+        return config.tools
+    from agent.tools import installed
+
+    return (installed("Calculator"),)
+
+
+def _base_path(spec: str) -> Path:
+    path = Path(spec).expanduser()
+    if spec.lower().endswith(".gguf"):
+        if not path.is_file():
+            raise ConfigError(f"no such model file: {spec}")
+        return path
+    return model_path(spec)
+
+
+def sample(config: TrainConfig, tool: Tool, texts: list[str]) -> Iterator[Progress | Annotated]:
+    """Annotate `texts` with calls to `tool`; yields progress and each annotated text."""
+    base = _base_path(config.base)
+    sampler_lm, scorer_lm = PrefixLlama(base, threads=config.threads), PrefixLlama(base, threads=config.threads)
+    sampler = Sampler(sampler_lm, scorer_lm, tool, config=config.sampling)
+    kept, started = 0, time.monotonic()
+    try:
+        for i, text in enumerate(texts, 1):
+            annotated = sampler.annotate(text)
+            kept += annotated.kept
+            elapsed = time.monotonic() - started
+            yield Progress("sample", i, len(texts), kept=kept, seconds_left=elapsed / i * (len(texts) - i))
+            yield annotated
+    finally:
+        sampler.close()
+        sampler_lm.close()
+        scorer_lm.close()
+
+
+def _corpus(config: TrainConfig) -> list[str]:
+    if config.texts:
+        return list(config.texts)
+    return corpus.generated(config.corpus_size, seed=config.seed)
+
+
+def _sampled(config: TrainConfig, texts: list[str]) -> Generator[TrainEvent, None, list[str]]:
+    """Sampling with each tool in turn (each sees the calls of the ones before); returns
+    the texts with at least one kept call."""
+    totals = {"positions": 0, "sampled": 0, "kept": 0}
+    called = [False] * len(texts)
+    for tool in _tools(config):
+        annotated: list[str] = []
+        for item in sample(config, tool, texts):
+            if isinstance(item, Annotated):
+                totals["positions"] += item.positions
+                totals["sampled"] += item.sampled
+                totals["kept"] += item.kept
+                called[len(annotated)] = called[len(annotated)] or item.kept > 0
+                annotated.append(item.text)
+            else:
+                yield item
+        texts = annotated
+    chosen = [text for text, has in zip(texts, called) if has] + list(config.extra_texts)
+    yield SamplingFinished(len(texts), totals["positions"], totals["sampled"], totals["kept"], len(chosen),
+                           sum(len(t) for t in chosen) // 4)
+    return chosen
+
+
+def _progress(message: dict[str, Any]) -> TrainEvent | None:
+    kind = message.get("type")
+    if kind == "stage":
+        return StageStarted(message["stage"], message.get("detail", ""))
+    if kind == "step":
+        return Progress("train", message["step"], message["steps"], loss=message["loss"],
+                        tokens_per_s=message["tokens_per_s"], seconds_left=message["seconds_left"],
+                        epoch=message["epoch"])
+    if kind == "epoch":
+        return EpochFinished(message["epoch"], message["train_loss"], message["val_loss"], message["checkpoint"])
+    return None
+
+
+def train(config: TrainConfig) -> Iterator[TrainEvent]:
+    """Run the method (see the module doc), yielding events; the last is `TrainingFinished`."""
+    started = time.monotonic()
+    name = user_models.check_name(config.name)
+    folder = config.folder()
+    try:
+        check_architecture(_base_path(config.base))
+    except UnsupportedArchitecture as exc:
+        raise UnsupportedModel(str(exc)) from None
+    yield StageStarted("corpus", f"{len(config.texts)} texts" if config.texts else f"{config.corpus_size} generated")
+    texts = _corpus(config)
+    yield StageStarted("sample", f"{len(texts)} texts")
+    chosen = yield from _sampled(config, texts)
+    if not chosen:
+        raise ConfigError("the filter kept no call: nothing to train on (a larger corpus or a lower tau may help)")
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "dataset.jsonl", "w", encoding="utf-8") as dataset:
+        dataset.writelines(json.dumps({"text": text}, ensure_ascii=False) + "\n" for text in chosen)
+    plan = FitPlan(base=_base_path(config.base), texts=tuple(chosen), workdir=folder,
+                   output=folder / f"{name}.gguf", ftype=config.ftype, epochs=config.epochs, lr=config.lr,
+                   lr_min=config.lr_min, val_split=config.val_split, threads=config.threads,
+                   last_blocks=config.last_blocks, max_steps=config.max_steps, seed=config.seed)
+    epochs: list[dict[str, Any]] = []
+    for message in run_child(plan):
+        event = _progress(message)
+        if isinstance(event, EpochFinished):
+            epochs.append({"epoch": event.epoch, "train_loss": event.train_loss, "val_loss": event.val_loss})
+        if event is not None:
+            yield event
+    yield StageStarted("register", name)
+    target = user_models.models_dir(config.home) / f"{name}.gguf"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    plan.output.replace(target)
+    user_models.register(name, target, base=config.base,
+                         description=f"{config.base} fine-tuned on its own filtered tool calls ({config.ftype})",
+                         home=config.home)
+    yield TrainingFinished(name, str(target), time.monotonic() - started, epochs)
+
+
+def run(config: TrainConfig) -> TrainingFinished:
+    """`train(config)` to the end; its last event."""
+    last: TrainEvent | None = None
+    for last in train(config):
+        pass
+    assert isinstance(last, TrainingFinished)
+    return last
+
+
+def texts_from_runs(pairs: Iterable[Any]) -> tuple[str, ...]:
+    """Instruction–answer pairs (`agent.finetune.Pair`) as training texts."""
+    return tuple(f"Question: {p.instruction}\nAnswer: {p.output}" for p in pairs)

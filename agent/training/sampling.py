@@ -1,0 +1,229 @@
+"""The model annotates texts with its own calls (Toolformer, section 2).
+
+For each text: the positions where the model, shown a few examples of the tool, puts
+the open marker among its `top_k` most likely next tokens; at each, up to `per_position`
+candidate calls decoded under the tool's call grammar (the first greedy, the rest
+sampled); each candidate is executed; the loss filter of `agent.finetune` keeps a call
+only if its result makes the next tokens easier to predict by at least `tau`. The best
+kept call at each position is inserted (the verdicts are `agent.finetune`'s: its
+weighted loss, `CallVerdict.gain` and `keep`); a text with at least one kept call joins the
+training set.
+
+Candidate positions are the places before a number (` 42`, ` $4.50`) that has not
+appeared earlier in the text: a calculator's result can only help predict a number the
+text did not already give, and scoring every position would cost far more.
+
+Losses are scored after a short preamble of worked examples with completed calls
+(`scoring_prefix`; Toolformer scores the bare text): a model of 135M parameters that has
+never seen a call does not copy a result it is shown, so without the preamble even a
+right result scores as no help.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from llama_cpp.llama_grammar import LlamaGrammar
+
+from agent.arithmetic import evaluate, format_value
+from agent.dispatch import Dispatcher
+from agent.finetune import CallVerdict, weighted_loss
+from agent.grammar import tool_grammar
+from agent.markup import DEFAULT_MARKUP, Markup, ParsedCall
+from agent.tools import Tool, Toolbox
+from agent.training.scorer import CachedScorer, PrefixLlama
+
+_BEFORE_NUMBER = re.compile(r" (?=\$?\d)")
+_NUMBER = re.compile(r"\$?\d[\d,]*(?:\.\d+)?")
+
+SAMPLING_INSTRUCTION = (
+    "Your task is to add calls to a {name} API to a piece of text. The calls should help you get information "
+    "required to complete the text. You can call the API by writing \"{open}{name}(input){close}\" where "
+    "\"input\" is what the {name} gets. Here are some examples of API calls:"
+)
+
+CALCULATOR_SHOTS = (
+    ("Question: A van holds 14 crates of 36 melons. How many melons does it hold?\n"
+     "Answer: 14 * 36 = [Calculator(14 * 36)] 504. The answer is [Calculator(14 * 36)] 504."),
+    ("Question: Ella has $50 and buys 3 hats at $12.50 each. How many dollars are left?\n"
+     "Answer: The hats cost [Calculator(3 * 12.50)] 37.5. The answer is [Calculator(50 - 37.5)] 12.5."),
+    ("Question: 18 of 72 cars are red. What percent are red?\n"
+     "Answer: 18 / 72 * 100 = [Calculator(18 / 72 * 100)] 25. The answer is [Calculator(18 / 72 * 100)] 25."),
+)
+"""Calls without results, Toolformer's prompt style; words and numbers of their own."""
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    top_k: int = 20
+    per_position: int = 3
+    tau: float = 0.5
+    """Toolformer's τf for the calculator."""
+    temperature: float = 0.8
+    max_call_tokens: int = 32
+    continuation_chars: int = 16
+    """Enough for the five weighted tokens (digits are one token each)."""
+    seed: int = 0
+
+
+@dataclass
+class Annotated:
+    """One text after sampling and filtering."""
+
+    source: str
+    text: str
+    """The text with the kept calls inserted."""
+    positions: int = 0
+    """Positions where the open marker was in the top k."""
+    sampled: int = 0
+    """Distinct candidate calls sampled and executed."""
+    verdicts: list[CallVerdict] = field(default_factory=list)
+    kept: int = 0
+
+
+def sampling_prompt(tool: Tool, markup: Markup = DEFAULT_MARKUP) -> str:
+    shots = CALCULATOR_SHOTS if tool.name == "Calculator" else tuple(_call_free(e, markup) for e in tool.examples)
+    head = SAMPLING_INSTRUCTION.format(name=tool.name, open=markup.open, close=markup.close)
+    return head + "\n\n" + "\n\n".join(shots) + "\n\n"
+
+
+def _call_free(example: str, markup: Markup) -> str:
+    """A tool example with the results dropped: `[Name(x) → r]` becomes `[Name(x)]`."""
+    return re.sub(rf"\s*{re.escape(markup.arrow)}[^{re.escape(markup.close)}]*", "", example)
+
+
+def scoring_prefix(tool: Tool, markup: Markup = DEFAULT_MARKUP) -> str:
+    """Worked examples with completed calls, before each text the filter scores."""
+    if tool.name != "Calculator":
+        return "\n\n".join(tool.examples) + "\n\n" if tool.examples else ""
+    shots = [re.sub(r"\[Calculator\(([^)]*)\)\]", lambda m: _completed(m.group(1), markup), s) for s in CALCULATOR_SHOTS]
+    return "\n\n".join(shots) + "\n\n"
+
+
+def _completed(expression: str, markup: Markup) -> str:
+    value = evaluate(expression)
+    return markup.completed("Calculator", expression, format_value(value) if value is not None else "")
+
+
+def positions(text: str) -> list[int]:
+    """Offsets before a number in the answer part of `text` (all of it without one) that
+    has not appeared earlier in the text."""
+    start = text.find("Answer:")
+    start = start + len("Answer:") if start >= 0 else 0
+    found = []
+    for match in _BEFORE_NUMBER.finditer(text, start):
+        number = _NUMBER.match(text, match.end())
+        if number and number.group(0).lstrip("$").rstrip(".") not in text[: match.start()]:
+            found.append(match.start())
+    return found
+
+
+class Sampler:
+    """Samples, executes and filters calls to one tool."""
+
+    def __init__(self, sampler_model: PrefixLlama, scorer_model: PrefixLlama, tool: Tool, *,
+                 config: SamplingConfig = SamplingConfig(), markup: Markup = DEFAULT_MARKUP) -> None:
+        self.lm, self.tool, self.config, self.markup = sampler_model, tool, config, markup
+        self.scorer = CachedScorer(scorer_model)
+        self.prompt = sampling_prompt(tool, markup)
+        self.preamble = scoring_prefix(tool, markup)
+        self.grammar = tool_grammar(tool, markup)
+        self.open_token = self.lm.tokenize(" " + markup.open)[0]
+        self.dispatcher = Dispatcher(Toolbox([tool]), timeout=10.0)
+        self.rng = random.Random(config.seed)
+
+    def annotate(self, text: str) -> Annotated:
+        out = Annotated(source=text, text=text)
+        inserts: list[tuple[int, str]] = []
+        for offset in positions(text):
+            before = text[:offset]
+            if not self._open_in_top_k(before):
+                continue
+            out.positions += 1
+            best: CallVerdict | None = None
+            for raw in self._candidates(before):
+                result = self._execute(raw)
+                if result is None:
+                    continue
+                out.sampled += 1
+                verdict = self._judge(before, text[offset:], raw, result)
+                if verdict is None:
+                    continue
+                out.verdicts.append(verdict)
+                if verdict.keep(self.config.tau) and (best is None or verdict.gain > best.gain):
+                    best = verdict
+            if best is not None:
+                inserts.append((offset, " " + self.markup.completed(best.name, best.raw, best.result)))
+        out.kept = len(inserts)
+        for offset, call in reversed(inserts):
+            out.text = out.text[:offset] + call + out.text[offset:]
+        return out
+
+    def _open_in_top_k(self, before: str) -> bool:
+        tokens = self.lm.tokenize(self.prompt + before, bos=True)
+        self.lm.eval(tokens)
+        logprobs = self.lm.logprobs_at(len(tokens) - 1)
+        kth = sorted(logprobs, reverse=True)[self.config.top_k - 1]
+        return bool(logprobs[self.open_token] >= kth)
+
+    def _candidates(self, before: str) -> list[str]:
+        head = self.lm.tokenize(self.prompt + before + " " + self.markup.opened(self.tool.name), bos=True)
+        found: list[str] = []
+        for i in range(self.config.per_position):
+            raw = self._decode(head, 0.0 if i == 0 else self.config.temperature)
+            if raw and raw not in found:
+                found.append(raw)
+        return found
+
+    def _decode(self, head: list[int], temperature: float) -> str | None:
+        """One call's arguments under the grammar, or None if it did not close."""
+        grammar = LlamaGrammar.from_string(self.grammar, verbose=False)
+        pieces: list[int] = []
+        self.lm.llm.set_seed(self.rng.randrange(2**31))
+        tokens = self.lm.llm.generate(head, temp=temperature, top_k=40, top_p=0.95, grammar=grammar, reset=True)
+        for token in _limited(tokens, self.config.max_call_tokens):
+            if token == self.lm.llm.token_eos():
+                break
+            pieces.append(token)
+            text = self.lm.detokenize(pieces)
+            if self.markup.close in text:
+                raw, _, _ = text.rpartition(")")
+                return raw.strip() or None
+        return None
+
+    def _execute(self, raw: str) -> str | None:
+        outcome = self.dispatcher.run(ParsedCall.of(self.tool.name, raw))
+        return outcome.result if outcome.error is None else None
+
+    def _judge(self, before: str, after: str, raw: str, result: str) -> CallVerdict | None:
+        """The filter's verdict on one call inserted at `before|after`. The contexts are
+        built here rather than by `judge_calls` so that the space before the call stays
+        with the call, as in the training text: the text without a call is then `before`
+        followed by `after` exactly, with no doubled space."""
+        after = after[: self.config.continuation_chars]
+        if not after.strip():
+            return None
+        name = self.tool.name
+
+        def loss(context: str) -> float:
+            return weighted_loss(self.scorer.token_logprobs(self.preamble + context, after))
+
+        return CallVerdict(
+            name, raw, result,
+            loss_with_result=loss(before + " " + self.markup.completed(name, raw, result)),
+            loss_without_call=loss(before),
+            loss_without_result=loss(before + " " + self.markup.completed(name, raw, "")),
+        )
+
+    def close(self) -> None:
+        self.dispatcher.close()
+
+
+def _limited(tokens: Iterator[int], limit: int) -> Iterator[int]:
+    for i, token in enumerate(tokens):
+        if i >= limit:
+            return
+        yield token

@@ -1,0 +1,148 @@
+"""The training run itself: convert, load, build the dataset, run the epochs, checkpoint
+and quantize. Runs in the training child process; reports through `emit`."""
+
+from __future__ import annotations
+
+import ctypes
+import random
+from pathlib import Path
+from typing import Any
+
+import llama_cpp
+
+from agent.training import fit, native
+from agent.training.fit import Checkpoint, Emit
+from agent.training.plan import FitPlan
+
+
+def start_weights(plan: FitPlan, emit: Emit) -> tuple[Path, Checkpoint | None]:
+    """The F32 weights to load: the last checkpoint when there is one, else the base
+    model converted to F32."""
+    state = Checkpoint.read(plan.workdir)
+    if state is not None:
+        emit({"type": "resumed", "epoch": state.epoch, "step": state.step})
+        return Path(state.weights), state
+    f32 = plan.workdir / "base-f32.gguf"
+    if not f32.is_file():
+        emit({"type": "stage", "stage": "convert", "detail": f"{plan.base.name} to F32"})
+        fit.quantize(plan.base, f32, "f32", threads=plan.threads)
+    return f32, None
+
+
+def token_rows(plan: FitPlan, model: Any) -> tuple[list[list[int]], int]:
+    """Training windows (shuffled documents, a fixed seed) and the number of validation
+    rows at the end."""
+    texts = list(plan.texts)
+    random.Random(plan.seed).shuffle(texts)
+    docs = [fit.tokenize(model, t.rstrip() + "\n\n", bos=False) for t in texts]
+    rows = fit.windows(docs, plan.n_ctx, plan.stride)
+    n_val = int(len(rows) * plan.val_split) if len(rows) > 1 else 0
+    if plan.val_split > 0 and n_val == 0 and len(rows) > 1:
+        n_val = 1
+    if plan.max_steps and len(rows) - n_val > plan.max_steps:
+        rows = rows[: plan.max_steps] + rows[len(rows) - n_val :]
+    return rows, n_val
+
+
+class Run:
+    """One training run's native state and progress bookkeeping."""
+
+    def __init__(self, plan: FitPlan, emit: Emit) -> None:
+        self.plan, self.emit = plan, emit
+        self.libs = native.load()
+        plan.workdir.mkdir(parents=True, exist_ok=True)
+        weights, self.state = start_weights(plan, emit)
+        emit({"type": "stage", "stage": "load", "detail": weights.name})
+        self.model = fit.load_model(weights)
+        self.ctx = fit.new_context(self.model, plan.n_ctx, plan.threads)
+        rows, self.n_val = token_rows(plan, self.model)
+        if len(rows) - self.n_val < 1:
+            raise ValueError("the corpus is too small for one training window")
+        self.rows = len(rows)
+        self.dataset = fit.dataset(self.libs, rows, plan.n_ctx)
+        self.opt = native.OptimizerParams()
+        self.opt.adamw = native.AdamW(plan.lr, 0.9, 0.999, 1e-8, 0.0)
+        self.steps_per_epoch = self.rows - self.n_val
+        self.total = self.steps_per_epoch * plan.epochs
+        self.step = self.state.step if self.state else 0
+        self.epoch = self.state.epoch if self.state else 0
+        self.t0 = fit.now()
+        self.first_step = self.step
+        self._sum, self._seen = 0.0, 0
+        fit.warm_threads(self.ctx, rows[0][0])
+        self._filter = fit.tensor_filter(self.libs, plan.last_blocks, fit.n_blocks(self.model))
+        self._callbacks = (native.EpochCallback(self._on_train), native.EpochCallback(self._on_eval))
+        params = native.OptParams(0, ctypes.cast(self._filter, ctypes.c_void_p).value, None,
+                                  native.constant_params_fn(self.libs), ctypes.addressof(self.opt),
+                                  native.GGML_OPT_OPTIMIZER_TYPE_ADAMW)
+        self.libs.llama.llama_opt_init(self.ctx, self.model, params)
+
+    def _on_train(self, train: bool, _opt: int, _data: int, result: int, ibatch: int, _imax: int,
+                  _t0: int) -> None:
+        self.step += 1
+        self.opt.adamw.alpha = fit.learning_rate(self.plan, self.step, self.total)
+        loss, n = native.result_loss(self.libs, result)
+        seen = n - self._seen
+        batch_loss = (loss * n - self._sum) / seen if seen > 0 else loss
+        self._sum, self._seen = loss * n, n
+        done = self.step - self.first_step
+        elapsed = fit.now() - self.t0
+        rate = done * self.plan.n_ctx / elapsed if elapsed > 0 else 0.0
+        left = (self.total - self.step) * self.plan.n_ctx / rate if rate > 0 else None
+        self.emit({"type": "step", "epoch": self.epoch + 1, "step": self.step, "steps": self.total,
+                   "loss": loss, "batch_loss": batch_loss, "lr": float(self.opt.adamw.alpha), "tokens_per_s": rate, "seconds_left": left})
+
+    def _on_eval(self, train: bool, _opt: int, _data: int, result: int, ibatch: int, imax: int, _t0: int) -> None:
+        return None
+
+    def epoch_once(self) -> tuple[float, float | None]:
+        libs = self.libs.ggml
+        r_train, r_eval = libs.ggml_opt_result_init(), libs.ggml_opt_result_init()
+        self._sum, self._seen = 0.0, 0
+        split = self.rows - self.n_val
+        try:
+            self.libs.llama.llama_opt_epoch(self.ctx, self.dataset, r_train, r_eval if self.n_val else None, split,
+                                            ctypes.cast(self._callbacks[0], ctypes.c_void_p),
+                                            ctypes.cast(self._callbacks[1], ctypes.c_void_p))
+            train_loss, _ = native.result_loss(self.libs, r_train)
+            val = native.result_loss(self.libs, r_eval)[0] if self.n_val else None
+        finally:
+            libs.ggml_opt_result_free(r_train)
+            libs.ggml_opt_result_free(r_eval)
+        return train_loss, val
+
+    def fit(self) -> Path:
+        while self.epoch < self.plan.epochs:
+            self.emit({"type": "stage", "stage": "train", "detail": f"epoch {self.epoch + 1}/{self.plan.epochs}"})
+            train_loss, val_loss = self.epoch_once()
+            self.epoch += 1
+            weights = self.plan.workdir / f"epoch-{self.epoch}.gguf"
+            llama_cpp.llama_model_save_to_file(self.model, str(weights).encode())
+            Checkpoint(self.epoch, self.step, str(weights), train_loss, val_loss).write(self.plan.workdir)
+            self.emit({"type": "epoch", "epoch": self.epoch, "train_loss": train_loss, "val_loss": val_loss,
+                       "checkpoint": str(weights)})
+        state = Checkpoint.read(self.plan.workdir)
+        assert state is not None
+        self.emit({"type": "stage", "stage": "quantize", "detail": self.plan.ftype})
+        fit.quantize(Path(state.weights), self.plan.output, self.plan.ftype, threads=self.plan.threads)
+        return self.plan.output
+
+    def close(self) -> None:
+        self.libs.ggml.ggml_opt_dataset_free(self.dataset)
+        llama_cpp.llama_free(self.ctx)
+        llama_cpp.llama_model_free(self.model)
+
+
+def run(plan: FitPlan, emit: Emit) -> Path:
+    """Train per `plan`, resuming from its workdir's last checkpoint; the quantized result."""
+    fit.check_architecture(plan.base)
+    state = Checkpoint.read(plan.workdir)
+    if state is not None and state.epoch >= plan.epochs:
+        emit({"type": "stage", "stage": "quantize", "detail": plan.ftype})
+        fit.quantize(Path(state.weights), plan.output, plan.ftype, threads=plan.threads)
+        return plan.output
+    training = Run(plan, emit)
+    try:
+        return training.fit()
+    finally:
+        training.close()

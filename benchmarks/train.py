@@ -1,0 +1,109 @@
+"""Toolformer end to end on the default corpus, and the gain it buys.
+
+    python benchmarks/train.py [--corpus N] [--epochs N] [--threads N] [--limit N] [--home DIR]
+
+1. `agent.training.train` on the generated corpus: sampling calls at the positions where
+   the open marker is in the model's top k, the loss filter, fine-tuning in a child
+   process, quantization back to Q4_1, registration as `smollm2-135m-tools` (in a
+   temporary data folder unless `--home`). Prints the time, the peak memory (this
+   process and the training child) and how many sampled calls the filter kept.
+2. The arithmetic eval (`agent.evals.arithmetic`, its own defaults) of the base model with
+   tools and of the tuned model with tools, resolved through the catalog by name;
+   one-step and multi-step problems reported separately.
+
+Targets: tuned ≥ base + 15 points; ≥ 30% of the multi-step problems; the pipeline
+≤ 30 minutes and ≤ 4 GB on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from agent.evals import arithmetic
+from agent.evals import cli as eval_cli
+from agent.evals.runner import Setup
+from agent.training import SamplingConfig, TrainConfig, TrainingFinished, SamplingFinished, to_json, train
+
+BASE = "smollm2-135m"
+TUNED = "smollm2-135m-tools"
+
+
+def pipeline(args: argparse.Namespace) -> tuple[float, SamplingFinished | None, TrainingFinished | None]:
+    config = TrainConfig(base=BASE, name=TUNED, corpus_size=args.corpus, epochs=args.epochs, threads=args.threads,
+                         sampling=SamplingConfig(per_position=args.per_position), last_blocks=args.last_blocks)
+    started = time.perf_counter()
+    sampled: SamplingFinished | None = None
+    finished: TrainingFinished | None = None
+    for event in train(config):
+        if isinstance(event, SamplingFinished):
+            sampled = event
+        if isinstance(event, TrainingFinished):
+            finished = event
+        if args.verbose or type(event).__name__ != "Progress" or getattr(event, "step", 0) % 10 == 0:
+            print(json.dumps(to_json(event)), flush=True)
+    return time.perf_counter() - started, sampled, finished
+
+
+def evaluate(spec: str, limit: int) -> dict[str, tuple[int, int]]:
+    """(correct, items) for one-step and multi-step problems, the eval's own settings."""
+    options = eval_cli.parser().parse_args(["arithmetic", "--threads", "1"])
+    model = eval_cli.load_model(spec, options)
+    problems = arithmetic.load_problems()
+    if limit:
+        problems = eval_cli.sample(problems, limit, 0)
+    kinds = {p.id: ("multi-step" if p.kind == "multi" else "one-step") for p in problems}
+    scores = {"one-step": [0, 0], "multi-step": [0, 0]}
+    for outcome in arithmetic.run(Setup(spec), model, problems):
+        cell = scores[kinds[outcome.item]]
+        cell[0] += int(outcome.correct)
+        cell[1] += 1
+    return {k: (v[0], v[1]) for k, v in scores.items()}
+
+
+def pct(cell: tuple[int, int]) -> str:
+    return f"{100 * cell[0] / cell[1]:.1f}% ({cell[0]}/{cell[1]})" if cell[1] else "-"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--corpus", type=int, default=120, help="generated problems to annotate")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--per-position", type=int, default=2, help="candidate calls per position")
+    p.add_argument("--last-blocks", type=int, default=0, help="train only the last N blocks (0: all)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--limit", type=int, default=0, help="eval items (0: all 125)")
+    p.add_argument("--home", type=Path, help="data folder for the tuned model (default: a temporary one)")
+    p.add_argument("--verbose", action="store_true")
+    args = p.parse_args()
+    home = args.home or Path(tempfile.mkdtemp(prefix="interleaf-train-"))
+    os.environ["INTERLEAF_HOME"] = str(home)
+    seconds, sampled, finished = pipeline(args)
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"\npipeline: {seconds / 60:.1f} min (target ≤ 30), peak memory {max(own, child) / 1024:.2f} GB "
+          f"(this process {own:.0f} MB, training child {child:.0f} MB; target ≤ 4 GB)")
+    if sampled is not None:
+        print(f"sampling: {sampled.texts} texts, {sampled.positions} positions with the open marker in the top "
+              f"{SamplingConfig().top_k}, {sampled.sampled} calls sampled and executed, {sampled.kept} kept by the "
+              f"filter ({100 * sampled.kept / max(1, sampled.sampled):.0f}%), {sampled.training_texts} training texts")
+    if finished is not None:
+        print("epochs:", json.dumps(finished.epochs))
+    started = time.perf_counter()
+    rows = {name: evaluate(name, args.limit) for name in (BASE, TUNED)}
+    print(f"\narithmetic eval with tools ({(time.perf_counter() - started) / 60:.1f} min):")
+    print(f"{'model':<22} {'one-step':<20} {'multi-step':<20} all")
+    for name, cells in rows.items():
+        both = (cells["one-step"][0] + cells["multi-step"][0], cells["one-step"][1] + cells["multi-step"][1])
+        print(f"{name:<22} {pct(cells['one-step']):<20} {pct(cells['multi-step']):<20} {pct(both)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""A tiny training run on the packaged SmolLM2 (one window, one step per epoch): the
+whole pipeline, a resumed second epoch whose loss is lower, quantization, reload and
+resolution through the catalog."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import llama_cpp
+import pytest
+
+from agent.errors import ConfigError
+from agent.models.catalog import list_models, model_path, resolve_model
+from agent.training import (EpochFinished, SamplingConfig, SamplingFinished, TrainConfig, TrainingFinished,
+                            UnsupportedModel, train)
+from agent.training.fit import Checkpoint
+from agent.training.plan import FitPlan
+from agent.training.worker import decode, encode, run_child
+
+TEXT = "Question: A tray holds 16 cups. How many cups are on 7 trays?\nAnswer: 7 * 16 = 112. The answer is 112."
+ANNOTATED = ("Question: A crate holds 24 pears. How many pears are in 9 crates?\n"
+             "Answer: 9 * 24 = [Calculator(9 * 24) → 216] 216. The answer is 216.")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[object]]:
+    home = tmp_path_factory.mktemp("home")
+    config = TrainConfig(name="tiny-tools", texts=(TEXT,), extra_texts=(ANNOTATED,) * 12, epochs=1, max_steps=1,
+                         val_split=0.0, sampling=SamplingConfig(per_position=1), home=home)
+    return home, list(train(config))
+
+
+def test_the_pipeline_samples_trains_quantizes_and_registers(trained: tuple[Path, list[object]]) -> None:
+    home, events = trained
+    sampled = next(e for e in events if isinstance(e, SamplingFinished))
+    assert sampled.texts == 1 and sampled.training_texts >= 12 and sampled.kept <= sampled.sampled
+    epochs = [e for e in events if isinstance(e, EpochFinished)]
+    assert [e.epoch for e in epochs] == [1] and epochs[0].train_loss > 0
+    finished = events[-1]
+    assert isinstance(finished, TrainingFinished) and finished.name == "tiny-tools"
+    record = json.loads((home / "models" / "tiny-tools.json").read_text())
+    assert record["base"] == "smollm2-135m" and Path(record["path"]) == Path(finished.path)
+
+
+def test_a_resumed_run_continues_from_the_checkpoint_and_the_loss_goes_down(
+        trained: tuple[Path, list[object]]) -> None:
+    home, events = trained
+    first = next(e for e in events if isinstance(e, EpochFinished))
+    workdir = home / "training" / "tiny-tools"
+    plan = FitPlan(base=model_path("smollm2-135m"), texts=(ANNOTATED,) * 12, workdir=workdir,
+                   output=workdir / "resumed.gguf", epochs=2, max_steps=1, val_split=0.0)
+    assert decode(encode(plan)) == plan
+    messages = list(run_child(plan))
+    assert messages[0] == {"type": "resumed", "epoch": 1, "step": 1}
+    second = next(m for m in messages if m["type"] == "epoch")
+    assert second["epoch"] == 2 and second["train_loss"] < first.train_loss
+    state = Checkpoint.read(workdir)
+    assert state is not None and state.epoch == 2 and Path(state.weights).name == "epoch-2.gguf"
+    f32 = (workdir / "epoch-2.gguf").stat().st_size
+    assert (workdir / "resumed.gguf").stat().st_size < f32 / 4, "quantized back to Q4_1"
+
+
+def test_the_tuned_model_resolves_through_the_catalog_and_generates(
+        trained: tuple[Path, list[object]], monkeypatch: pytest.MonkeyPatch) -> None:
+    home, events = trained
+    monkeypatch.setenv("INTERLEAF_HOME", str(home))
+    path = model_path("tiny-tools")
+    assert "tiny-tools" in [m.name for m in list_models()]
+    model = resolve_model("tiny-tools")
+    assert model.name == "tiny-tools"
+    llm = llama_cpp.Llama(model_path=str(path), n_ctx=256, verbose=False, n_threads=1)
+    out = llm.create_completion("Question: A box holds 12 eggs. How many eggs are in 5 boxes?\nAnswer:",
+                                max_tokens=8, temperature=0.0)
+    assert out["choices"][0]["text"].strip()
+
+
+def test_an_architecture_llama_cpp_cannot_train_is_refused_clearly(tmp_path: Path) -> None:
+    try:
+        gemma = model_path("gemma3-270m")
+    except ConfigError:
+        pytest.skip("gemma3-270m is not installed")
+    plan = FitPlan(base=gemma, texts=(ANNOTATED,), workdir=tmp_path, output=tmp_path / "out.gguf")
+    with pytest.raises(UnsupportedModel, match="'gemma3'"):
+        list(run_child(plan))
+    assert not (tmp_path / "base-f32.gguf").exists()
+    with pytest.raises(UnsupportedModel, match="'gemma3'"):
+        next(iter(train(TrainConfig(base="gemma3-270m", home=tmp_path))))
+
+
+def test_a_bad_name_is_refused_before_any_work() -> None:
+    with pytest.raises(ConfigError, match="model name"):
+        next(iter(train(replace(TrainConfig(), name="../evil"))))

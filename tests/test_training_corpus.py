@@ -1,0 +1,63 @@
+"""The generated training corpus: disjoint from the arithmetic eval, worked correctly,
+and with multi-step problems; the sampling positions it offers."""
+
+from __future__ import annotations
+
+import re
+
+from agent.arithmetic import evaluate, format_value
+from agent.evals.arithmetic import SOLVED, STEPPED, load_problems
+from agent.training import corpus
+from agent.training.sampling import positions
+
+_NUMBERS = re.compile(r"\$?\d[\d,]*(?:\.\d+)?%?")
+
+
+def skeleton(question: str) -> str:
+    """A question with its numbers and names taken out: what a template fixes."""
+    text = _NUMBERS.sub("N", question)
+    for name in corpus.NAMES:
+        text = text.replace(name, "X")
+    return " ".join(text.lower().split())
+
+
+def test_no_eval_item_appears_in_the_corpus_even_with_other_numbers() -> None:
+    generated = list(corpus.problems(4000, seed=1))
+    texts = "\n".join(corpus.render(p, i % 3) for i, p in enumerate(generated))
+    shapes = {skeleton(p.question) for p in generated}
+    eval_questions = [p.question for p in load_problems()] + [q for q, _ in (*SOLVED, *STEPPED)]
+    assert len(eval_questions) > 125
+    for question in eval_questions:
+        assert question not in texts
+        assert skeleton(question) not in shapes, question
+
+
+def test_every_step_of_every_solution_is_right() -> None:
+    for problem in corpus.problems(600, seed=2):
+        for _, expression, value in problem.steps:
+            computed = evaluate(expression)
+            assert computed is not None and format_value(computed) == value, (problem.question, expression)
+
+
+def test_the_corpus_has_multi_step_problems_in_every_shape() -> None:
+    generated = list(corpus.problems(400, seed=3))
+    multi = [p for p in generated if p.multi_step]
+    assert 0.3 < len(multi) / len(generated) < 0.7
+    assert {p.family for p in multi} == {f.__name__.lstrip("_") for f in corpus.MULTI_STEP}
+    problem = multi[0]
+    shapes = {corpus.solution(problem, shape) for shape in range(3)}
+    assert len(shapes) == 3 and all(s.endswith(f"The answer is {problem.answer}.") for s in shapes)
+    assert all("[" not in corpus.render(p, 0) for p in generated), "the calls are the model's to find"
+
+
+def test_positions_are_before_new_numbers_in_the_answer() -> None:
+    text = "Question: 3 boxes of 12 pens. How many pens?\nAnswer: 3 * 12 = 36. The answer is 36."
+    found = positions(text)
+    assert [text[i:i + 4] for i in found] == [" 36."]
+
+
+def test_user_files_are_read_as_paragraphs(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "a.txt").write_text("First paragraph 12.\n\nSecond one, 40 items.\n\n\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.md").write_text("Third.")
+    assert corpus.read_files([tmp_path]) == ["First paragraph 12.", "Second one, 40 items.", "Third."]
