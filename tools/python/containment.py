@@ -1,0 +1,175 @@
+"""Keeping a sandbox still between calls and clearing out what a call left, from the host.
+
+After each call the sandbox is frozen (cgroup freezer, or SIGSTOP to every process
+without cgroups), then the host counts what runs in it by threads, not processes: only
+the supervisor (PID 1) and the interpreter, one thread each, may stay. Everything else,
+zombie leaders whose other threads still run included, is killed. The interpreter is
+thawed only for the next call.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from contextlib import suppress
+
+from tools.python.cgroups import Cgroups
+
+_ROUNDS = 4
+_WAIT_SECONDS = 1.0
+
+WITHOUT_CGROUPS = {
+    "memory of the sandbox as a whole, counting tmpfs, shared memory and memfd":
+        "not held: memory is bounded per process and per in-memory folder; memfd_create and shmget are refused",
+    "processes and threads of the sandbox as a whole": "RLIMIT_NPROC (per uid)",
+    "CPU share of the sandbox as a whole": "not held: CPU time is bounded per process and per call",
+    "frozen between calls": "SIGSTOP to every process of the sandbox",
+}
+
+
+def live_threads(pid: int) -> int:
+    """Threads of `pid` that are not dead (a zombie leader's live threads count)."""
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0
+    count = 0
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat", "rb") as f:
+                state = f.read().rsplit(b")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        count += state not in (b"Z", b"X")
+    return count
+
+
+def _status(pid: int) -> dict[str, str]:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+    except OSError:
+        return {}
+
+
+def descendants(root: int) -> list[int]:
+    """Every descendant of `root`, as the host's /proc shows them."""
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat", "rb") as f:
+                    parent = int(f.read().rsplit(b")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(name))
+    found: list[int] = []
+    queue = list(children.get(root, []))
+    while queue:
+        pid = queue.pop()
+        found.append(pid)
+        queue.extend(children.get(pid, []))
+    return found
+
+
+class Containment:
+    """Freeze, count and clear one sandbox. `outside` is bubblewrap's own process on the
+    host, which waits for the sandbox and is no part of it."""
+
+    def __init__(self, cgroups: Cgroups | None, outside: int) -> None:
+        self.cgroups = cgroups
+        self.outside = outside
+        self._stopped: set[int] = set()
+
+    def guarantees(self) -> dict[str, str]:
+        held = dict(WITHOUT_CGROUPS)
+        if self.cgroups is not None:
+            held.update(self.cgroups.guarantees())
+        return held
+
+    def census(self) -> dict[int, int]:
+        """Thread-group id → live threads, for everything in the sandbox."""
+        pids = self.cgroups.processes() if self.cgroups is not None else descendants(self.outside)
+        counted = {pid: live_threads(pid) for pid in pids if pid != self.outside}
+        return {pid: n for pid, n in counted.items() if n}
+
+    def freeze(self) -> bool:
+        if self.cgroups is not None:
+            return self.cgroups.freeze()
+        for _ in range(_ROUNDS * 4):  # stopped processes cannot fork: this converges
+            fresh = [pid for pid in self.census() if pid not in self._stopped]
+            if not fresh:
+                return True
+            for pid in fresh:
+                with suppress(OSError):
+                    os.kill(pid, signal.SIGSTOP)
+                self._stopped.add(pid)
+        return False
+
+    def thaw(self) -> None:
+        if self.cgroups is not None:
+            self.cgroups.thaw()
+            return
+        for pid in self._stopped:
+            with suppress(OSError):
+                os.kill(pid, signal.SIGCONT)
+        self._stopped.clear()
+
+    def settle(self, init_pid: int, interpreter: int | None) -> str | None:
+        """Freeze the sandbox and kill all but the supervisor and the interpreter (its
+        PID-namespace pid is `interpreter`). None if that worked, else what is wrong."""
+        for _ in range(_ROUNDS):
+            if not self.freeze():
+                return "the sandbox could not be frozen"
+            found = self.census()
+            keep = _find_interpreter(found, init_pid, interpreter)
+            if keep is None:
+                return "the interpreter could not be found"
+            if found.get(init_pid) != 1 or found[keep] != 1:
+                return "threads would not stop"
+            extra = [pid for pid in found if pid not in (init_pid, keep)]
+            if not extra:
+                return None
+            self._kill(extra)
+        return "background processes would not stop"
+
+    def _kill(self, pids: list[int]) -> None:
+        for pid in pids:
+            with suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        if self.cgroups is not None and self.cgroups.kill_needs_thaw:
+            self.cgroups.thaw()  # v1: the killed die only once thawed
+        deadline = time.monotonic() + _WAIT_SECONDS
+        while any(live_threads(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        self._stopped.difference_update(pids)
+
+    def kill_all(self) -> None:
+        if self.cgroups is not None:
+            self.cgroups.kill_all()
+            return
+        for pid in self.census():
+            with suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        self._stopped.clear()
+
+    def oom_kills(self) -> int:
+        return self.cgroups.oom_kills() if self.cgroups is not None else 0
+
+    def close(self) -> None:
+        if self.cgroups is not None:
+            self.cgroups.remove()
+        self._stopped.clear()
+
+
+def _find_interpreter(found: dict[int, int], init_pid: int, interpreter: int | None) -> int | None:
+    """The host pid of the interpreter: a child of PID 1 with that namespace pid."""
+    if interpreter is None:
+        return None
+    for pid in found:
+        status = _status(pid)
+        ids = status.get("NSpid", "").split()
+        if ids and ids[-1] == str(interpreter) and status.get("PPid", "").strip() == str(init_pid):
+            return pid
+    return None
