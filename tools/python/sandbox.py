@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 STARTUP_TIMEOUT = 30.0
 """Seconds the sandbox may take to start, on top of a call's own timeout."""
 PREEMPTED = "the previous call ran past its caller's time limit and was stopped"
+"""The reset a call reports when the call before it was stopped for its caller."""
 
 
 class SandboxUnavailable(ConfigError):
@@ -146,6 +147,7 @@ class Sandbox:
         self._finalizer: weakref.finalize[[], Sandbox] | None = None
         self._guarantees: dict[str, str] = {}
         self._host_links: set[tuple[str, str]] = set()
+        self._preempted = False
 
     def __enter__(self) -> Sandbox:
         return self
@@ -203,18 +205,21 @@ class Sandbox:
             self._stop()
             self._lost = None
 
+    def interrupt(self) -> None:
+        """Stop the call in progress now, from any thread: its caller stopped waiting.
+        The next call starts a fresh interpreter and says the state was reset."""
+        process = self._process
+        if process is not None and self._lock.locked():
+            self._preempted = True
+            process.interrupt()
+
     @contextmanager
     def _claim(self) -> Iterator[None]:
         """Hold the sandbox for one call. A call still running is one whose caller
         stopped waiting: it is stopped now rather than waited for."""
         if not self._lock.acquire(blocking=False):
-            process = self._process
-            if process is not None:
-                process.interrupt()
+            self.interrupt()
             self._lock.acquire()
-            if process is not None:
-                self._stop()
-                self._lost = PREEMPTED
         try:
             yield
         finally:
@@ -232,6 +237,9 @@ class Sandbox:
 
     def _reset(self, reason: str) -> ExecResult:
         self._stop()
+        if self._preempted:  # nobody waits for this result: the next one tells
+            self._preempted = False
+            reason = self._lost = PREEMPTED
         return ExecResult(reset=reason, interrupted=True, guarantees=self._guarantees)
 
     def _exit_reason(self, process: Process) -> str:
@@ -251,7 +259,8 @@ class Sandbox:
     def _ensure_started(self) -> Process:
         process = self._process
         if process is not None and not process.alive():
-            self._lost = describe_exit(process.wait(), self.limits, process.isolated)
+            self._lost = PREEMPTED if self._preempted else describe_exit(process.wait(), self.limits, process.isolated)
+            self._preempted = False
             self._stop()
             process = None
         if process is None:
