@@ -146,12 +146,13 @@ class Containment:
         self._stopped.difference_update(pids)
 
     def kill_all(self) -> None:
-        if self.cgroups is not None:
-            self.cgroups.kill_all()
-            return
+        """SIGKILL everything in the sandbox, thawed so it dies now. Bubblewrap's own
+        process is left to reap PID 1, so its exit still means the sandbox is gone."""
         for pid in self.census():
             with suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
+        if self.cgroups is not None:
+            self.cgroups.thaw()
         self._stopped.clear()
 
     def oom_kills(self) -> int:
