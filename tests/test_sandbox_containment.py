@@ -134,8 +134,11 @@ def test_the_sandbox_is_frozen_between_calls(sb: Sandbox, mode: Mode) -> None:
         frozen = sb.guarantees["frozen between calls"]
         assert frozen.startswith("cgroup v")
         group = sb._process.containment.cgroups.roles["freeze"]  # type: ignore[union-attr]
-        state = (group.path / ("cgroup.events" if group.version == 2 else "freezer.state")).read_text()
-        assert "frozen 1" in state or state.strip() == "FROZEN"
+        state_file = group.path / ("cgroup.events" if group.version == 2 else "freezer.state")
+        deadline = time.monotonic() + 10  # asked at once; complete once each task was scheduled
+        while not ("frozen 1" in (state := state_file.read_text()) or state.strip() == "FROZEN"):
+            assert time.monotonic() < deadline, state
+            time.sleep(0.01)
 
 
 # --- memory of the sandbox as a whole ---------------------------------------------------

@@ -57,6 +57,9 @@ class Cgroups:
     roles: dict[str, _Group] = field(default_factory=dict)
     """memory, tasks, cpu, freeze → the group that holds that guarantee."""
     _frozen: bool = False
+    _fds: dict[str, int] = field(default_factory=dict)
+    """Files of the freezer's group kept open: opening a cgroup file costs more than
+    reading or writing it."""
 
     @classmethod
     def create(cls, limits: Limits, mode: Mode = "auto") -> Cgroups | None:
@@ -95,7 +98,33 @@ class Cgroups:
         if "freeze" not in cgroups.roles:  # without a freezer the groups are of no use
             cgroups.remove()
             return None
+        cgroups._open()
         return cgroups
+
+    def _open(self) -> None:
+        g = self.roles["freeze"]
+        names = {
+            "freeze": ("cgroup.freeze" if g.version == 2 else "freezer.state", os.O_WRONLY),
+            "state": ("cgroup.events" if g.version == 2 else "freezer.state", os.O_RDONLY),
+        }
+        if g.version == 2:
+            names.update(procs=("cgroup.procs", os.O_RDONLY), threads=("cgroup.threads", os.O_RDONLY))
+        for key, (name, flags) in names.items():
+            self._fds[key] = os.open(g.path / name, flags | os.O_CLOEXEC)
+        if "tasks" in self.roles:
+            self._fds["count"] = os.open(self.roles["tasks"].path / "pids.current", os.O_RDONLY | os.O_CLOEXEC)
+
+    def _read(self, key: str) -> bytes:
+        if key in ("procs", "threads") and self.roles["freeze"].version == 1:
+            name = "cgroup.procs" if key == "procs" else "tasks"  # v1 caches these lists
+            with open(self.roles["freeze"].path / name, "rb") as f:  # per open file: reopen
+                return f.read()
+        data = b""
+        while True:  # a file of the cgroup file system reads from its start at offset 0
+            chunk = os.pread(self._fds[key], 65536, len(data))
+            data += chunk
+            if len(chunk) < 65536:
+                return data
 
     def _apply(self, limits: Limits) -> None:
         for role in list(self.roles):
@@ -123,26 +152,33 @@ class Cgroups:
 
     # --- freezing ----------------------------------------------------------------
 
-    def freeze(self) -> bool:
-        g = self.roles["freeze"]
-        g.write(*(("cgroup.freeze", "1") if g.version == 2 else ("freezer.state", "FROZEN")))
-        self._frozen = True
-        return self._wait_frozen(g, time.monotonic() + _SETTLE_SECONDS)
+    def freeze(self, *, wait: bool = True) -> bool:
+        """Freeze the group. From the moment this is asked no task in it returns to user
+        space and tasks forked meanwhile are born frozen; `wait` waits until every task
+        has actually stopped (which needs each to be scheduled once)."""
+        if not self._frozen:
+            os.write(self._fds["freeze"], b"1" if self.roles["freeze"].version == 2 else b"FROZEN")
+            self._frozen = True
+        return self._wait_frozen(time.monotonic() + _SETTLE_SECONDS) if wait else True
+
+    @property
+    def frozen(self) -> bool:
+        """Whether a freeze was asked for and not undone."""
+        return self._frozen
 
     def thaw(self) -> None:
         if self._frozen:
-            g = self.roles["freeze"]
-            g.write(*(("cgroup.freeze", "0") if g.version == 2 else ("freezer.state", "THAWED")))
+            os.write(self._fds["freeze"], b"0" if self.roles["freeze"].version == 2 else b"THAWED")
             self._frozen = False
 
-    @staticmethod
-    def _wait_frozen(g: _Group, deadline: float) -> bool:
+    def is_frozen(self) -> bool:
+        """Whether every task has actually stopped (read only: asks for nothing)."""
+        state = self._read("state")
+        return b"frozen 1" in state or state.strip() == b"FROZEN"
+
+    def _wait_frozen(self, deadline: float) -> bool:
         while True:
-            if g.version == 2:
-                done = "frozen 1" in g.read("cgroup.events")
-            else:
-                done = g.read("freezer.state").strip() == "FROZEN"
-            if done:
+            if self.is_frozen():
                 return True
             if time.monotonic() > deadline:
                 return False
@@ -158,10 +194,23 @@ class Cgroups:
     def processes(self) -> list[int]:
         """Thread-group ids in the sandbox, zombie leaders with live threads included."""
         try:
-            text = self.roles["freeze"].read("cgroup.procs")
-        except OSError:
+            return [int(p) for p in self._read("procs").split()]
+        except (OSError, KeyError):
             return []
-        return [int(p) for p in text.split()]
+
+    def task_count(self) -> int | None:
+        """Tasks of the sandbox, counted from the moment a fork begins (`pids.current`),
+        so a fork still under way is counted too; None without the pids controller."""
+        if "count" not in self._fds:
+            return None
+        return int(self._read("count"))
+
+    def threads(self) -> list[int]:
+        """Thread ids in the sandbox (live threads; a zombie leader is not among them)."""
+        try:
+            return [int(t) for t in self._read("threads").split()]
+        except (OSError, KeyError):
+            return []
 
     def kill_all(self) -> None:
         """SIGKILL everything in the sandbox and wait (briefly) until it is gone."""
@@ -198,8 +247,11 @@ class Cgroups:
 
     def remove(self) -> None:
         """Remove the groups; anything still in them is killed first."""
-        if self.groups and "freeze" in self.roles:
+        if self.groups and "freeze" in self.roles and self._fds:
             self.kill_all()
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
         for g in self.groups:
             deadline = time.monotonic() + _SETTLE_SECONDS
             while True:

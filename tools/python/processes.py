@@ -82,7 +82,7 @@ class Process:
     def resume(self) -> None:
         """Thaw the sandbox for a call."""
         if self.containment is not None:
-            self.containment.thaw()
+            self.containment.resume()
 
     def settle(self, interpreter: object) -> str | None:
         """Freeze the sandbox and clear out all but the supervisor and the interpreter
