@@ -12,7 +12,8 @@ from agent.dispatch import Dispatcher
 from agent.errors import ConfigError
 from agent.events import Event, RunFinished, RunResult
 from agent.grammar import call_grammar, grammar_for
-from agent.loop import Budget, LoopConfig, run_loop
+from agent.loop import LoopConfig, run_loop
+from agent.settings import DEFAULTS, Settings
 from agent.markup import DEFAULT_MARKUP, Markup
 from agent.models import resolve_model
 from agent.models.base import CallTrigger, Layout, Model, Prompt
@@ -21,6 +22,15 @@ from agent.tools import Tool, Toolbox
 
 
 Purpose = Literal["question", "task"]
+
+INSTRUCTIONS: dict[Purpose, str] = {
+    "question": 'Answer the question. Be brief, and finish with "The answer is ...".',
+    "task": "You are carrying out one task of a larger objective. Be brief and factual.",
+}
+"""What the system prompt opens with unless the caller gives instructions."""
+
+LAYOUT_STOPS: dict[Layout, tuple[str, ...]] = {"question": ("\n",), "chat": ()}
+"""A question's answer is one line, as in the examples."""
 
 
 @dataclass(frozen=True)
@@ -41,10 +51,12 @@ class Agent:
     splices the results back for the model to continue from."""
 
     def __init__(
-        self, *, model: Model | str | None = None, tools: Iterable[Tool | Callable[..., Any]] = (),
-        instructions: str = "", markup: Markup = DEFAULT_MARKUP, purpose: Purpose = "question",
-        max_calls: int = 20, max_tokens: int = 1024, timeout: float | None = 300.0, tool_timeout: float = 30.0,
-        no_progress: int = 3, stop: Iterable[str] = (), temperature: float = 0.0, seed: int | None = None,
+        self, *, model: Model | str | None = None, tools: Iterable[Tool | Callable[..., Any] | str] = (),
+        instructions: str | None = None, markup: Markup = DEFAULT_MARKUP, purpose: Purpose = "question",
+        max_calls: int = DEFAULTS.max_calls, max_tokens: int = DEFAULTS.max_tokens,
+        timeout: float | None = DEFAULTS.timeout, tool_timeout: float = DEFAULTS.tool_timeout,
+        no_progress: int = DEFAULTS.no_progress, stop: Iterable[str] = DEFAULTS.stop,
+        temperature: float = DEFAULTS.temperature, seed: int | None = DEFAULTS.seed,
         trigger: CallTrigger | None = None, max_examples: int | None = None, max_example_chars: int | None = None,
         constrain: bool | None = None, check_arithmetic: bool | None = None, layout: Layout | None = None,
         tool_choice: str | None = None,
@@ -57,26 +69,21 @@ class Agent:
         `a op b =` the model writes and splice the value; `layout`: "question" asks
         `Question: …` and continues after `Answer:`, "chat" uses the model's chat turns.
         `tool_choice` ("auto", "required", "none" or a tool's name) is sent to models
-        with native function calling. `max_example_chars`: by default from the context size."""
-        _check_positive(max_calls=max_calls, max_tokens=max_tokens, tool_timeout=tool_timeout,
-                        no_progress=no_progress)
+        with native function calling. `max_example_chars`: by default from the context size.
+        `instructions`: None opens the system prompt with `INSTRUCTIONS[purpose]`."""
         if max_examples is not None and max_examples < 0:
             raise ConfigError(f"max_examples must be zero or more, got {max_examples}")
-        if timeout is not None:
-            _check_positive(timeout=timeout)
+        self.settings = Settings(max_calls=max_calls, max_tokens=max_tokens, timeout=timeout,
+                                 tool_timeout=tool_timeout, no_progress=no_progress, stop=tuple(stop),
+                                 temperature=temperature, seed=seed)
         self._model_spec = model
         self._model: Model | None = model if isinstance(model, Model) else None
         self.toolbox = Toolbox(tools)
-        self.instructions = instructions
+        self.instructions = INSTRUCTIONS[purpose] if instructions is None else instructions
         self.purpose: Purpose = purpose
         self.max_examples = max_examples
         self.max_example_chars = max_example_chars
-        self.config = LoopConfig(
-            markup=markup, budget=Budget(max_calls=max_calls, max_tokens=max_tokens, timeout=timeout,
-                                         no_progress=no_progress),
-            tool_timeout=tool_timeout, stop=tuple(stop), temperature=temperature, seed=seed, trigger=trigger,
-            tool_choice=tool_choice,
-        )
+        self.config = LoopConfig(markup=markup, settings=self.settings, trigger=trigger, tool_choice=tool_choice)
         self.constrain = constrain
         self.check_arithmetic = check_arithmetic
         self.layout = layout
@@ -122,7 +129,9 @@ class Agent:
         """The loop's settings for this agent's model: call grammars, trigger, arithmetic
         check and native tools as `decoding()` says."""
         decoding = self.decoding()
-        config = replace(self.config, trigger=decoding.trigger, check_arithmetic=decoding.check_arithmetic)
+        stop = tuple(dict.fromkeys(self.settings.stop + LAYOUT_STOPS[decoding.layout]))
+        config = replace(self.config, trigger=decoding.trigger, check_arithmetic=decoding.check_arithmetic,
+                         settings=replace(self.settings, stop=stop))
         if decoding.native:
             return replace(config, tools=tuple(t.spec() for t in self.tools))
         if not decoding.grammar:
@@ -188,9 +197,3 @@ class Agent:
 @dataclass(frozen=True)
 class _Failure:
     error: BaseException
-
-
-def _check_positive(**values: float) -> None:
-    for name, value in values.items():
-        if value <= 0:
-            raise ConfigError(f"{name} must be above zero, got {value}")

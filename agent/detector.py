@@ -24,6 +24,9 @@ MAX_CALL_CHARS = 8_000
 MAX_NAME_CHARS = 64
 _PAIRS = {"(": ")", "[": "]", "{": "}"}
 _CLOSERS = set(_PAIRS.values())
+_SPACES = " \u00a0\u2009\u202f"
+"""What may stand between a call's `)` and its close marker or arrow: spaces, no-break
+and thin spaces."""
 _STRING_PREFIXES = {"r", "b", "f", "u", "rb", "br", "fr", "rf"}
 _IDENT_CHARS = string.ascii_letters + string.digits + "_"
 _LOOK_BACK = 40
@@ -285,7 +288,7 @@ class Detector:
 
     def _step_after(self, events: list[Event]) -> _Outcome | None:
         rest = self._buf[self._i :]
-        stripped = rest.lstrip(" ")
+        stripped = rest.lstrip(_SPACES)
         if len(rest) - len(stripped) > 2:
             return self._abandon()
         for end in self._ends:

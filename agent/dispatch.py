@@ -17,6 +17,7 @@ from typing import Any
 from agent.errors import ToolCallError, ToolFailed, ToolTimeout
 from agent.markup import ParsedCall
 from agent.results import MAX_RESULT_CHARS, format_result
+from agent.settings import DEFAULTS
 from agent.tools import Tool, Toolbox
 
 
@@ -33,7 +34,7 @@ class Dispatcher:
     the caller's), async tools on one event loop of the dispatcher's own; a tool past its
     time limit is abandoned (its thread never blocks the process from exiting)."""
 
-    def __init__(self, toolbox: Toolbox, *, timeout: float = 30.0, max_result_chars: int = MAX_RESULT_CHARS) -> None:
+    def __init__(self, toolbox: Toolbox, *, timeout: float = DEFAULTS.tool_timeout, max_result_chars: int = MAX_RESULT_CHARS) -> None:
         self.toolbox = toolbox
         self.timeout = timeout
         self.max_result_chars = max_result_chars
@@ -49,7 +50,10 @@ class Dispatcher:
             arguments = tool.bind(call)
             limit = min(self.timeout if timeout is None else timeout, self.timeout if tool.timeout is None else tool.timeout)
             value = self._execute(tool, arguments, limit)
-            result = format_result(value, max_chars=self.max_result_chars)
+            try:
+                result = format_result(value, max_chars=self.max_result_chars)
+            except Exception as exc:  # a value that cannot be shown is the tool's failure
+                raise ToolFailed(tool.name, exc) from exc
             return Outcome(result, None, arguments, time.perf_counter() - started)
         except ToolCallError as exc:
             return Outcome(None, exc, arguments, time.perf_counter() - started)

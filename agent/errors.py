@@ -5,7 +5,8 @@
     │   ├── ConfigError           bad configuration (a budget below zero, a tool without hints …)
     │   └── ModelNotFound         a model spec that names nothing installed or registered
     ├── ModelError                the backend failed mid-run: the run ends, its text is kept
-    │   └── ContextOverflow       the text outgrew the model's context window
+    │   ├── ContextOverflow       the text outgrew the model's context window
+    │   └── FormRefused           the server refused a structured-output form (never retried)
     └── ToolCallError             the model's mistake: becomes "→ Error: …" in the text
         ├── MalformedCall         markup that opened a call but does not parse
         ├── UnknownTool           a call to a tool that is not registered
@@ -98,3 +99,13 @@ class ContextOverflow(ModelError):
         self.needed = needed
         self.window = window
         super().__init__(f"the text needs {needed} tokens but the context window holds {window}")
+
+
+class FormRefused(ModelError):
+    """The server refused a request for the structured-output `form` it carried, in a way
+    no retry can change (a 4xx, or a 500 that is a validation error): ask in another form."""
+
+    def __init__(self, form: str, detail: str) -> None:
+        self.form = form
+        self.detail = detail
+        super().__init__(f"the server refused the {form} form of structured output: {detail}")

@@ -7,11 +7,14 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from agent.markup import ParsedCall
+from agent.markup import DEFAULT_MARKUP, Markup, ParsedCall
 from agent.models.base import Usage
+from agent.transcript import segments
 
 
 class StopReason(str, Enum):
+    """Why a run ended: one pass of the loop, or an objective's task list."""
+
     END = "end"
     """The model ended its text."""
     STOP_SEQUENCE = "stop_sequence"
@@ -23,6 +26,14 @@ class StopReason(str, Enum):
     CANCELLED = "cancelled"
     CONTEXT_FULL = "context_full"
     MODEL_ERROR = "model_error"
+    DONE = "done"
+    """The model judged the objective done."""
+    EMPTY = "empty"
+    """No task was left to do."""
+    MAX_TASKS = "max_tasks"
+    MAX_COST = "max_cost"
+    ERROR = "error"
+    """The objective's model failed; the run can be resumed."""
 
 
 @dataclass(frozen=True)
@@ -44,9 +55,29 @@ class CallRecord:
 
 
 @dataclass(frozen=True)
+class Spliced:
+    """A value the loop wrote into the text itself: the computed value of an equation
+    the model wrote (`check_arithmetic`)."""
+
+    text: str
+
+
+Part = str | CallRecord | Spliced
+"""One piece of a run's record: text the model wrote, a call with its outcome, or a
+value the loop spliced. The transcript is their rendering, in order."""
+
+
+def plain_text(parts: tuple[Part, ...]) -> str:
+    """What the parts say with each call replaced by its result (a failed call by
+    nothing): the text a reader of the answer sees."""
+    return "".join(p if isinstance(p, str) else p.text if isinstance(p, Spliced) else p.result or "" for p in parts)
+
+
+@dataclass(frozen=True)
 class RunResult:
     text: str
-    """The model's text with every call completed by its result or error."""
+    """The model's text with every call completed by its result or error (the
+    rendering of `parts`)."""
     calls: tuple[CallRecord, ...]
     usage: Usage
     stop_reason: StopReason
@@ -54,6 +85,26 @@ class RunResult:
     """The stop reason in words."""
     seconds: float
     prompt_text: str = field(default="", repr=False)
+    parts: tuple[Part, ...] = ()
+    """The run's record as typed parts; `text` and `calls` are views of it. A result
+    made from text alone (a stored run) reads its parts from the text."""
+
+    def __post_init__(self) -> None:
+        if not self.parts and self.text:
+            object.__setattr__(self, "parts", parts_of(self.text))
+
+
+def parts_of(text: str, markup: Markup = DEFAULT_MARKUP) -> tuple[Part, ...]:
+    """The parts of a stored transcript (for runs kept only as text)."""
+    parts: list[Part] = []
+    for segment in segments(text, markup):
+        if isinstance(segment, str):
+            parts.append(segment)
+        else:
+            n = sum(isinstance(p, CallRecord) for p in parts)
+            parts.append(CallRecord(n, segment.name, segment.raw, segment.render(markup), result=segment.result,
+                                    error=segment.error))
+    return tuple(parts)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from typing import Protocol
 
 from agent.events import RunResult, StopReason
 from agent.markup import DEFAULT_MARKUP, Markup
-from agent.tasks.models import ObjectiveStop, TaskStatus
+from agent.tasks.models import TaskStatus
 from agent.tasks.store import RunStore
 from agent.transcript import CompletedCall, Segment, calls, segments
 
@@ -155,7 +155,7 @@ def clean_text(text: str, markup: Markup = DEFAULT_MARKUP) -> bool:
     not an error."""
     parts = segments(text, markup)
     calls = [p for p in parts if isinstance(p, CompletedCall)]
-    return bool(text.strip()) and all(c.result is not None and not c.result.startswith("Error:") for c in calls)
+    return bool(text.strip()) and all(c.ok for c in calls)
 
 
 def stored_pairs(store: RunStore) -> Iterator[Pair]:
@@ -166,7 +166,7 @@ def stored_pairs(store: RunStore) -> Iterator[Pair]:
             if task.status is TaskStatus.DONE and clean_text(task.result):
                 yield Pair(f"Objective: {run.objective}\n\nTask: {task.text}", task.result.strip(),
                            sum(1 for _ in calls(task.result)))
-        if run.stop_reason in (ObjectiveStop.DONE, ObjectiveStop.EMPTY) and clean_text(run.answer):
+        if run.stop_reason in (StopReason.DONE, StopReason.EMPTY) and clean_text(run.answer):
             yield Pair(run.objective, run.answer.strip(), sum(1 for _ in calls(run.answer)))
 
 

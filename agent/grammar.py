@@ -23,11 +23,12 @@ MAX_TERMS = 12
 
 ARITHMETIC = """root ::= expr ")" close
 expr ::= term (ws op ws term){0,%d}
-term ::= "-"? (num | "(" ws expr ws ")" | "sqrt(" expr ")")
+term ::= "-"? (num | num "%% of " num | "(" ws expr ws ")" | "sqrt(" expr ")")
 num ::= [0-9]{1,12} ("." [0-9]{1,8})?
 op ::= [-+*/^%%]
 ws ::= " "?""" % MAX_TERMS
-"""Arithmetic over decimal numbers: + - * / ^ %, parentheses and sqrt."""
+"""Arithmetic over decimal numbers: + - * / ^ %, percentages (`17% of 2340`),
+parentheses and sqrt."""
 
 _SCALARS: dict[str, str] = {
     "integer": '"-"? [0-9]{1,15}',

@@ -11,7 +11,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, assert_never
 
 from agent.arithmetic import find_equation
@@ -19,31 +19,17 @@ from agent.detector import Closed, Detector, Malformed, Opened, Text
 from agent.dispatch import Dispatcher
 from agent.errors import ContextOverflow, MalformedCall, ModelError, UserError
 from agent.events import (
-    CallFinished, CallRecord, CallStarted, Event, RunFinished, RunResult, StopReason, TextDelta,
+    CallFinished, CallRecord, CallStarted, Event, Part, RunFinished, RunResult, Spliced, StopReason, TextDelta,
 )
 from agent.markup import DEFAULT_MARKUP, Markup, ParsedCall
+from agent.settings import DEFAULTS, Settings
 from agent.models.base import CallTrigger, Completion, Model, Prompt, Request, ToolSpec, Usage
-
-
-@dataclass(frozen=True)
-class Budget:
-    max_calls: int = 20
-    max_tokens: int = 2048
-    """Completion tokens over the whole run."""
-    timeout: float | None = 300.0
-    """Wall-clock seconds for the whole run."""
-    no_progress: int = 3
-    """End the run when the same call with the same result comes back this many times."""
 
 
 @dataclass(frozen=True)
 class LoopConfig:
     markup: Markup = DEFAULT_MARKUP
-    budget: Budget = field(default_factory=Budget)
-    tool_timeout: float = 30.0
-    stop: tuple[str, ...] = ()
-    temperature: float = 0.0
-    seed: int | None = None
+    settings: Settings = DEFAULTS
     trigger: CallTrigger | None = None
     grammar_for: Callable[[str], str | None] | None = None
     """A tool's name → a GBNF grammar for its arguments; when given, once the model opens
@@ -56,7 +42,7 @@ class LoopConfig:
     tool_choice: str | None = None
     check_arithmetic: bool = False
     """Treat `a op b =` in the model's text as an implicit call: stop there, splice the
-    computed value and let the model go on (at most `budget.max_calls` times a run)."""
+    computed value and let the model go on (at most `settings.max_calls` times a run)."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +76,14 @@ class SpliceNext:
     """The value of an equation the model wrote, spliced after its `=`."""
 
 
-NextStep = CallNext | MalformedNext | ConstrainNext | SpliceNext | FinishNext
+@dataclass(frozen=True)
+class GenerateNext:
+    """Ask the model to go on; under a grammar when it has just opened a call."""
+
+    opened: ConstrainNext | None = None
+
+
+NextStep = GenerateNext | CallNext | MalformedNext | ConstrainNext | SpliceNext | FinishNext
 
 
 class _Run:
@@ -102,6 +95,7 @@ class _Run:
         self.config = config
         self.cancel = cancel or threading.Event()
         self._parts: list[str] = []
+        self.record: list[Part] = []
         self.detector = Detector(config.markup, is_tool=dispatcher.toolbox.__contains__)
         self.calls: list[CallRecord] = []
         self.usage = Usage()
@@ -119,9 +113,13 @@ class _Run:
 
     def add(self, text: str) -> None:
         self._parts.append(text)
+        if self.record and isinstance(self.record[-1], str):
+            self.record[-1] += text
+        elif text:
+            self.record.append(text)
 
     def remaining_seconds(self) -> float | None:
-        timeout = self.config.budget.timeout
+        timeout = self.config.settings.timeout
         return None if timeout is None else timeout - (time.monotonic() - self.started)
 
     def out_of_time(self) -> bool:
@@ -129,35 +127,39 @@ class _Run:
         return left is not None and left <= 0
 
     def events(self) -> Iterator[Event]:
-        opened: ConstrainNext | None = None
+        step: NextStep = GenerateNext()
         while True:
-            step: NextStep | None = yield from self.generate(opened)
-            opened = None
-            if isinstance(step, ConstrainNext):
-                opened = step
+            if isinstance(step, GenerateNext):
+                step = yield from self.generate(step.opened)
+            elif isinstance(step, ConstrainNext):
+                step = GenerateNext(step)
             elif isinstance(step, CallNext):
                 step = yield from self.call(step.call)
             elif isinstance(step, MalformedNext):
                 step = yield from self.malformed(step)
             elif isinstance(step, SpliceNext):
-                self.add(step.text)
+                self._parts.append(step.text)
+                self.record.append(Spliced(step.text))
                 yield TextDelta(step.text)
-            if isinstance(step, FinishNext):
+                step = GenerateNext()
+            elif isinstance(step, FinishNext):
                 yield RunFinished(self.result(step))
                 return
+            else:
+                assert_never(step)
 
     def generate(self, opened: ConstrainNext | None = None) -> Generator[Event, None, NextStep]:
-        budget = self.config.budget
+        budget = self.config.settings
         left = budget.max_tokens - self.usage.completion_tokens
         if left <= 0:
             return self.tokens_spent()
         held = opened.opened if opened else ""
         request = Request(
             prompt=self.prompt.extend(self.text + held),
-            stop=self.config.stop, max_tokens=left, temperature=self.config.temperature,
-            seed=self.config.seed, trigger=None if opened else self.config.trigger,
+            stop=self.config.settings.stop, max_tokens=left, temperature=self.config.settings.temperature,
+            seed=self.config.settings.seed, trigger=None if opened else self.config.trigger,
             grammar=opened.grammar if opened else None, tools=self.config.tools,
-            tool_choice=self.config.tool_choice,
+            tool_choice="none" if self.config.tools and len(self.calls) >= budget.max_calls else self.config.tool_choice,
         )
         completion = Completion()
         detector = self.detector
@@ -231,7 +233,7 @@ class _Run:
 
     def check(self, text: str) -> tuple[str, SpliceNext | None]:
         """`text` up to the end of the first equation in it, with the equation's value."""
-        if not self.config.check_arithmetic or self.checks >= self.config.budget.max_calls:
+        if not self.config.check_arithmetic or self.checks >= self.config.settings.max_calls:
             return text, None
         start = len(self.text)
         found = find_equation(self.text + text, start)
@@ -243,7 +245,7 @@ class _Run:
     def interrupted(self) -> FinishNext:
         if self.cancel.is_set():
             return FinishNext(StopReason.CANCELLED, "the run was cancelled")
-        return FinishNext(StopReason.TIMEOUT, f"the run took longer than {self.config.budget.timeout:g} s")
+        return FinishNext(StopReason.TIMEOUT, f"the run took longer than {self.config.settings.timeout:g} s")
 
     def finished(self, completion: Completion) -> FinishNext:
         reason = completion.finish_reason
@@ -254,17 +256,17 @@ class _Run:
         return FinishNext(StopReason.END, "the model finished its text")
 
     def tokens_spent(self) -> FinishNext:
-        return FinishNext(StopReason.MAX_TOKENS, f"the run used its {self.config.budget.max_tokens} tokens")
+        return FinishNext(StopReason.MAX_TOKENS, f"the run used its {self.config.settings.max_tokens} tokens")
 
     def calls_spent(self, index: int) -> FinishNext | None:
         """The finish for call number `index` if the run has no calls left for it."""
-        limit = self.config.budget.max_calls
+        limit = self.config.settings.max_calls
         if index < limit:
             return None
         return FinishNext(StopReason.MAX_CALLS, f"the model tried call {index + 1} of at most {limit}")
 
-    def call(self, call: ParsedCall) -> Generator[Event, None, NextStep | None]:
-        budget = self.config.budget
+    def call(self, call: ParsedCall) -> Generator[Event, None, NextStep]:
+        budget = self.config.settings
         index = len(self.calls)
         spent = self.calls_spent(index)
         if spent is not None:
@@ -272,48 +274,55 @@ class _Run:
             return spent
         yield CallStarted(index, call)
         left = self.remaining_seconds()
-        timeout = self.config.tool_timeout if left is None else max(0.0, min(self.config.tool_timeout, left))
+        timeout = self.config.settings.tool_timeout if left is None else max(0.0, min(self.config.settings.tool_timeout, left))
         outcome = self.dispatcher.run(call, timeout=timeout)
         error = None if outcome.error is None else str(outcome.error)
         yield from self.splice(index, call.name, call.raw, result=outcome.result, error=error,
                                arguments=outcome.arguments, seconds=outcome.seconds)
         if self.out_of_time() or self.cancel.is_set():
             return self.interrupted()
-        key = (call.key(), outcome.result or error or "")
-        self.seen[key] += 1
-        if self.seen[key] >= budget.no_progress:
-            return FinishNext(StopReason.NO_PROGRESS, f"{call.name}({call.raw}) gave the same result {budget.no_progress} times")
-        return None
+        return self.no_progress(call.key(), outcome.result or error or "", shown=f"{call.name}({call.raw})")
 
-    def malformed(self, step: MalformedNext) -> Generator[Event, None, NextStep | None]:
+    def malformed(self, step: MalformedNext) -> Generator[Event, None, NextStep]:
+        """A malformed call is spliced back with its error, also past the call budget,
+        and counts toward the no-progress limit like any call."""
         index = len(self.calls)
         spent = self.calls_spent(index)
-        if spent is not None:
-            return spent
         error = MalformedCall(step.text, step.reason)
-        markup = self.config.markup
-        written = step.text.removesuffix(markup.close.strip()).rstrip()
-        text = f"{written} {markup.arrow} Error: {error}; write it as {step.name}(...){markup.close}"
-        yield from self.keep(CallRecord(index, step.name, step.text, text, error=str(error)))
-        return None
+        shown = f"{error}; write it as {step.name}(...)" if spent is None else \
+            f"the run's budget of {self.config.settings.max_calls} calls is spent"
+        text = self.config.markup.failed(step.name, "…", shown)
+        yield from self.keep(CallRecord(index, step.name, step.text, text, error=shown))
+        key = (step.name.casefold(), " ".join(step.text.split()))
+        return spent or self.no_progress(key, str(error), shown=step.text)
+
+    def no_progress(self, key: tuple[str, str], outcome: str, *, shown: str) -> FinishNext | GenerateNext:
+        """The finish when the same call (`shown` as written) has given the same outcome
+        too often; else the model goes on."""
+        limit = self.config.settings.no_progress
+        self.seen[(key, outcome)] += 1
+        if self.seen[(key, outcome)] < limit:
+            return GenerateNext()
+        return FinishNext(StopReason.NO_PROGRESS, f"{shown} gave the same result {limit} times")
 
     def splice(self, index: int, name: str, raw: str, *, result: str | None = None, error: str | None = None,
                arguments: Mapping[str, Any] | None = None, seconds: float = 0.0) -> Iterator[Event]:
-        shown = result if error is None else f"Error: {error}"
-        text = self.config.markup.completed(name, raw, shown or "")
+        markup = self.config.markup
+        text = markup.completed(name, raw, result or "") if error is None else markup.failed(name, raw, error)
         yield from self.keep(CallRecord(index, name, raw, text, arguments=arguments,
                                         result=result, error=error, seconds=seconds))
 
     def keep(self, record: CallRecord) -> Iterator[Event]:
         """Splice a finished call into the transcript."""
         self.calls.append(record)
-        self.add(record.text)
+        self._parts.append(record.text)
+        self.record.append(record)
         yield CallFinished(record)
 
     def result(self, step: FinishNext) -> RunResult:
         return RunResult(
             text=self.text, calls=tuple(self.calls), usage=self.usage, stop_reason=step.reason,
-            detail=step.detail, seconds=time.monotonic() - self.started,
+            detail=step.detail, seconds=time.monotonic() - self.started, parts=tuple(self.record),
         )
 
 

@@ -11,9 +11,13 @@ import ast
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 MAX_ARGUMENT_CHARS = 20_000
+ERROR_PREFIX = "Error:"
+"""Starts the text after the arrow of a call that failed (a result that starts with it
+is escaped)."""
 _INTEGER = re.compile(r"-?(?:0|[1-9][0-9]{0,17})")
 
 
@@ -22,7 +26,8 @@ class Markup:
     open: str = "["
     close: str = "]"
     arrow: str = "→"
-    alt_arrows: tuple[str, ...] = ("->",)
+    alt_arrows: tuple[str, ...] = ("->", "⟶", "⇒", "=>", "➔", "➜", "⇾", "⟹")
+    """Other arrows a model may write for a result; each ends a call like the arrow."""
 
     @property
     def arrows(self) -> tuple[str, ...]:
@@ -33,8 +38,30 @@ class Markup:
         return f"{self.open}{name}({raw}){self.close}"
 
     def completed(self, name: str, raw: str, result: str) -> str:
-        """The call with its result, as it stands in the transcript."""
-        return f"{self.open}{name}({raw}) {self.arrow} {result}{self.close}"
+        """The call with its result, as it stands in the transcript; markers and arrows
+        inside the result are escaped (`escape`), so it reads back whole."""
+        shown = self.escape(result)
+        if shown.startswith(ERROR_PREFIX):
+            shown = "\\" + shown
+        return f"{self.open}{name}({raw}) {self.arrow} {shown}{self.close}"
+
+    def failed(self, name: str, raw: str, error: str) -> str:
+        """The call with its error, as it stands in the transcript."""
+        return f"{self.open}{name}({raw}) {self.arrow} {ERROR_PREFIX} {self.escape(error)}{self.close}"
+
+    @cached_property
+    def _specials(self) -> re.Pattern[str]:
+        tokens = sorted({"\\", self.open, self.close, *self.arrows}, key=len, reverse=True)
+        return re.compile("|".join(re.escape(t) for t in tokens if t))
+
+    def escape(self, result: str) -> str:
+        """`result` with a backslash before each backslash, marker and arrow in it."""
+        return self._specials.sub(lambda m: "\\" + m.group(0), result)
+
+    def unescape(self, text: str) -> str:
+        """The result that `escape` turned into `text`."""
+        specials = self._specials.pattern
+        return re.sub(f"\\\\({specials})", lambda m: m.group(1), text)
 
     def opened(self, name: str) -> str:
         return f"{self.open}{name}("

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 
 from agent.agent import Agent
 from agent.arithmetic import evaluate, find_equation
-from agent.events import RunResult
-from agent.transcript import CompletedCall, segments
+from agent.events import RunResult, plain_text
 
 _WRITTEN_NUMBER = re.compile(r"\s*\$?(-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)")
 _CODE_BLOCK = re.compile(r"```(?:python|py)\n(.*?)```", re.DOTALL)
@@ -31,7 +30,7 @@ RunCode = Callable[[str], str | None]
 
 def wrong_arithmetic(result: RunResult) -> list[str]:
     """Equations `a op b = c` whose `c` is not the value of `a op b`."""
-    text = _plain(result.text)
+    text = plain_text(result.parts)
     findings: list[str] = []
     start = 0
     while (found := find_equation(text, start)) is not None:
@@ -103,7 +102,7 @@ def refine(agent: Agent, task: str, *, checks: Sequence[Check] = DEFAULT_CHECKS,
         attempts.append(attempt)
         if not attempt.findings:
             break
-        prompt = REVISION.format(task=task, answer=_plain(result.text).strip(),
+        prompt = REVISION.format(task=task, answer=plain_text(result.parts).strip(),
                                  findings="\n".join(f"- {f}" for f in attempt.findings))
     best = min(reversed(attempts), key=lambda a: len(a.findings))
     return Refined(best, tuple(attempts))
@@ -111,12 +110,3 @@ def refine(agent: Agent, task: str, *, checks: Sequence[Check] = DEFAULT_CHECKS,
 
 def _findings(result: RunResult, checks: Iterable[Check]) -> list[str]:
     return [finding for check in checks for finding in check(result)]
-
-
-def _plain(text: str) -> str:
-    """The text with each completed call replaced by its result, as a reader sees it."""
-    return "".join(p if isinstance(p, str) else (p.result or "") for p in segments(text) if not _is_error(p))
-
-
-def _is_error(part: str | CompletedCall) -> bool:
-    return isinstance(part, CompletedCall) and (part.result or "").startswith("Error:")

@@ -9,6 +9,10 @@ from dataclasses import dataclass, field
 from agent.errors import UserError
 from agent.models.base import Capabilities, Completion, Request
 
+TEST_CAPABILITIES = Capabilities(layouts=("chat", "question"))
+"""What a test model declares unless told otherwise: no grammar, no native tools; it
+takes prompts in either layout as they are."""
+
 Output = str | Sequence[str]
 """One reply: a text (streamed in chunks of `chunk_size` characters) or explicit chunks."""
 
@@ -120,7 +124,7 @@ class ScriptedModel(_Recording):
     reply."""
 
     def __init__(self, outputs: Iterable[Output], *, chunk_size: int = 3, name: str = "scripted",
-                 capabilities: Capabilities = Capabilities()) -> None:
+                 capabilities: Capabilities = TEST_CAPABILITIES) -> None:
         super().__init__(chunk_size=chunk_size, name=name, capabilities=capabilities)
         self._outputs = list(outputs)
         self._next = 0
@@ -144,7 +148,7 @@ class FunctionModel(_Recording):
     """Replies with whatever `fn(request)` returns: a text or a sequence of chunks."""
 
     def __init__(self, fn: Callable[[Request], Output], *, chunk_size: int = 3, name: str = "function",
-                 capabilities: Capabilities = Capabilities()) -> None:
+                 capabilities: Capabilities = TEST_CAPABILITIES) -> None:
         super().__init__(chunk_size=chunk_size, name=name, capabilities=capabilities)
         self.fn = fn
 

@@ -187,10 +187,11 @@ def _parameter_model(fn: Callable[..., Any]) -> type[BaseModel]:
 class Toolbox(Mapping[str, Tool]):
     """The tools of one agent, looked up by name without regard to case."""
 
-    def __init__(self, tools: Iterable[Tool | Callable[..., Any]] = ()) -> None:
+    def __init__(self, tools: Iterable[Tool | Callable[..., Any] | str] = ()) -> None:
+        """Tools, plain functions (made tools), or names of installed tools."""
         self._tools: dict[str, Tool] = {}
         for t in tools:
-            item = t if isinstance(t, Tool) else make_tool(t)
+            item = t if isinstance(t, Tool) else installed(t) if isinstance(t, str) else make_tool(t)
             key = item.name.casefold()
             if key in self._tools:
                 raise ConfigError(f"two tools are named {item.name!r}")
@@ -215,13 +216,34 @@ class Toolbox(Mapping[str, Tool]):
         return [t.name for t in self._tools.values()]
 
 
-def installed_tools() -> dict[str, Tool]:
-    """Tools registered under the `interleaf.tools` entry-point group, by entry-point name."""
+def installed_tools(warn: list[str] | None = None) -> dict[str, Tool]:
+    """Tools registered under the `interleaf.tools` entry-point group, by entry-point
+    name. A plugin that fails to load raises `ConfigError`, or is named in `warn` and
+    left out when a list is given."""
     found: dict[str, Tool] = {}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+    names: set[str] = set()
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         try:
             obj = ep.load()
+            item = obj if isinstance(obj, Tool) else make_tool(obj)
         except Exception as exc:
-            raise ConfigError(f"tool plugin {ep.name!r} ({ep.value}) failed to load: {exc}") from exc
-        found[ep.name] = obj if isinstance(obj, Tool) else make_tool(obj)
+            message = f"tool plugin {ep.name!r} ({ep.value}) did not load: {exc}"
+            if warn is None:
+                raise ConfigError(message) from exc
+            warn.append(message)
+            continue
+        if item.name.casefold() not in names:
+            names.add(item.name.casefold())
+            found[ep.name] = item
     return found
+
+
+def installed(name: str) -> Tool:
+    """The installed tool called `name` (its own name or its entry-point name, any case)."""
+    tools = installed_tools()
+    wanted = name.strip().casefold()
+    for key, item in tools.items():
+        if wanted in (key.casefold(), item.name.casefold()):
+            return item
+    listed = ", ".join(sorted(t.name for t in tools.values())) or "none"
+    raise ConfigError(f"no installed tool is named {name!r}; installed tools: {listed}")

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from agent.detector import Closed, Detector, Malformed, Text
-from agent.markup import DEFAULT_MARKUP, Markup
+from agent.markup import DEFAULT_MARKUP, ERROR_PREFIX, Markup
 
 _FEED = 512
 
@@ -16,9 +16,17 @@ class CompletedCall:
     name: str
     raw: str
     result: str | None
-    """None when the call stands without a result (`[Name(args)]`)."""
+    """None when the call failed or stands without a result (`[Name(args)]`)."""
+    error: str | None = None
+    """What went wrong, when the call failed (`[Name(args) → Error: …]`)."""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.result is not None
 
     def render(self, markup: Markup = DEFAULT_MARKUP) -> str:
+        if self.error is not None:
+            return markup.failed(self.name, self.raw, self.error)
         if self.result is None:
             return markup.call(self.name, self.raw)
         return markup.completed(self.name, self.raw, self.result)
@@ -41,11 +49,18 @@ def segments(text: str, markup: Markup = DEFAULT_MARKUP) -> list[Segment]:
         _add_text(out, before)
         pos = after_call
         if any(closed.text.rstrip().endswith(a.strip()) for a in markup.arrows):
-            result, pos = _read_result(text, pos, markup)
-            out.append(CompletedCall(closed.call.name, closed.call.raw, result))
+            body, pos = _read_result(text, pos, markup)
+            out.append(_completed(closed.call.name, closed.call.raw, body, markup))
         else:
             out.append(CompletedCall(closed.call.name, closed.call.raw, None))
     return out
+
+
+def _completed(name: str, raw: str, body: str, markup: Markup) -> CompletedCall:
+    """A call from the escaped text after its arrow: a result, or an error."""
+    if body.startswith(ERROR_PREFIX):
+        return CompletedCall(name, raw, None, markup.unescape(body[len(ERROR_PREFIX):].strip()))
+    return CompletedCall(name, raw, markup.unescape(body.removeprefix("\\")))
 
 
 def render(parts: list[Segment], markup: Markup = DEFAULT_MARKUP) -> str:
@@ -84,11 +99,16 @@ def _next_call(text: str, pos: int, markup: Markup) -> tuple[str, Closed, int] |
 
 
 def _read_result(text: str, pos: int, markup: Markup) -> tuple[str, int]:
+    """The text after an arrow, up to its close marker (still escaped): escaped
+    characters are part of it; unescaped markers nest (as in text written before
+    results were escaped)."""
     open_, close = markup.open.strip(), markup.close.strip()
     depth = 0
     i = pos
     while i < len(text):
-        if text.startswith(close, i):
+        if text.startswith("\\", i):
+            i += 2
+        elif text.startswith(close, i):
             if depth == 0:
                 return text[pos:i].strip(), i + len(close)
             depth -= 1

@@ -12,7 +12,8 @@ from agent import Agent, tool
 PRICES = {"apple": 0.5, "bread": 2.25, "milk": 1.1}
 
 
-@tool(name="Price", examples=["Milk costs [Price(milk) → 1.1] 1.1 euros."], inline=True)
+@tool(name="Price", examples=["Question: How much is a bottle of milk?\nAnswer: Milk costs [Price(milk) → 1.1] 1.1 euros."],
+      inline=True)
 def price(item: str) -> float:
     """Look up the price of a grocery item in euros.
 

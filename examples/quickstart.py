@@ -11,7 +11,7 @@ from tools.calculator import calculator
 
 def main() -> None:
     agent = Agent(tools=[calculator], max_tokens=200)
-    question = "A shop sells 1400 pens and 400 of them are blue. What share of the pens is blue?"
+    question = "What is 17% of 2,340?"
     for event in agent.stream(question):
         if isinstance(event, TextDelta):
             print(event.text, end="", flush=True)

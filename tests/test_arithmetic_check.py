@@ -167,13 +167,10 @@ def test_example_budget_follows_the_context_size() -> None:
 
 @pytest.mark.model
 def test_trigger_and_grammar_make_a_real_tiny_model_call() -> None:
-    from agent.evals.arithmetic import PREFIX, calculator_tool
-
-    question = "Question: A farmer packs 23 boxes with 48 apples each. How many apples does he pack?"
-    forced = Agent(model="smollm2-135m", tools=[calculator_tool()], trigger=CallTrigger(k=10), constrain=True,
-                   max_tokens=40, stop=("\n",))
-    result = forced.run(question, prefix=PREFIX)
+    question = "A farmer packs 23 boxes with 48 apples each. How many apples does he pack?"
+    forced = Agent(model="smollm2-135m", tools=["Calculator"], trigger=CallTrigger(k=10), constrain=True,
+                   max_tokens=40)
+    result = forced.run(question)
     assert result.calls and all(c.ok for c in result.calls)
-    never = Agent(model="smollm2-135m", tools=[calculator_tool()], trigger=CallTrigger(disabled=True),
-                  max_tokens=40, stop=("\n",))
-    assert not never.run(question, prefix=PREFIX).calls
+    never = Agent(model="smollm2-135m", tools=["Calculator"], trigger=CallTrigger(disabled=True), max_tokens=40)
+    assert not never.run(question).calls

@@ -216,7 +216,7 @@ def test_examples_show_what_the_calculator_returns(text: str) -> None:
 def test_the_tool_takes_the_raw_expression() -> None:
     assert calculator.name == "Calculator"
     assert calculator.raw_param == "expression"
-    assert calculator.examples == EXAMPLES and 2 <= len(EXAMPLES) <= 4
+    assert calculator.examples == EXAMPLES and any(e.startswith("Question: ") for e in EXAMPLES)
     assert calculator.timeout is not None and calculator.timeout >= 1
     assert len(calculator.description) < 150 and "\n" not in calculator.description
     assert calculator.param_docs["expression"]
@@ -230,8 +230,8 @@ def test_make_calculator_rounds_to_its_digits_and_shows_it_in_its_examples() -> 
     tool = make_calculator(digits=3, time_limit=2.0, name="Calc")
     assert tool.name == "Calc"
     assert tool.fn("400 / 1400") == "0.286"
-    assert "[Calc(400 / 1400) → 0.286]" in tool.examples[0]
-    assert "[Calc(120 km/h in m/s) → 33.3 m/s]" in tool.examples[2]
+    assert "[Calc(400 / 1400) → 0.286]" in tool.examples[-1]
+    assert "[Calc(120 km/h in m/s) → 33.3 m/s]" in tool.examples[-3]
     assert tool.description == calculator.description
     for text in tool.examples:
         for raw, result in re.findall(r"\[Calc\((.*?)\) → ([^\]]*)\]", text):

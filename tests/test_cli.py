@@ -17,7 +17,7 @@ from agent.cli.view import RunView
 from agent.events import CallFinished, CallRecord, CallStarted, TextDelta
 from agent.markup import ParsedCall
 from agent.tasks import (
-    ObjectiveStop, RunStarted, RunStatus, Task, TaskFinished, TaskOutput, TasksPlanned, TaskStarted, TaskStatus,
+    StopReason, RunStarted, RunStatus, Task, TaskFinished, TaskOutput, TasksPlanned, TaskStarted, TaskStatus,
     Totals,
 )
 from agent.tasks.events import ObjectiveFinished
@@ -216,7 +216,7 @@ def test_live_view_shows_a_pending_call_and_finishes() -> None:
     assert "[Search(weather Lisbon) …]" in console.file.getvalue()  # type: ignore[attr-defined]
     done = Task(id=1, text="check the weather", position=1, status=TaskStatus.DONE, result="sunny")
     view.handle(TaskFinished(done, Totals(tasks_run=1, tool_calls=1, completion_tokens=12, prompt_tokens=30)))
-    view.handle(ObjectiveFinished("abcd1234", RunStatus.FINISHED, ObjectiveStop.EMPTY, "no task is left",
+    view.handle(ObjectiveFinished("abcd1234", RunStatus.FINISHED, StopReason.EMPTY, "no task is left",
                                   "# Plan", Totals(tasks_run=1, tool_calls=1, seconds=3.0)))
     console = Console(file=io.StringIO(), width=100, force_terminal=False)
     console.print(view.render(now=2.0))
@@ -228,7 +228,7 @@ def test_live_output_prints_the_answer_as_markdown() -> None:
     console = Console(file=io.StringIO(), width=80, force_terminal=True)
     with LiveOutput(console, refresh_per_second=4) as live:
         live.handle(RunStarted("abcd1234", "plan", "m", False))
-        live.handle(ObjectiveFinished("abcd1234", RunStatus.FINISHED, ObjectiveStop.EMPTY, "x",
+        live.handle(ObjectiveFinished("abcd1234", RunStatus.FINISHED, StopReason.EMPTY, "x",
                                       "# Day one\n\n- **Alfama**", Totals()))
     plain = ANSI.sub("", console.file.getvalue())  # type: ignore[attr-defined]
     assert "Day one" in plain and "• Alfama" in plain and "**" not in plain
@@ -269,3 +269,20 @@ def test_eval_is_offered_only_when_the_harness_has_a_main(monkeypatch: pytest.Mo
     monkeypatch.setitem(sys.modules, "agent.evals", types.ModuleType("agent.evals"))
     cli = Captured()
     assert cli("eval") == 2 and "invalid choice" in cli.err.getvalue()
+
+
+def test_decoding_flags_are_kept_with_the_run_and_reach_the_agent() -> None:
+    cli = Captured()
+    assert cli("run", "what now", "--model", MODEL, "--single", "--json", "--no-grammar", "--trigger", "0",
+               "--examples", "1", "--check-arithmetic") == 0
+    run_id = json.loads(cli.out.getvalue().splitlines()[0])["run_id"]
+    shown = Captured()
+    assert shown("show", run_id, "--json") == 0
+    overrides = json.loads(shown.out.getvalue())["options"]["overrides"]
+    assert overrides == {"grammar": False, "trigger_k": 0, "examples": 1, "check_arithmetic": True}
+
+
+def test_load_options_do_not_apply_to_a_factory_model() -> None:
+    cli = Captured()
+    assert cli("run", "what now", "--model", MODEL, "--n-ctx", "512") != 0
+    assert "--n-ctx" in cli.err.getvalue()

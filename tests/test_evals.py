@@ -89,8 +89,9 @@ def test_is_correct_tolerates_rounding_only() -> None:
 
 
 def test_grid_drops_settings_that_need_tools() -> None:
-    setups = grid(["m"], [False, True], [False, True], [0, 10], [False])
-    assert [s.label for s in setups] == ["no tools", "tools", "tools + k=10", "tools + grammar", "tools + grammar + k=10"]
+    setups = grid(["m"], [False, True], [None, True], [None, 10], [None])
+    assert [s.label for s in setups] == ["no tools", "agent defaults", "agent defaults + k=10",
+                                         "agent defaults + grammar", "agent defaults + grammar + k=10"]
 
 
 def test_summary() -> None:
@@ -100,13 +101,13 @@ def test_summary() -> None:
     ]
     row = summarize("t", Setup("m", check=True), outcomes)
     assert (row.accuracy, row.call_rate, row.malformed_rate, row.tokens, row.seconds) == (0.5, 0.5, 0.5, 15, 2)
-    assert row.config == "tools + check"
-    assert "| t | m | tools + check | 2 | 50.0% | 50.0% | 50.0% | 15.0 | 2.00 |" in table([row])
+    assert row.config == "agent defaults + check"
+    assert "| t | m | agent defaults + check | 2 | 50.0% | 50.0% | 50.0% | 15.0 | 2.00 |" in table([row])
 
 
 def _answer_with_a_call(request: Request) -> str:
     """Answers with a call, continuing a call that the loop opened under a grammar."""
-    question = request.prompt.user.removeprefix("Question: ")
+    question = request.prompt.user
     formula = next(p.formula for p in PROBLEMS if p.question == question)
     assistant = request.prompt.assistant
     if assistant.endswith(("[", "[Calculator(")):
@@ -123,7 +124,8 @@ def test_arithmetic_run_scores_calls() -> None:
     assert [o.correct for o in outcomes] == [True] * 5
     assert all(o.calls == 1 and o.failed_calls == 0 for o in outcomes)
     prompt = model.requests[0].prompt
-    assert "Question: A box holds 24 cans." in prompt.system and prompt.assistant == arithmetic.PREFIX
+    assert prompt.user == PROBLEMS[0].question and prompt.assistant == ""
+    assert "Question: A box holds 24 cans." in prompt.system and "[Calculator(" in prompt.system
 
 
 def test_arithmetic_without_tools_sees_worked_equations() -> None:
@@ -201,8 +203,10 @@ def test_bfcl_skips_when_not_installed(monkeypatch: pytest.MonkeyPatch, capsys: 
 
 
 def test_parse_config() -> None:
-    assert cli.parse_config("m", "tools+grammar+k=10") == Setup("m", True, True, 10, False)
-    assert cli.parse_config("m", "none+check") == Setup("m", False, False, 0, True)
+    assert cli.parse_config("m", "defaults") == Setup("m")
+    assert cli.parse_config("m", "grammar+k=10") == Setup("m", True, True, 10, None)
+    assert cli.parse_config("m", "nogrammar+nocheck") == Setup("m", True, False, None, False)
+    assert cli.parse_config("m", "none+check") == Setup("m", False, None, None, True)
     with pytest.raises(ValueError):
         cli.parse_config("m", "tools+fast")
 
@@ -213,14 +217,14 @@ def test_main_runs_the_grid(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cap
 
     monkeypatch.setattr(cli, "load_model", scripted)
     out, log = tmp_path / "table.md", tmp_path / "log.jsonl"
-    code = main(["arithmetic", "--models", "fake", "--configs", "none,tools+grammar", "--limit", "3",
+    code = main(["arithmetic", "--models", "fake", "--configs", "none,defaults", "--limit", "3",
                  "--markdown", str(out), "--log", str(log)])
     assert code == 0
     text = out.read_text()
-    assert "| arithmetic | fake | tools + grammar | 3 | 100.0% |" in text
+    assert "| arithmetic | fake | agent defaults | 3 | 100.0% |" in text
     assert "| arithmetic | fake | no tools | 3 | 0.0% |" in text
     assert len(log.read_text().splitlines()) == 6
-    assert "tools + grammar" in capsys.readouterr().out
+    assert "agent defaults" in capsys.readouterr().out
 
 
 def test_main_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,7 +9,8 @@ from rich.console import Console
 
 from agent.cli import main
 from agent.cli.commands import Consoles
-from agent.tasks.models import ObjectiveStop, RunOptions, TaskStatus
+from agent.events import StopReason
+from agent.tasks.models import RunOptions, TaskStatus
 from agent.tasks.store import DB_NAME, RunStore
 
 
@@ -29,7 +30,7 @@ def home(tmp_path: Path) -> Path:
     store.update_task(run.id, tasks[1].id, status=TaskStatus.DONE,
                       result="Food costs [Search(picnic prices) → Error: web search unavailable] a lot.")
     store.update_task(run.id, tasks[2].id, status=TaskStatus.FAILED, result="")
-    store.update_run(run.id, stop_reason=ObjectiveStop.DONE, answer="Seven people, sandwiches, the park.")
+    store.update_run(run.id, stop_reason=StopReason.DONE, answer="Seven people, sandwiches, the park.")
     store.close()
     return tmp_path
 

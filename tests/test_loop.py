@@ -10,6 +10,7 @@ import pytest
 from agent import Agent, CallFinished, CallStarted, RunFinished, StopReason, TextDelta, ToolError, tool
 from agent.errors import ConfigError, ContextOverflow, ModelNotFound
 from agent.models.base import Completion, Request
+from agent.transcript import calls
 from agent.testing import FunctionModel, ScriptedModel, ScriptExhausted
 
 
@@ -102,7 +103,8 @@ def test_model_mistakes_become_errors_in_the_text_and_the_run_goes_on(written: s
     result = agent.run("q")
     assert result.stop_reason is StopReason.END
     assert result.text.endswith(" go on.")
-    assert error in result.text
+    read = list(calls(result.text))
+    assert len(read) == 1 and read[0].error is not None and error in read[0].error
     assert result.calls[0].error is not None and error in result.calls[0].error
     model.assert_complete()
 

@@ -4,13 +4,6 @@ smollm2-135m on 127.0.0.1), and its message conversion on its own."""
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -24,7 +17,6 @@ from agent.models import (
     ToolSpec,
     resolve_model,
 )
-from agent.models.catalog import smollm2_135m_path
 from agent.models.chat_template import ChatTemplate
 from agent.transcript import calls, segments
 from agent.models.openai_messages import (
@@ -43,47 +35,6 @@ CALCULATOR = ToolSpec(
     "Evaluate an arithmetic expression.",
     {"type": "object", "properties": {"expression": {"type": "string"}}, "required": ["expression"]},
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
-    log = tmp_path_factory.mktemp("server") / "server.log"
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_135m_path()),
-               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--verbose", "False"]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        _wait_until_up(url, process, log)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/models", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.25)
-    pytest.fail(f"the server did not come up:\n{log.read_text()[-3000:]}")
 
 
 def run(model: OpenAIModel, request: Request) -> tuple[list[str], Completion]:
@@ -161,7 +112,7 @@ def test_closing_early_then_continuing_in_chat(base_url: str) -> None:
 def test_response_schema_as_response_format(base_url: str) -> None:
     schema = {"type": "object", "properties": {"count": {"type": "integer"}}, "required": ["count"]}
     model = chat(base_url, schema_format="json_object")
-    chunks, _ = run(model, Request(COUNT, response_schema=schema, max_tokens=30))
+    chunks, _ = run(model, Request(COUNT, response_schema=schema, response_form="json_object", max_tokens=30))
     assert isinstance(json.loads("".join(chunks))["count"], int)
 
 
@@ -246,7 +197,7 @@ def test_keys_retries_and_options(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(UserError, match="OPENAI_API_KEY"):
         OpenAIModel("gpt-4o-mini", base_url="https://api.openai.com/v1")
     local = OpenAIModel("m", base_url="http://127.0.0.1:9/v1", max_retries=5)
-    assert local.client.max_retries == 5 and local.name == "openai:m"
+    assert local.max_retries == 5 and local.client.max_retries == 0 and local.name == "openai:m"
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     keyed = resolve_model("openai:gpt-4o-mini", dialect="native")
     assert isinstance(keyed, OpenAIModel) and keyed.client.api_key == "sk-test" and keyed.dialect == "native"

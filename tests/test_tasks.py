@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from helpers.models import ObjectiveScript, step_of
+from helpers.models import JSON_SCHEMA, ObjectiveScript, step_of
 
 from agent.models.base import Request
 from agent.tasks import (
-    Judged, Limits, Notice, ObjectiveEvent, ObjectiveFinished, ObjectiveRunner, ObjectiveStop, RunOptions,
+    Judged, Limits, Notice, ObjectiveEvent, ObjectiveFinished, ObjectiveRunner, StopReason, RunOptions,
     RunStatus, RunStore, TasksCreated, TasksPlanned, TasksReordered, TaskStatus,
 )
 from agent.testing import FunctionModel, ScriptedModel
@@ -45,7 +45,7 @@ def test_plan_executes_tasks_in_order_and_writes_the_answer(store: RunStore) -> 
     events = run(script.model(), store)
     end = finished(events)
     assert script.executed == ["book flights", "find a hotel"]
-    assert end.status is RunStatus.FINISHED and end.stop_reason is ObjectiveStop.EMPTY
+    assert end.status is RunStatus.FINISHED and end.stop_reason is StopReason.EMPTY
     assert end.answer == "Go to Lisbon."
     tasks = store.tasks(end.run_id)
     assert [t.status for t in tasks] == [TaskStatus.DONE, TaskStatus.DONE]
@@ -105,7 +105,7 @@ def test_model_that_always_wants_more_tasks_still_ends(store: RunStore) -> None:
     events = run(script.model(), store, max_tasks=50, max_creations=1000, new_per_creation=2, timeout=None)
     end = finished(events)
     assert end.status is RunStatus.FINISHED
-    assert end.stop_reason in (ObjectiveStop.MAX_TASKS, ObjectiveStop.EMPTY)
+    assert end.stop_reason in (StopReason.MAX_TASKS, StopReason.EMPTY)
     assert end.detail
     assert len(script.executed) <= 50
     assert sum(isinstance(e, TasksCreated) for e in events) <= 50
@@ -125,7 +125,7 @@ def test_creation_budget_per_run(store: RunStore) -> None:
     script = ObjectiveScript(plan=["one"], create=lambda r: [f"topic {next(n)} {'w' * next(n)}"])
     events = run(script.model(), store, max_tasks=20, max_creations=2)
     assert script.asked["create"] == 2
-    assert finished(events).stop_reason is ObjectiveStop.EMPTY
+    assert finished(events).stop_reason is StopReason.EMPTY
 
 
 def test_duplicate_proposals_are_dropped(store: RunStore) -> None:
@@ -157,7 +157,7 @@ def test_bad_prioritisation_keeps_the_order(store: RunStore) -> None:
         return "nonsense" if step_of(request) == "prioritise" else script(request)
 
     script = ObjectiveScript(plan=["first", "second"], create=lambda r: ["third thing"])
-    run(FunctionModel(fn), store, max_tasks=10, max_creations=1)
+    run(FunctionModel(fn, capabilities=JSON_SCHEMA), store, max_tasks=10, max_creations=1)
     assert script.executed == ["first", "second", "third thing"]
 
 
@@ -165,17 +165,17 @@ def test_done_judgement_ends_the_run(store: RunStore) -> None:
     script = ObjectiveScript(plan=["only"], judge=lambda r: True, create=lambda r: ["never"])
     events = run(script.model(), store, max_tasks=10)
     end = finished(events)
-    assert end.stop_reason is ObjectiveStop.DONE
+    assert end.stop_reason is StopReason.DONE
     assert any(isinstance(e, Judged) and e.done for e in events)
     assert script.asked["create"] == 0
 
 
 @pytest.mark.parametrize(("limits", "reason"), [
-    ({"max_tasks": 2}, ObjectiveStop.MAX_TASKS),
-    ({"max_tokens": 5}, ObjectiveStop.MAX_TOKENS),
-    ({"timeout": 1e-9}, ObjectiveStop.TIMEOUT),
+    ({"max_tasks": 2}, StopReason.MAX_TASKS),
+    ({"max_tokens": 5}, StopReason.MAX_TOKENS),
+    ({"timeout": 1e-9}, StopReason.TIMEOUT),
 ])
-def test_budgets_end_the_run_with_a_reason(store: RunStore, limits: dict[str, Any], reason: ObjectiveStop) -> None:
+def test_budgets_end_the_run_with_a_reason(store: RunStore, limits: dict[str, Any], reason: StopReason) -> None:
     script = ObjectiveScript(plan=["a", "b", "c", "d"])
     end = finished(run(script.model(), store, **limits))
     assert end.stop_reason is reason and end.status is RunStatus.FINISHED and end.detail
@@ -190,23 +190,23 @@ def test_call_budget_counts_tool_calls(store: RunStore) -> None:
     script = ObjectiveScript(plan=["a", "b", "c"], execute=lambda task: f"Echo: [Echo({task})] ok")
     runner = ObjectiveRunner(model=script.model(), store=store, tools=[Echo])
     end = finished(list(runner.run("x", options=RunOptions(limits=Limits(max_calls=2)))))
-    assert end.stop_reason is ObjectiveStop.MAX_CALLS
+    assert end.stop_reason is StopReason.MAX_CALLS
     assert end.totals.tool_calls == 2
     assert "[Echo(a) → a]" in store.tasks(end.run_id)[0].result
 
 
 def test_cost_budget_for_a_priced_model(store: RunStore) -> None:
     script = ObjectiveScript(plan=["a", "b", "c"], execute=lambda task: "x" * 4000)
-    model = FunctionModel(script, name="gpt-4o", chunk_size=4)
+    model = FunctionModel(script, name="gpt-4o", chunk_size=4, capabilities=JSON_SCHEMA)
     end = finished(run(model, store, max_cost=0.001, task_tokens=1000, max_tokens=100_000))
-    assert end.stop_reason is ObjectiveStop.MAX_COST
+    assert end.stop_reason is StopReason.MAX_COST
     assert end.totals.cost is not None and end.totals.cost >= 0.001
 
 
 def test_unknown_price_has_no_cost(store: RunStore) -> None:
     script = ObjectiveScript(plan=["a"])
     end = finished(run(script.model(), store, max_cost=0.0001))
-    assert end.totals.cost is None and end.stop_reason is ObjectiveStop.EMPTY
+    assert end.totals.cost is None and end.stop_reason is StopReason.EMPTY
 
 
 def test_context_of_later_tasks_is_bounded(store: RunStore) -> None:

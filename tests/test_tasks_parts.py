@@ -13,7 +13,7 @@ from helpers.models import ObjectiveScript
 
 from agent.agent import Agent
 from agent.events import TextDelta
-from agent.models.base import Usage
+from agent.models.base import Capabilities, Usage
 from agent.tasks import (
     DECLINED, Approve, Limits, ObjectiveFinished, ObjectiveRunner, RunOptions, RunStore, Task, TaskOutput,
     TaskStatus, Totals, approved_tools, to_json,
@@ -142,7 +142,7 @@ def test_reorder_ignores_unknown_ids_and_keeps_the_rest() -> None:
 
 
 def test_ask_structured_is_bounded() -> None:
-    model = FunctionModel(lambda request: "no")
+    model = FunctionModel(lambda request: "no", capabilities=Capabilities(structured=("json_schema",)))
     out = ask_structured(model, system="s", user="u", schema={"type": "object"}, parse=lambda d: d,
                          max_tokens=50, retries=3)
     assert out.value is None and out.attempts == 4 and len(model.requests) == 4
@@ -175,9 +175,9 @@ def test_events_serialise_to_json() -> None:
 
 
 def _finished_fields() -> tuple[Any, ...]:
-    from agent.tasks import ObjectiveStop, RunStatus
+    from agent.tasks import StopReason, RunStatus
 
-    return (RunStatus.FINISHED, ObjectiveStop.EMPTY, "no task is left", "answer", Totals())
+    return (RunStatus.FINISHED, StopReason.EMPTY, "no task is left", "answer", Totals())
 
 
 def test_repetition_guard_and_trim() -> None:
@@ -208,3 +208,14 @@ def test_repeated_lines_are_a_loop() -> None:
     assert is_repeating(text)
     assert trim_repetition(text) == "Plan a weekend.\nThe plan is:"
     assert not is_repeating("- a\n- a\n- a\n")
+
+
+
+def test_the_answer_keeps_within_the_runs_tokens(tmp_path: Path) -> None:
+    from agent.tasks import StopReason
+
+    script = ObjectiveScript(plan=["one", "two"], execute=lambda task: "x " * 40)
+    runner = ObjectiveRunner(model=script.model(chunk_size=2), store=RunStore(tmp_path / "r.db"))
+    end = list(runner.run("x", options=RunOptions(limits=Limits(max_tokens=40, task_tokens=20))))[-1]
+    assert isinstance(end, ObjectiveFinished) and end.stop_reason is StopReason.MAX_TOKENS
+    assert script.asked["answer"] == 0 and end.answer.startswith("- one: ")

@@ -11,7 +11,7 @@ import pytest
 from helpers.models import ObjectiveScript
 
 from agent.tasks import (
-    Limits, ObjectiveFinished, ObjectiveRunner, ObjectiveStop, Phase, RunNotResumable, RunOptions, RunStatus,
+    Limits, ObjectiveFinished, ObjectiveRunner, StopReason, Phase, RunNotResumable, RunOptions, RunStatus,
     RunStore, TaskFinished, TaskStatus, UnknownRun,
 )
 from agent.tasks.store import HOME_ENV, default_home
@@ -72,7 +72,7 @@ def test_cancel_then_resume_redoes_nothing_finished(store: RunStore) -> None:
     events = list(runner.run("trip", options=RunOptions(limits=Limits(max_tasks=4))))
     end = events[-1]
     assert isinstance(end, ObjectiveFinished)
-    assert end.status is RunStatus.INTERRUPTED and end.stop_reason is ObjectiveStop.CANCELLED
+    assert end.status is RunStatus.INTERRUPTED and end.stop_reason is StopReason.CANCELLED
     assert store.run(end.run_id).status is RunStatus.INTERRUPTED
     statuses = {t.text: t.status for t in store.tasks(end.run_id)}
     assert statuses["find a hotel"] is TaskStatus.DONE and statuses["list museums"] is TaskStatus.PENDING
@@ -169,7 +169,7 @@ def test_a_failing_planner_fails_the_run_resumably(store: RunStore) -> None:
     runner = ObjectiveRunner(model=FunctionModel(fail), store=store)
     end = list(runner.run("trip"))[-1]
     assert isinstance(end, ObjectiveFinished)
-    assert end.status is RunStatus.FAILED and end.stop_reason is ObjectiveStop.ERROR and "server down" in end.detail
+    assert end.status is RunStatus.FAILED and end.stop_reason is StopReason.ERROR and "server down" in end.detail
     script = ObjectiveScript(plan=["a"])
     again = list(ObjectiveRunner(model=script.model(), store=store).events(end.run_id))[-1]
     assert isinstance(again, ObjectiveFinished) and again.status is RunStatus.FINISHED

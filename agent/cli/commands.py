@@ -25,8 +25,10 @@ from agent.cli.setup import installed, load_model, select_tools
 from agent.errors import UserError
 from agent.finetune import judged_text, stored_pairs, to_jsonl
 from agent.models import DEFAULT_MODEL, MODEL_ENV, list_models
+from agent.models.base import Recipe
+from agent.models.catalog import model_profile
 from agent.tasks import (
-    Approve, ApproveFn, Limits, ObjectiveFinished, ObjectiveRunner, RunNotResumable, RunOptions, RunStatus, RunStore,
+    Approve, ApproveFn, Limits, Overrides, ObjectiveFinished, ObjectiveRunner, RunNotResumable, RunOptions, RunStatus, RunStore,
     TaskStatus,
 )
 from agent.tasks.store import DB_NAME
@@ -77,12 +79,15 @@ def cmd_run(args: argparse.Namespace, consoles: Consoles) -> int:
     tools = installed(warnings)
     chosen = select_tools(tools, args.tools)
     spec = args.model or os.environ.get(MODEL_ENV) or None
-    model = load_model(spec)
+    model = load_model(spec, n_ctx=args.n_ctx, threads=args.threads)
     for warning in warnings if chosen is None else []:
         consoles.err.print(f"warning: {escape(warning)}", style="yellow", soft_wrap=True)
     limits = Limits(max_tasks=args.max_tasks, max_calls=args.max_calls, max_tokens=args.max_tokens,
                     timeout=args.timeout, max_cost=args.max_cost)
-    options = RunOptions(limits=limits, tools=chosen, approve=Approve(args.approve), single=args.single)
+    overrides = Overrides(grammar=args.grammar, trigger_k=args.trigger, examples=args.examples,
+                          check_arithmetic=args.check_arithmetic)
+    options = RunOptions(limits=limits, tools=chosen, approve=Approve(args.approve), single=args.single,
+                         overrides=overrides)
     store = open_store(args.home)
     output = choose_output(args, consoles)
     runner = ObjectiveRunner(model=model, store=store, tools=tools, approve=prompt_approval(consoles, output))
@@ -183,14 +188,24 @@ def cmd_tools(args: argparse.Namespace, consoles: Consoles) -> int:
 def cmd_models(args: argparse.Namespace, consoles: Consoles) -> int:
     default = os.environ.get(MODEL_ENV) or DEFAULT_MODEL
     table = Table(show_edge=False)
-    for column in ("Model", "Description", "Weights from"):
+    for column in ("Model", "Description", "Weights from", "Recipe: question / task"):
         table.add_column(column)
     for info in list_models():
         name = f"{info.name} (default)" if info.name == default else info.name
-        table.add_row(name, info.description, info.source)
+        profile = model_profile(info.name)
+        table.add_row(name, info.description, info.source, f"{recipe_text(profile.question)} / {recipe_text(profile.task)}")
     consoles.out.print(table)
     consoles.out.print("Also: openai:<model>, openai:<model>@<base_url>, a path to a .gguf file.", style="dim")
     return 0
+
+
+def recipe_text(recipe: Recipe) -> str:
+    parts = ["grammar" if recipe.grammar else "no grammar", f"{recipe.examples} examples", recipe.layout]
+    if recipe.trigger_k:
+        parts.append(f"k={recipe.trigger_k}")
+    if recipe.check_arithmetic:
+        parts.append("arithmetic check")
+    return ", ".join(parts)
 
 
 def cmd_index(args: argparse.Namespace, consoles: Consoles) -> int:

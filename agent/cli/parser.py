@@ -31,6 +31,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be zero or more, got {value}")
+    return value
+
+
 def positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -70,7 +80,9 @@ def build_parser() -> Parser:
     run.add_argument("--timeout", type=positive_float, default=DEFAULTS.timeout, metavar="SECONDS")
     run.add_argument("--max-cost", type=positive_float, default=None, metavar="USD",
                      help="stop when the run has cost this much (models with a known price)")
-    run.add_argument("--single", action="store_true", help="no planning: one agent run on the objective")
+    run.add_argument("--single", action="store_true",
+                     help="no planning: one agent run on the objective, asked as a question")
+    _decoding_options(run)
     resume = sub.add_parser("resume", parents=[home], help="continue a stopped or crashed run")
     resume.add_argument("run_id", metavar="RUN")
     _model_options(resume, resuming=True)
@@ -99,6 +111,23 @@ def _model_options(parser: argparse.ArgumentParser, *, resuming: bool = False) -
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--json", action="store_true", help="JSON Lines events on stdout")
     mode.add_argument("--quiet", "-q", action="store_true", help="print only the answer")
+
+
+def _decoding_options(parser: argparse.ArgumentParser) -> None:
+    """Settings over the model's recipe (`agent models` lists the recipes)."""
+    group = parser.add_argument_group("decoding (default: the model's recipe, measured by its evals)")
+    group.add_argument("--grammar", action=argparse.BooleanOptionalAction, default=None,
+                       help="decode each call's arguments under its tool's grammar")
+    group.add_argument("--trigger", type=non_negative_int, default=None, metavar="K",
+                       help="start a call whenever '[' is among the K likeliest tokens (0: never force one)")
+    group.add_argument("--examples", type=non_negative_int, default=None, metavar="N",
+                       help="few-shot examples per tool in the prompt")
+    group.add_argument("--check-arithmetic", action=argparse.BooleanOptionalAction, default=None,
+                       help="recompute each 'a op b =' the model writes and splice the value")
+    group.add_argument("--n-ctx", type=positive_int, default=None, metavar="N",
+                       help="context window of a local model, in tokens")
+    group.add_argument("--threads", type=positive_int, default=None, metavar="N",
+                       help="llama.cpp threads of a local model")
 
 
 def _index_parser(sub: argparse._SubParsersAction[Parser]) -> None:

@@ -65,8 +65,8 @@ def highlight_calls(text: str) -> Text:
     for part in segments(text):
         if isinstance(part, str):
             out.append(part)
-        elif part.result is not None and part.result.startswith("Error:"):
-            out.append_text(call_text(part.name, part.raw, error=part.result.removeprefix("Error:").strip()))
+        elif part.error is not None:
+            out.append_text(call_text(part.name, part.raw, error=part.error))
         else:
             out.append_text(call_text(part.name, part.raw, result=part.result, pending=part.result is None))
     return out

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable
-from importlib.metadata import entry_points
 
 from agent.errors import ConfigError, ModelNotFound
 from agent.models import resolve_model
 from agent.models.base import Model
-from agent.tools import ENTRY_POINT_GROUP, Tool, make_tool
+from agent.tools import Tool, installed_tools
 
 PYTHON_PREFIX = "python:"
 
 
-def load_model(spec: str | None) -> Model:
+def load_model(spec: str | None, *, n_ctx: int | None = None, threads: int | None = None) -> Model:
     """`python:MODULE:FACTORY` calls FACTORY() from MODULE; anything else goes to
-    `agent.models.resolve_model`."""
+    `agent.models.resolve_model`, with the context window and threads when given."""
     if spec is not None and spec.startswith(PYTHON_PREFIX):
+        if n_ctx is not None or threads is not None:
+            raise ConfigError("--n-ctx and --threads apply to models loaded by spec, not to python: factories")
         return _factory_model(spec)
-    return resolve_model(spec)
+    options = {key: value for key, value in (("n_ctx", n_ctx), ("n_threads", threads)) if value is not None}
+    return resolve_model(spec, **options)
 
 
 def _factory_model(spec: str) -> Model:
@@ -38,22 +40,8 @@ def _factory_model(spec: str) -> Model:
 
 
 def installed(warn: list[str] | None = None) -> list[Tool]:
-    """Every tool registered under the `interleaf.tools` entry points that loads; the
-    ones that fail are named in `warn`."""
-    found: list[Tool] = []
-    names: set[str] = set()
-    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        try:
-            obj = ep.load()
-            item = obj if isinstance(obj, Tool) else make_tool(obj)
-        except Exception as exc:
-            if warn is not None:
-                warn.append(f"tool plugin {ep.name!r} ({ep.value}) did not load: {exc}")
-            continue
-        if item.name.casefold() not in names:
-            names.add(item.name.casefold())
-            found.append(item)
-    return found
+    """Every installed tool that loads; the ones that fail are named in `warn`."""
+    return list(installed_tools([] if warn is None else warn).values())
 
 
 def select_tools(tools: Iterable[Tool], names: str | None) -> tuple[str, ...] | None:

@@ -3,28 +3,24 @@ lenient rule of `agent.evals.scoring`."""
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from agent.agent import Agent
-from agent.arithmetic import evaluate, format_value
-from agent.errors import InterleafError, ToolError
+from agent.errors import InterleafError, ModelError
+from agent.events import RunFinished, RunResult, plain_text
 from agent.evals.runner import Outcome, Setup, failure, outcome, read_jsonl
-from agent.evals.scoring import is_correct, predicted_answer
-from agent.models.base import CallTrigger, Model
-from agent.tools import Tool, make_tool
+from agent.evals.scoring import answer_in, is_correct
+from agent.models.base import Model
+from agent.tasks import ObjectiveFinished, ObjectiveRunner, RunOptions, RunStatus, RunStore, TaskOutput
+from agent.tasks.models import Limits, Overrides
+from agent.tools import Tool, installed_tools
 
 TASK = "arithmetic"
 
 INSTRUCTIONS = 'Solve the math word problem. Be brief, and finish with "The answer is N."'
-
-PREFIX = "Answer:"
-"""Starts the model's text, as in the examples."""
-
-STOP = ("\n",)
-"""The answer is one line, as in the examples."""
 
 Step = tuple[str, str, str]
 """(words before it, expression, value): one computation in a worked answer; the last
@@ -93,51 +89,47 @@ def load_problems(path: Path | None = None) -> list[Problem]:
     return [Problem(r["id"], r["kind"], r["question"], r["formula"], float(r["answer"])) for r in rows]
 
 
-def _fallback_calculator(expression: str) -> str:
-    """Evaluate an arithmetic expression: + - * / ^, parentheses, decimals."""
-    value = evaluate(expression)
-    if value is None:
-        raise ToolError(f"cannot compute {expression!r}: write numbers and + - * / ^ ( ) only")
-    return format_value(value)
+def ask(runner: ObjectiveRunner, question: str, overrides: Overrides) -> RunResult:
+    """What `agent run --single QUESTION` does, with the same runner and options."""
+    result: RunResult | None = None
+    for event in runner.run(question, options=RunOptions(single=True, overrides=overrides)):
+        if isinstance(event, TaskOutput) and isinstance(event.event, RunFinished):
+            result = event.event.result
+        elif isinstance(event, ObjectiveFinished) and event.status is not RunStatus.FINISHED:
+            raise ModelError(event.detail)
+    if result is None:
+        raise ModelError("the run ended before its task did")
+    return result
 
 
-def calculator_tool(style: str = "single") -> Tool:
-    """The project's Calculator tool (tools.calculator) when present, with this eval's
-    few-shot examples."""
-    try:
-        from tools.calculator import calculator as found
-    except ImportError:
-        found = make_tool(_fallback_calculator, name="Calculator")
-    tool = found if isinstance(found, Tool) else make_tool(found, name="Calculator")
-    return dataclasses.replace(tool, examples=examples(style))
-
-
-def build_agent(setup: Setup, model: Model, *, max_tokens: int = 160, timeout: float = 120.0,
-                style: str = "single") -> Agent:
-    if setup.tools:
-        tool = calculator_tool(style)
-        return Agent(
-            model=model, tools=[tool], instructions=INSTRUCTIONS, max_examples=len(tool.examples),
-            max_tokens=max_tokens, timeout=timeout, constrain=setup.grammar, check_arithmetic=setup.check,
-            trigger=CallTrigger(k=setup.k) if setup.k else None, max_calls=4, stop=STOP,
-        )
+def baseline_agent(model: Model, *, check: bool = False, style: str = "single") -> Agent:
+    """The no-tools baseline: the same worked examples, as written equations."""
     shown = "\n".join(examples(style, tools=False))
-    return Agent(model=model, instructions=f"{INSTRUCTIONS}\n\nExamples:\n{shown}", max_tokens=max_tokens,
-                 timeout=timeout, check_arithmetic=setup.check, max_calls=4, stop=STOP)
+    return Agent(model=model, instructions=f"{INSTRUCTIONS}\n\nExamples:\n{shown}", check_arithmetic=check,
+                 max_calls=4, max_tokens=Limits().task_tokens, layout="question")
 
 
-def run(setup: Setup, model: Model, problems: list[Problem], *, max_tokens: int = 160, timeout: float = 120.0,
+def run(setup: Setup, model: Model, problems: list[Problem], *, tools: Sequence[Tool] | None = None,
         style: str = "single") -> Iterator[Outcome]:
-    agent = build_agent(setup, model, max_tokens=max_tokens, timeout=timeout, style=style)
-    try:
-        for problem in problems:
-            try:
-                result = agent.run(f"Question: {problem.question}", prefix=PREFIX)
-            except InterleafError as exc:
-                yield failure(problem.id, exc, expected=problem.answer)
-                continue
-            predicted = predicted_answer(result.text, agent.config.markup)
-            yield outcome(problem.id, result, correct=is_correct(predicted, problem.answer),
-                          predicted=predicted, expected=problem.answer)
-    finally:
-        agent.close()
+    """Each problem asked as `agent run --single` asks it (with the installed tools, or
+    `tools`); the no-tools setup asks the baseline agent."""
+    with tempfile.TemporaryDirectory(prefix="interleaf-eval-") as home:
+        store = RunStore(Path(home) / "runs.db")
+        runner = ObjectiveRunner(model=model, store=store, tools=list(installed_tools([]).values()) if tools is None
+                                 else list(tools))
+        baseline = None if setup.tools else baseline_agent(model, check=bool(setup.check), style=style)
+        try:
+            for problem in problems:
+                try:
+                    result = (ask(runner, problem.question, setup.overrides) if baseline is None
+                              else baseline.run(problem.question))
+                except InterleafError as exc:
+                    yield failure(problem.id, exc, expected=problem.answer)
+                    continue
+                predicted = answer_in(plain_text(result.parts))
+                yield outcome(problem.id, result, correct=is_correct(predicted, problem.answer),
+                              predicted=predicted, expected=problem.answer)
+        finally:
+            store.close()
+            if baseline is not None:
+                baseline.close()

@@ -40,7 +40,6 @@ INSTRUCTIONS = (
     "Question: Convert 250 US dollars to euros.\n"
     "Answer: [convert_currency(amount=250, source=\"USD\", target=\"EUR\")]"
 )
-PREFIX = "Answer:"
 _TYPES: dict[str, Any] = {
     "integer": int, "float": float, "number": float, "string": str, "boolean": bool,
     "dict": dict[str, Any], "object": dict[str, Any], "any": Any,
@@ -188,12 +187,12 @@ def run(setup: Setup, model: Model, cases: list[Case], *, max_tokens: int = 96,
         tool = make_tool(case.function, called)
         agent = Agent(
             model=model, tools=[tool] if setup.tools else [], instructions=INSTRUCTIONS,
-            max_tokens=max_tokens, timeout=timeout,
-            constrain=setup.grammar, trigger=CallTrigger(k=setup.k) if setup.k else None,
+            max_tokens=max_tokens, timeout=timeout, constrain=setup.grammar,
+            trigger=None if setup.k is None else CallTrigger(k=setup.k), check_arithmetic=setup.check,
             max_calls=1, stop=("\n",),
         )
         try:
-            result = agent.run(f"Question: {case.question}", prefix=PREFIX, cancel=called)
+            result = agent.run(case.question, cancel=called)
         except InterleafError as exc:
             yield failure(case.id, exc, expected=case.answers)
             continue

@@ -28,60 +28,63 @@ def parser() -> argparse.ArgumentParser:
         "arithmetic check."))
     p.add_argument("task", choices=("arithmetic", "bfcl"))
     p.add_argument("--models", default=",".join(DEFAULT_MODELS), help="comma-separated model specs")
-    p.add_argument("--configs", default="", help=(
-        "explicit configurations, comma-separated, each '+'-joined from: tools, none, grammar, "
-        "check, k=N (e.g. 'none,none+check,tools+grammar+k=10'); overrides the grid options"))
-    p.add_argument("--tools", default="off,on", help="grid: off,on")
-    p.add_argument("--grammar", default="off,on", help="grid: off,on")
-    p.add_argument("--k", default="0,10", help="grid: trigger k values (0: no trigger)")
-    p.add_argument("--check", default="off", help="grid: arithmetic check off,on")
+    p.add_argument("--configs", default="defaults,none", help=(
+        "configurations, comma-separated, each '+'-joined from: defaults (what `agent run --single` "
+        "does on the model), none (no tools), grammar, nogrammar, check, nocheck, k=N "
+        "(e.g. 'defaults,none,none+check,nogrammar+k=10'); ignored when a grid option is given"))
+    p.add_argument("--tools", default=None, help="grid: off,on")
+    p.add_argument("--grammar", default=None, help="grid: off,on,recipe")
+    p.add_argument("--k", default=None, help="grid: trigger k values (0: no trigger; recipe)")
+    p.add_argument("--check", default=None, help="grid: arithmetic check off,on,recipe")
     p.add_argument("--limit", type=int, default=0, help="items per configuration (0: all)")
     p.add_argument("--seed", type=int, default=0, help="order of items (a fixed shuffle)")
-    p.add_argument("--template", choices=("plain", "chat"), default="plain", help=(
-        "prompt format: plain completion text (default; the packaged Gemma 3 270M is a base "
-        "model) or the model's chat template"))
+    p.add_argument("--ids", default="", help="arithmetic: only these items, comma-separated ids")
     p.add_argument("--examples", choices=tuple(arithmetic.STYLES), default="single", help=(
-        "arithmetic few-shot style: one expression per answer, or multi-step answers worked step by step"))
-    p.add_argument("--threads", type=int, default=1, help="llama.cpp threads")
-    p.add_argument("--max-tokens", type=int, default=0, help="completion tokens per item (0: the task's default)")
+        "the no-tools baseline's examples: one equation per answer, or multi-step answers worked step by step"))
+    p.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: as `agent run`)")
+    p.add_argument("--max-tokens", type=int, default=0, help="bfcl: completion tokens per item (0: the default)")
     p.add_argument("--log", type=Path, help="append every item's outcome here as JSON lines")
     p.add_argument("--markdown", type=Path, help="write the table here")
     return p
 
 
-def _flags(text: str) -> list[bool]:
-    values = [v.strip().lower() for v in text.split(",") if v.strip()]
-    bad = [v for v in values if v not in ("on", "off")]
+_FLAGS: dict[str, bool | None] = {"on": True, "off": False, "recipe": None}
+
+
+def _flags(text: str | None) -> list[bool | None]:
+    values = [v.strip().lower() for v in (text or "recipe").split(",") if v.strip()]
+    bad = [v for v in values if v not in _FLAGS]
     if bad or not values:
-        raise ValueError(f"expected on/off values, got {text!r}")
-    return [v == "on" for v in values]
+        raise ValueError(f"expected on/off/recipe values, got {text!r}")
+    return [_FLAGS[v] for v in values]
 
 
 def parse_config(model: str, text: str) -> Setup:
-    """A configuration like 'tools+grammar+k=10' or 'none+check'."""
-    tools, grammar, check, k = True, False, False, 0
+    """A configuration like 'defaults', 'nogrammar+k=10' or 'none+check'."""
+    tools, grammar, check, k = True, None, None, None
     for part in (p.strip().lower() for p in text.split("+")):
         if part in ("none", "notools", "no tools"):
             tools = False
-        elif part == "tools":
+        elif part in ("tools", "defaults"):
             tools = True
-        elif part == "grammar":
-            grammar = True
-        elif part == "check":
-            check = True
+        elif part in ("grammar", "nogrammar"):
+            grammar = part == "grammar"
+        elif part in ("check", "nocheck"):
+            check = part == "check"
         elif part.startswith("k="):
             k = int(part[2:])
         else:
             raise ValueError(f"unknown configuration part {part!r} in {text!r}")
-    return Setup(model, tools, grammar and tools, k if tools else 0, check)
+    return Setup(model, tools, grammar if tools else None, k if tools else None, check)
 
 
 def setups(args: argparse.Namespace) -> list[Setup]:
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    if args.configs:
+    if all(option is None for option in (args.tools, args.grammar, args.k, args.check)):
         return [parse_config(m, c) for m in models for c in args.configs.split(",") if c.strip()]
-    ks = [int(k) for k in args.k.split(",") if k.strip()]
-    return grid(models, _flags(args.tools), _flags(args.grammar), ks, _flags(args.check))
+    ks = [None if k.strip() == "recipe" else int(k) for k in (args.k or "recipe").split(",") if k.strip()]
+    tools = [bool(t) for t in _flags(args.tools or "on")]
+    return grid(models, tools, _flags(args.grammar), ks, _flags(args.check))
 
 
 def sample(items: Sequence[T], limit: int, seed: int) -> list[T]:
@@ -91,19 +94,18 @@ def sample(items: Sequence[T], limit: int, seed: int) -> list[T]:
 
 
 def load_model(spec: str, args: argparse.Namespace) -> Model:
-    options: dict[str, Any] = {"n_threads": args.threads}
-    if args.template == "plain":
-        from agent.models.chat_template import PLAIN_TEMPLATE
-
-        options["chat_template"] = PLAIN_TEMPLATE
+    """The model as `agent run` loads it."""
+    options: dict[str, Any] = {} if args.threads is None else {"n_threads": args.threads}
     return resolve_model(spec, **options)
 
 
 def runner(args: argparse.Namespace) -> tuple[str, Callable[[Setup, Model], Iterator[Outcome]]]:
     if args.task == "arithmetic":
-        problems = sample(arithmetic.load_problems(), args.limit, args.seed)
-        tokens = args.max_tokens or 160
-        return arithmetic.TASK, lambda s, m: arithmetic.run(s, m, problems, max_tokens=tokens, style=args.examples)
+        wanted = {i.strip() for i in args.ids.split(",") if i.strip()}
+        problems = sample([p for p in arithmetic.load_problems() if not wanted or p.id in wanted], args.limit, args.seed)
+        if wanted - {p.id for p in problems}:
+            raise ValueError(f"no arithmetic items {sorted(wanted - {p.id for p in problems})}")
+        return arithmetic.TASK, lambda s, m: arithmetic.run(s, m, problems, style=args.examples)
     cases = sample(bfcl.load_cases(*bfcl.data_files()), args.limit, args.seed)
     return bfcl.TASK, lambda s, m: bfcl.run(s, m, cases, max_tokens=args.max_tokens or 96)
 

@@ -10,41 +10,48 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from agent.events import RunResult
+from agent.tasks.models import Overrides
 
 
 @dataclass(frozen=True)
 class Setup:
-    """One configuration of the agent under test."""
+    """One configuration of the agent under test: the agent a user gets (`agent run
+    --single`, the model's recipe), or that with settings changed, named in its label."""
 
     model: str
     tools: bool = True
-    grammar: bool = False
-    """Decode calls under the tools' grammars (`Agent(constrain=True)`)."""
-    k: int = 0
-    """Top-k call trigger (`CallTrigger(k=k)`); 0 leaves the model free."""
-    check: bool = False
-    """Recompute written arithmetic (`Agent(check_arithmetic=True)`)."""
+    """False: the no-tools baseline (the same problems worked as written equations)."""
+    grammar: bool | None = None
+    """Decode calls under the tools' grammars; None: the model's recipe."""
+    k: int | None = None
+    """Top-k call trigger (0: none); None: the model's recipe."""
+    check: bool | None = None
+    """Recompute written arithmetic; None: the model's recipe."""
+
+    @property
+    def overrides(self) -> Overrides:
+        return Overrides(grammar=self.grammar, trigger_k=self.k, check_arithmetic=self.check)
 
     @property
     def label(self) -> str:
         if not self.tools:
             return "no tools" + (" + check" if self.check else "")
-        parts = ["tools"]
-        if self.grammar:
-            parts.append("grammar")
-        if self.k:
-            parts.append(f"k={self.k}")
-        if self.check:
-            parts.append("check")
-        return " + ".join(parts)
+        changed: list[str] = []
+        if self.grammar is not None:
+            changed.append("grammar" if self.grammar else "no grammar")
+        if self.k is not None:
+            changed.append(f"k={self.k}")
+        if self.check is not None:
+            changed.append("check" if self.check else "no check")
+        return " + ".join(["agent defaults", *changed]) if changed else "agent defaults"
 
 
-def grid(models: Sequence[str], tools: Sequence[bool], grammar: Sequence[bool], ks: Sequence[int],
-         check: Sequence[bool]) -> list[Setup]:
+def grid(models: Sequence[str], tools: Sequence[bool], grammar: Sequence[bool | None], ks: Sequence[int | None],
+         check: Sequence[bool | None]) -> list[Setup]:
     """Every combination, without the ones that differ only in settings that need tools."""
     seen: dict[Setup, None] = {}
     for model, use_tools, use_grammar, k, use_check in itertools.product(models, tools, grammar, ks, check):
-        setup = Setup(model, use_tools, use_grammar and use_tools, k if use_tools else 0, use_check)
+        setup = Setup(model, use_tools, use_grammar if use_tools else None, k if use_tools else None, use_check)
         seen.setdefault(setup, None)
     return list(seen)
 

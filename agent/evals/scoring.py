@@ -31,8 +31,7 @@ def without_calls(text: str, markup: Markup = DEFAULT_MARKUP) -> str:
     parts: list[str] = []
     for part in segments(text, markup):
         if isinstance(part, CompletedCall):
-            result = part.result or ""
-            parts.append("" if result.startswith("Error") else result)
+            parts.append(part.result or "")
         else:
             parts.append(part)
     return "".join(parts)
@@ -49,8 +48,12 @@ def numbers(text: str) -> list[float]:
 
 
 def predicted_answer(text: str, markup: Markup = DEFAULT_MARKUP) -> float | None:
-    """The model's answer by the lenient rule (see the module doc), or None."""
-    plain = without_calls(text, markup)
+    """The answer in a stored transcript by the lenient rule (see the module doc), or None."""
+    return answer_in(without_calls(text, markup))
+
+
+def answer_in(plain: str) -> float | None:
+    """The answer in text whose calls are already replaced by their results."""
     mark = _ANSWER_IS.search(plain)
     if mark:
         after = numbers(plain[mark.end() :])

@@ -53,7 +53,7 @@ def native_messages(
     text = ""
     number = 0
     for part in segments(prompt.assistant, markup):
-        if isinstance(part, str) or part.result is None:
+        if isinstance(part, str) or (part.result is None and part.error is None):
             text += part if isinstance(part, str) else part.render(markup)
             continue
         call_id = f"call_{number}"
@@ -68,7 +68,8 @@ def native_messages(
                 ],
             }
         )
-        messages.append({"role": "tool", "tool_call_id": call_id, "content": part.result})
+        content = part.result if part.error is None else f"Error: {part.error}"
+        messages.append({"role": "tool", "tool_call_id": call_id, "content": content})
         text = ""
     if text.strip():
         messages.append({"role": "assistant", "content": text})
@@ -121,9 +122,10 @@ def tool_schema(tool: ToolSpec) -> dict[str, Any]:
 
 def call_markup(name: str, arguments: str, markup: Markup = DEFAULT_MARKUP) -> str:
     """A native tool call as inline markup: `[name(key=value, ...)]`. Arguments that are
-    not a JSON object are passed through as the raw text."""
+    not a JSON object are passed through as the raw text. Control characters inside
+    strings are accepted (llama.cpp's grammars let raw newlines through)."""
     try:
-        decoded = json.loads(arguments) if arguments.strip() else {}
+        decoded = json.loads(arguments, strict=False) if arguments.strip() else {}
     except ValueError:
         decoded = None
     if isinstance(decoded, dict) and all(isinstance(k, str) and k.isidentifier() for k in decoded):

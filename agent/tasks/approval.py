@@ -10,6 +10,7 @@ from typing import Any
 
 from agent.errors import ToolError
 from agent.tasks.models import Approve
+from agent.settings import DEFAULTS
 from agent.tools import Tool
 
 ApproveFn = Callable[[str, Mapping[str, Any]], bool]
@@ -25,7 +26,7 @@ def needs_approval(tool: Tool, policy: Approve) -> bool:
     return policy is Approve.PYTHON and tool.name.casefold() in PYTHON_TOOLS
 
 
-def with_approval(tool: Tool, approve: ApproveFn, *, default_timeout: float = 30.0) -> Tool:
+def with_approval(tool: Tool, approve: ApproveFn, *, default_timeout: float = DEFAULTS.tool_timeout) -> Tool:
     """`tool`, asking `approve` before each call."""
     fn = tool.fn
 
@@ -50,7 +51,7 @@ def with_approval(tool: Tool, approve: ApproveFn, *, default_timeout: float = 30
 
 
 def approved_tools(tools: Iterable[Tool], policy: Approve, approve: ApproveFn | None, *,
-                   default_timeout: float = 30.0) -> list[Tool]:
+                   default_timeout: float = DEFAULTS.tool_timeout) -> list[Tool]:
     """`tools`, those that the policy names wrapped to ask `approve` first. With no
     `approve` callback every such call is declined. Under a policy the other tools get an
     explicit time limit, as the agent-wide one (`tool_timeout`) grows by the time to answer."""

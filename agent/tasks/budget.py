@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-from agent.tasks.models import Limits, ObjectiveStop, Totals
+from agent.events import StopReason
+from agent.tasks.models import Limits, Totals
 
-Stop = tuple[ObjectiveStop, str]
+Stop = tuple[StopReason, str]
 
 
 def budget_stop(totals: Totals, limits: Limits) -> Stop | None:
     """The first budget that is spent, with the reason in words; None while all last."""
     t, lim = totals, limits
     if t.tasks_run >= lim.max_tasks:
-        return ObjectiveStop.MAX_TASKS, f"{t.tasks_run} tasks ran, the limit"
+        return StopReason.MAX_TASKS, f"{t.tasks_run} tasks ran, the limit"
     if t.tool_calls >= lim.max_calls:
-        return ObjectiveStop.MAX_CALLS, f"{t.tool_calls} tool calls made of at most {lim.max_calls}"
+        return StopReason.MAX_CALLS, f"{t.tool_calls} tool calls made of at most {lim.max_calls}"
     if t.completion_tokens >= lim.max_tokens:
-        return ObjectiveStop.MAX_TOKENS, f"{t.completion_tokens} tokens written of at most {lim.max_tokens}"
+        return StopReason.MAX_TOKENS, f"{t.completion_tokens} tokens written of at most {lim.max_tokens}"
     if lim.timeout is not None and t.seconds >= lim.timeout:
-        return ObjectiveStop.TIMEOUT, f"the run took {t.seconds:.0f} s of at most {lim.timeout:g} s"
+        return StopReason.TIMEOUT, f"the run took {t.seconds:.0f} s of at most {lim.timeout:g} s"
     if lim.max_cost is not None and t.cost is not None and t.cost >= lim.max_cost:
-        return ObjectiveStop.MAX_COST, f"the run cost ${t.cost:.4f} of at most ${lim.max_cost:g}"
+        return StopReason.MAX_COST, f"the run cost ${t.cost:.4f} of at most ${lim.max_cost:g}"
     return None
 
 

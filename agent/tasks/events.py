@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from agent.events import Event as AgentEvent
-from agent.tasks.models import ObjectiveStop, RunStatus, Task, Totals
+from agent.events import Event as AgentEvent, StopReason
+from agent.tasks.models import RunStatus, Task, Totals
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ class AnswerDelta:
 class ObjectiveFinished:
     run_id: str
     status: RunStatus
-    stop_reason: ObjectiveStop
+    stop_reason: StopReason
     detail: str
     answer: str
     totals: Totals

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from typing import Any
 
+from agent.events import StopReason
+
 
 class TaskStatus(str, Enum):
     PENDING = "pending"
@@ -26,22 +28,6 @@ class Phase(str, Enum):
     EXECUTING = "executing"
     ANSWERING = "answering"
     FINISHED = "finished"
-
-
-class ObjectiveStop(str, Enum):
-    """Why an objective run ended."""
-
-    EMPTY = "empty"
-    """No task was left to do."""
-    DONE = "done"
-    """The model judged the objective done."""
-    MAX_TASKS = "max_tasks"
-    MAX_CALLS = "max_calls"
-    MAX_TOKENS = "max_tokens"
-    TIMEOUT = "timeout"
-    MAX_COST = "max_cost"
-    CANCELLED = "cancelled"
-    ERROR = "error"
 
 
 class Approve(str, Enum):
@@ -82,25 +68,42 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Overrides:
+    """Decoding settings chosen over the model's recipe; None keeps the recipe's."""
+
+    grammar: bool | None = None
+    trigger_k: int | None = None
+    """0 turns the recipe's trigger off."""
+    examples: int | None = None
+    check_arithmetic: bool | None = None
+
+
+@dataclass(frozen=True)
 class RunOptions:
     limits: Limits = field(default_factory=Limits)
     tools: tuple[str, ...] | None = None
     """Tool names; None means every installed tool."""
     approve: Approve = Approve.NONE
     single: bool = False
-    """One agent run on the objective: no planning, creation or final step."""
+    """One agent run on the objective, asked as a question: no planning, creation or final step."""
+    overrides: Overrides = field(default_factory=Overrides)
 
     def to_json(self) -> dict[str, Any]:
         return {"limits": asdict(self.limits), "tools": None if self.tools is None else list(self.tools),
-                "approve": self.approve.value, "single": self.single}
+                "approve": self.approve.value, "single": self.single, "overrides": asdict(self.overrides)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunOptions:
-        known = {f.name for f in fields(Limits)}
-        limits = Limits(**{k: v for k, v in data.get("limits", {}).items() if k in known})
+        limits = Limits(**_known(Limits, data.get("limits", {})))
         tools = data.get("tools")
         return cls(limits=limits, tools=None if tools is None else tuple(tools),
-                   approve=Approve(data.get("approve", "none")), single=bool(data.get("single", False)))
+                   approve=Approve(data.get("approve", "none")), single=bool(data.get("single", False)),
+                   overrides=Overrides(**_known(Overrides, data.get("overrides", {}))))
+
+
+def _known(kind: type[Any], data: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in fields(kind)}
+    return {k: v for k, v in data.items() if k in names}
 
 
 @dataclass(frozen=True)
@@ -154,7 +157,7 @@ class RunRecord:
     options: RunOptions
     status: RunStatus
     phase: Phase
-    stop_reason: ObjectiveStop | None
+    stop_reason: StopReason | None
     detail: str
     answer: str
     totals: Totals

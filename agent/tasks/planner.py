@@ -1,9 +1,13 @@
 """The planning steps of an objective run: plan, create follow-up tasks, prioritise,
 judge whether the objective is done, and write the final answer. Each asks the model
-for a small JSON object under a schema, except the answer, which is free text."""
+for a small JSON object under a schema, except the answer, which is free text. The
+schema goes out in a form the model takes (`structured.Forms`, kept for the planner's
+life); a reply in plain text is read leniently: list items as tasks, numbers as an
+order, the first yes or no as a judgement."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -13,7 +17,7 @@ from agent.models.base import Model, Prompt, Request, Usage
 from agent.tasks.models import Task
 from agent.tasks.repetition import RepetitionGuard
 from agent.tasks.similarity import NUMBERING
-from agent.tasks.structured import Structured, ask_structured, guarded_stream
+from agent.tasks.structured import Forms, Structured, ask_structured, guarded_stream
 
 PLANNER_SYSTEM = (
     "You are a planner. You break an objective into a short list of concrete tasks that a "
@@ -45,11 +49,11 @@ ANSWER_USER = (
 )
 
 
-def tasks_schema(max_items: int) -> dict[str, Any]:
+def tasks_schema(max_items: int, *, min_items: int = 0) -> dict[str, Any]:
     return {
         "type": "object",
         "properties": {"tasks": {"type": "array", "items": {"type": "string", "minLength": 1},
-                                 "maxItems": max(max_items, 0)}},
+                                 "minItems": min(min_items, max(max_items, 0)), "maxItems": max(max_items, 0)}},
         "required": ["tasks"],
     }
 
@@ -87,6 +91,33 @@ def strip_numbering(text: str) -> str:
     return NUMBERING.sub("", " ".join(text.split())).strip()
 
 
+def tasks_in_text(text: str, *, allow_empty: bool) -> list[str] | None:
+    """The list items of a plain-text reply ("1. …", "- …"), as tasks."""
+    items = [strip_numbering(line).strip(' "\',[]') for line in text.splitlines() if NUMBERING.match(line)]
+    items = [item for item in items if item]
+    if items:
+        return items
+    return [] if allow_empty else None
+
+
+_NUMBER = re.compile(r"\b\d+\b")
+_VERDICT = re.compile(r"\b(true|false|yes|no)\b", re.IGNORECASE)
+
+
+def order_in_text(text: str) -> list[int] | None:
+    """The task numbers in a plain-text reply, in the order written."""
+    numbers = [int(n) for n in _NUMBER.findall(text)]
+    return numbers or None
+
+
+def judgement_in_text(text: str) -> Judgement | None:
+    """The first true/false or yes/no in a plain-text reply; the text is the reason."""
+    found = _VERDICT.search(text)
+    if found is None:
+        return None
+    return Judgement(found.group(1).casefold() in ("true", "yes"), " ".join(text.split()))
+
+
 def parse_order(data: Any) -> list[int] | None:
     items = data.get("order") if isinstance(data, dict) else data
     if not isinstance(items, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in items):
@@ -112,12 +143,15 @@ class Planner:
         self.step_tokens = step_tokens
         self.retries = retries
         self.cancel = cancel
+        self.forms = Forms(model)
+        """The structured-output forms still tried, best first; refused ones are dropped."""
 
     def plan(self, objective: str, *, max_tasks: int) -> Structured[list[str]]:
         user = PLAN_USER.format(objective=objective, max_tasks=max_tasks)
-        return ask_structured(self.model, system=PLANNER_SYSTEM, user=user, schema=tasks_schema(max_tasks),
+        return ask_structured(self.model, system=PLANNER_SYSTEM, user=user, schema=tasks_schema(max_tasks, min_items=1),
                               parse=lambda d: parse_tasks(d, allow_empty=False),
-                              max_tokens=self.step_tokens, retries=self.retries, cancel=self.cancel)
+                              read_text=lambda t: tasks_in_text(t, allow_empty=False),
+                              max_tokens=self.step_tokens, retries=self.retries, cancel=self.cancel, forms=self.forms)
 
     def create(self, objective: str, *, task: Task, done: str, pending: Sequence[Task],
                max_new: int) -> Structured[list[str]]:
@@ -125,17 +159,20 @@ class Planner:
                                   done=done or "(none)", pending=listing(pending), max_new=max_new)
         return ask_structured(self.model, system=PLANNER_SYSTEM, user=user, schema=tasks_schema(max_new),
                               parse=lambda d: parse_tasks(d, allow_empty=True),
-                              max_tokens=self.step_tokens, retries=0, cancel=self.cancel)
+                              read_text=lambda t: tasks_in_text(t, allow_empty=True),
+                              max_tokens=self.step_tokens, retries=0, cancel=self.cancel, forms=self.forms)
 
     def prioritise(self, objective: str, *, pending: Sequence[Task]) -> Structured[list[int]]:
         user = PRIORITISE_USER.format(objective=objective, pending=listing(pending))
         return ask_structured(self.model, system=PLANNER_SYSTEM, user=user, schema=ORDER_SCHEMA,
-                              parse=parse_order, max_tokens=self.step_tokens, retries=0, cancel=self.cancel)
+                              parse=parse_order, read_text=order_in_text, max_tokens=self.step_tokens, retries=0,
+                              cancel=self.cancel, forms=self.forms)
 
     def judge(self, objective: str, *, done: str, pending: Sequence[Task]) -> Structured[Judgement]:
         user = JUDGE_USER.format(objective=objective, done=done or "(none)", pending=listing(pending))
         return ask_structured(self.model, system=PLANNER_SYSTEM, user=user, schema=JUDGE_SCHEMA,
-                              parse=parse_judgement, max_tokens=self.step_tokens, retries=0, cancel=self.cancel)
+                              parse=parse_judgement, read_text=judgement_in_text, max_tokens=self.step_tokens,
+                              retries=0, cancel=self.cancel, forms=self.forms)
 
     def answer(self, objective: str, *, done: str, max_tokens: int, usage: Usage) -> Iterator[str]:
         """The final answer's text, streamed; what it cost is added to `usage`."""

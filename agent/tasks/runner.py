@@ -15,7 +15,8 @@ from dataclasses import replace
 from agent.agent import Agent
 from agent.errors import ModelError, UserError
 from agent.events import CallFinished, RunFinished, RunResult, StopReason, TextDelta
-from agent.models.base import Model, Usage
+from agent.models.base import CallTrigger, Model, Usage
+from agent.settings import DEFAULTS
 from agent.tasks.approval import ApproveFn, approved_tools, tool_timeout
 from agent.tasks.budget import Stop, budget_stop, room_for_new_tasks, task_budget
 from agent.tasks.context import results_context, task_prompt
@@ -24,15 +25,16 @@ from agent.tasks.events import (
     TasksCreated, TasksPlanned, TasksReordered, TaskStarted, to_json,
 )
 from agent.tasks.metering import TimedModel, cost_of, price_of
-from agent.tasks.models import ObjectiveStop, Phase, RunOptions, RunRecord, RunStatus, Task, TaskStatus
+from agent.tasks.models import Phase, RunOptions, RunRecord, RunStatus, Task, TaskStatus
 from agent.tasks.planner import Planner, reorder
 from agent.tasks.repetition import RepetitionGuard, is_repeating, trim_repetition
 from agent.tasks.similarity import dedupe, is_duplicate
 from agent.tasks.store import RunStore, process_alive
 from agent.tools import Tool
 
-TASK_INSTRUCTIONS = "You are carrying out one task of a larger objective. Be brief and factual."
 NO_RESULTS = "No task finished with a result, so there is no answer."
+MIN_ANSWER_TOKENS = 32
+"""With fewer tokens left in the run, the answer lists the task results as they are."""
 _FAILED_STOPS = (StopReason.CONTEXT_FULL,)
 
 
@@ -49,7 +51,7 @@ class ObjectiveRunner:
 
     def __init__(self, *, model: Model, store: RunStore, tools: Sequence[Tool] = (),
                  approve: ApproveFn | None = None, cancel: threading.Event | None = None,
-                 tool_timeout: float = 30.0) -> None:
+                 tool_timeout: float = DEFAULTS.tool_timeout) -> None:
         self.model = model
         self.store = store
         self.tools = list(tools)
@@ -211,7 +213,7 @@ class _Session:
             self.check_cancel()
             pending = self.pending()
             self.refresh()
-            empty = None if pending else (ObjectiveStop.EMPTY, "no task is left")
+            empty = None if pending else (StopReason.EMPTY, "no task is left")
             self.stop = budget_stop(self.totals, self.limits) or empty
             if self.stop is None:
                 task = yield from self.execute(pending[0])
@@ -220,8 +222,12 @@ class _Session:
 
     def agent(self) -> Agent:
         calls, tokens, seconds = task_budget(self.totals, self.limits)
-        return Agent(model=self.model, tools=self.tools, instructions=TASK_INSTRUCTIONS, max_calls=calls,
-                     max_tokens=tokens, timeout=seconds, tool_timeout=self.tool_limit)
+        chosen = self.options.overrides
+        trigger = None if chosen.trigger_k is None else CallTrigger(k=chosen.trigger_k)
+        return Agent(model=self.model, tools=self.tools, purpose="question" if self.options.single else "task",
+                     max_calls=calls, max_tokens=tokens, timeout=seconds, tool_timeout=self.tool_limit,
+                     constrain=chosen.grammar, trigger=trigger, max_examples=chosen.examples,
+                     check_arithmetic=chosen.check_arithmetic)
 
     def execute(self, task: Task) -> Generator[ObjectiveEvent, None, Task]:
         with self.store.transaction():
@@ -229,11 +235,12 @@ class _Session:
             started = self.emit(TaskStarted(replace(task, status=TaskStatus.RUNNING, attempts=task.attempts + 1)))
         yield started
         context = results_context(self.store.tasks(self.id), max_chars=self.limits.context_chars)
+        prompt = task.text if self.options.single else task_prompt(self.record.objective, task, context)
         agent = self.agent()
         result: RunResult | None = None
         stop_task, guard = threading.Event(), RepetitionGuard()
         try:
-            for event in agent.stream(task_prompt(self.record.objective, task, context), cancel=stop_task):
+            for event in agent.stream(prompt, cancel=stop_task):
                 if self.cancel.is_set() or (isinstance(event, TextDelta) and guard.feed(event.text)):
                     stop_task.set()
                 result = event.result if isinstance(event, RunFinished) else result
@@ -244,7 +251,7 @@ class _Session:
         if guard.repeating and not self.cancel.is_set():
             result = replace(result, text=trim_repetition(result.text), stop_reason=StopReason.NO_PROGRESS,
                              detail="the model started repeating itself")
-        return (yield from self.finish_task(task, result, allowed_calls=agent.config.budget.max_calls))
+        return (yield from self.finish_task(task, result, allowed_calls=agent.settings.max_calls))
 
     def finish_task(self, task: Task, result: RunResult, *,
                     allowed_calls: int) -> Generator[ObjectiveEvent, None, Task]:
@@ -304,7 +311,7 @@ class _Session:
         if judged.value is not None:
             yield self.emit(Judged(judged.value.done, judged.value.reason))
             if judged.value.done:
-                self.stop = (ObjectiveStop.DONE, judged.value.reason or "the model judged the objective done")
+                self.stop = (StopReason.DONE, judged.value.reason or "the model judged the objective done")
 
     def create(self, task: Task, done_text: str) -> Iterator[ObjectiveEvent]:
         room = self.room()
@@ -347,12 +354,14 @@ class _Session:
         finished = [t for t in tasks if t.status is TaskStatus.DONE and t.result.strip()]
         if self.options.single or not finished:
             text = finished[0].result if finished else NO_RESULTS
+        elif self.answer_tokens() < MIN_ANSWER_TOKENS:
+            text = "\n".join(f"- {t.text}: {t.result}" for t in finished)
         else:
             parts: list[str] = []
             done_text = results_context(tasks, max_chars=max(self.limits.context_chars, 2500), recent=len(tasks))
             usage = Usage()
             for chunk in self.planner.answer(self.record.objective, done=done_text,
-                                             max_tokens=self.limits.answer_tokens, usage=usage):
+                                             max_tokens=self.answer_tokens(), usage=usage):
                 parts.append(chunk)
                 yield AnswerDelta(chunk)
             self.spend(usage)
@@ -360,6 +369,11 @@ class _Session:
             joined = "".join(parts)
             text = (trim_repetition(joined) if is_repeating(joined) else joined).strip() or NO_RESULTS
         yield self.finished(text)
+
+    def answer_tokens(self) -> int:
+        """The answer's tokens: its own limit, within what is left of the run's."""
+        left = self.limits.max_tokens - self.totals.completion_tokens
+        return max(1, min(self.limits.answer_tokens, left))
 
     def finished(self, answer: str) -> ObjectiveEvent:
         assert self.stop is not None
@@ -371,14 +385,14 @@ class _Session:
     def interrupted(self) -> ObjectiveEvent:
         with self.store.transaction():
             self.save(status=RunStatus.INTERRUPTED, pid=None)
-            return self.emit(ObjectiveFinished(self.id, RunStatus.INTERRUPTED, ObjectiveStop.CANCELLED,
+            return self.emit(ObjectiveFinished(self.id, RunStatus.INTERRUPTED, StopReason.CANCELLED,
                                                "interrupted; the run can be resumed", "", self.totals.snapshot()))
 
     def failed(self, detail: str) -> ObjectiveEvent:
         """The model failed: the run stops, resumable once the model works again."""
         with self.store.transaction():
             self.save(status=RunStatus.FAILED, pid=None, detail=detail)
-            return self.emit(ObjectiveFinished(self.id, RunStatus.FAILED, ObjectiveStop.ERROR, detail, "",
+            return self.emit(ObjectiveFinished(self.id, RunStatus.FAILED, StopReason.ERROR, detail, "",
                                                self.totals.snapshot()))
 
     def abandon(self, exc: BaseException) -> None:

@@ -16,8 +16,9 @@ from typing import Any
 from platformdirs import user_data_dir
 
 from agent.errors import UserError
+from agent.events import StopReason
 from agent.tasks.models import (
-    ObjectiveStop, Phase, RunOptions, RunRecord, RunStatus, Task, TaskStatus, Totals,
+    Phase, RunOptions, RunRecord, RunStatus, Task, TaskStatus, Totals
 )
 
 HOME_ENV = "INTERLEAF_HOME"
@@ -188,7 +189,7 @@ class RunStore:
 
 
 def _column(value: Any) -> Any:
-    if isinstance(value, (ObjectiveStop, RunStatus, Phase, TaskStatus)):
+    if isinstance(value, (StopReason, RunStatus, Phase, TaskStatus)):
         return value.value
     if isinstance(value, Totals):
         return json.dumps(value.to_json())
@@ -203,7 +204,7 @@ def _run(row: Sequence[Any]) -> RunRecord:
     return RunRecord(
         id=run_id, objective=objective, model=model, options=RunOptions.from_json(json.loads(options)),
         status=RunStatus(status), phase=Phase(phase),
-        stop_reason=ObjectiveStop(stop_reason) if stop_reason else None, detail=detail, answer=answer,
+        stop_reason=StopReason(stop_reason) if stop_reason else None, detail=detail, answer=answer,
         totals=Totals.from_json(json.loads(totals)), creations=creations, created=created, updated=updated, pid=pid,
     )
 

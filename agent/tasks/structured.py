@@ -1,5 +1,11 @@
 """Ask a model for JSON under a schema, retrying a bounded number of times when the
-reply does not parse or does not fit."""
+reply does not parse or does not fit.
+
+The schema goes out in the first form the model declares (`Capabilities.structured`);
+when the server refuses that form (`FormRefused`) the next is tried, and after the
+declared ones plain text, read leniently. `Forms` remembers what was refused, so a run
+that keeps one asks each later question in a form that works.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,10 @@ import json
 import threading
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
-from agent.errors import ModelError, UserError
-from agent.models.base import Completion, Model, Prompt, Request, Usage
+from agent.errors import FormRefused, ModelError, UserError
+from agent.models.base import Completion, Model, Prompt, Request, StructuredForm, Usage
 
 T = TypeVar("T")
 
@@ -18,6 +24,28 @@ RETRY_HINT = (
     "\n\nYour previous reply could not be used: {problem}. Reply with one JSON object "
     "that follows the schema, and nothing else."
 )
+
+
+Form = StructuredForm | Literal["text"]
+"""A structured-output form, or "text": no constraint, the reply read leniently."""
+
+
+class Forms:
+    """The forms to ask a model in, best first: those it declares, then plain text.
+    A refused form is dropped for as long as this object lives."""
+
+    def __init__(self, model: Model) -> None:
+        self.order: list[Form] = [*model.capabilities.structured, "text"]
+        self.refused: list[Form] = []
+
+    @property
+    def current(self) -> Form:
+        return self.order[0]
+
+    def refuse(self, form: Form) -> None:
+        if form in self.order and form != "text":
+            self.order.remove(form)
+            self.refused.append(form)
 
 
 @dataclass
@@ -29,37 +57,61 @@ class Structured(Generic[T]):
     usage: Usage = field(default_factory=Usage)
     replies: list[str] = field(default_factory=list)
     cancelled: bool = False
+    form: Form | None = None
+    """The form of the last attempt."""
 
 
 def ask_structured(
     model: Model, *, system: str, user: str, schema: Mapping[str, Any], parse: Callable[[Any], T | None],
-    max_tokens: int, retries: int = 0, cancel: threading.Event | None = None,
+    max_tokens: int, retries: int = 0, cancel: threading.Event | None = None, forms: Forms | None = None,
+    read_text: Callable[[str], T | None] | None = None,
 ) -> Structured[T]:
-    """Up to `1 + retries` requests with `response_schema=schema`; `parse` turns the
-    decoded JSON into a value or None (rejected)."""
+    """Up to `1 + retries` answers under `schema`, each in the current of `forms` (by
+    default the model's declared forms, then text); `parse` turns the decoded JSON into a
+    value or None (rejected). A reply in the text form that holds no JSON goes to
+    `read_text`, which reads the value from prose. A refused form does not use up an
+    attempt: the same attempt is asked again in the next form."""
+    forms = forms if forms is not None else Forms(model)
     out: Structured[T] = Structured()
     problem = ""
     for attempt in range(retries + 1):
-        prompt_user = user + (RETRY_HINT.format(problem=problem) if problem else "")
-        request = Request(prompt=Prompt(system, prompt_user), max_tokens=max_tokens,
-                          temperature=0.0 if attempt == 0 else 0.4, seed=attempt or None,
-                          response_schema=schema)
-        text, cancelled = collect(model, request, out.usage, cancel)
+        prompt = Prompt(system, user + (RETRY_HINT.format(problem=problem) if problem else ""))
+        text, cancelled = _ask(model, forms, out, cancel, lambda form: Request(
+            prompt=prompt, max_tokens=max_tokens, temperature=0.0 if attempt == 0 else 0.4, seed=attempt or None,
+            response_schema=None if form == "text" else schema, response_form="json_schema" if form == "text" else form,
+        ))
         out.attempts += 1
         out.replies.append(text)
         if cancelled:
             out.cancelled = True
             return out
         data = decode_json(text)
-        if data is None:
+        if data is None and out.form == "text" and read_text is not None:
+            value = read_text(text)
+        elif data is None:
             problem = "it was not valid JSON"
             continue
-        value = parse(data)
+        else:
+            value = parse(data)
         if value is not None:
             out.value = value
             return out
         problem = "it did not follow the schema"
     return out
+
+
+def _ask(model: Model, forms: Forms, out: Structured[T], cancel: threading.Event | None,
+         request: Callable[[Form], Request]) -> tuple[str, bool]:
+    """The reply to `request(form)` in the first form the server does not refuse."""
+    while True:
+        form = forms.current
+        out.form = form
+        try:
+            return collect(model, request(form), out.usage, cancel)
+        except FormRefused:
+            if form == "text":
+                raise
+            forms.refuse(form)
 
 
 def collect(model: Model, request: Request, usage: Usage, cancel: threading.Event | None) -> tuple[str, bool]:

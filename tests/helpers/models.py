@@ -16,11 +16,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from agent.models.base import Request
+from agent.models.base import Capabilities, Request
 from agent.tasks.planner import ANSWER_SYSTEM
 from agent.testing import FunctionModel
 
 Reply = Callable[[str], str]
+JSON_SCHEMA = Capabilities(structured=("json_schema",))
+"""A model that takes a JSON schema, as the planner's steps are told apart by theirs."""
 _TASK = re.compile(r"Your task: (.*)")
 
 
@@ -41,8 +43,10 @@ def step_of(request: Request) -> str:
 
 
 def task_of(request: Request) -> str:
+    """The task a request executes: the line after "Your task:", or in single mode
+    the whole question."""
     found = _TASK.search(request.prompt.user)
-    return found.group(1).strip() if found else ""
+    return found.group(1).strip() if found else request.prompt.user.strip()
 
 
 @dataclass
@@ -79,7 +83,7 @@ class ObjectiveScript:
         return self.execute(task)
 
     def model(self, *, chunk_size: int = 8) -> FunctionModel:
-        return FunctionModel(self, chunk_size=chunk_size, name="scripted-objective")
+        return FunctionModel(self, chunk_size=chunk_size, name="scripted-objective", capabilities=JSON_SCHEMA)
 
 
 def make_model() -> FunctionModel:

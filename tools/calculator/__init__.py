@@ -29,11 +29,26 @@ TOOL_TIMEOUT = 10.0
 """Seconds the framework allows a call: the time limit plus starting the worker process."""
 
 EXAMPLES = (
-    "Out of 1400 participants, 400 (or [Calculator(400 / 1400) → 0.285714] 29%) passed the test.",
-    "A 15% tip on an $80 bill is [Calculator(15% of 80) → 12] $12.",
+    "Question: A box holds 24 cans. How many cans are in 15 boxes?\nAnswer: The answer is [Calculator(15 * 24) → 360].",
+    "Question: What is 30% of 420?\nAnswer: The answer is [Calculator(30% of 420) → 126].",
+    "Question: Ann had $52.50 and spent $18.75. How many dollars does she have left?\n"
+    "Answer: The answer is [Calculator(52.50 - 18.75) → 33.75].",
+    "Question: A 1,350 km trip is driven in 6 equal parts. How many km long is each part?\n"
+    "Answer: The answer is [Calculator(1350 / 6) → 225].",
+    "Question: A shop sold 1,380 cups on Monday and 2,715 cups on Tuesday. How many cups did it sell in all?\n"
+    "Answer: The answer is [Calculator(1380 + 2715) → 4095].",
+    "Question: A class of 30 students has 12 boys. What percent of the class are boys?\n"
+    "Answer: The answer is [Calculator(12 / 30 * 100) → 40].",
+    "Question: Tim has 4 bags of 60 marbles and loses 25 marbles. How many marbles does he have?\n"
+    "Answer: The answer is [Calculator(4 * 60 - 25) → 215].",
+    "Question: Three friends share a $94.50 bill equally. How many dollars does each pay?\n"
+    "Answer: The answer is [Calculator(94.50 / 3) → 31.5].",
     "At 120 km/h a car covers [Calculator(120 km/h in m/s) → 33.3333 m/s] about 33 meters each second.",
     "The roots of x^2 - 5x + 6 are [Calculator(solve(x^2 - 5x + 6 = 0)) → x = 2 or x = 3] 2 and 3.",
+    "Out of 1400 participants, 400 (or [Calculator(400 / 1400) → 0.285714] 29%) passed the test.",
 )
+"""Questions answered with one call each (the layout tiny models follow best), then
+units, algebra and a call inside a sentence."""
 _CALL = re.compile(r"\[Calculator\((.*?)\) → ([^\]]*)\]")
 
 
