@@ -141,6 +141,10 @@ class Cgroups:
         before bubblewrap starts, so everything in the sandbox is counted)."""
         return [os.open(g.path / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC) for g in self.groups]
 
+    def join_paths(self) -> list[str]:
+        """The `cgroup.procs` files a process writes "0" into to join the groups."""
+        return [str(g.path / "cgroup.procs") for g in self.groups]
+
     def guarantees(self) -> dict[str, str]:
         names = {
             "memory": "memory of the sandbox as a whole, counting tmpfs, shared memory and memfd",

@@ -149,6 +149,8 @@ class Containment:
         self._init = init_pid
         if self.cgroups is not None:
             self.cgroups.freeze(wait=False)
+            if self._kept is None or self._kept[0] != interpreter:  # a new interpreter
+                self._interpreter(self.census(), init_pid, interpreter)
             if self._only_kept(interpreter):
                 self._confirm_later()
                 return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shlex
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -16,6 +17,8 @@ from tools.python.cgroups import Cgroups
 from tools.python.containment import Containment
 from tools.python.limits import Limits
 from tools.python.processes import Process
+
+_SHELL = "/bin/sh"
 
 
 def _environment(home: str, executable: str) -> dict[str, str]:
@@ -79,10 +82,11 @@ def launch_isolated(
     paths = [mounts.PACKAGES_DIR] if packages else []
     config = _config(limits, paths, isolated=True, ids=ids)
     args += ["--", python.executable, "-I", "-S", "-B", "-X", "utf8", mounts.worker_script(), config]
-    joins = cgroups.join_fds() if cgroups is not None else []
+    shell = _joining(cgroups)
+    joins = cgroups.join_fds() if cgroups is not None and not shell else []
     try:
         popen = subprocess.Popen(
-            args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            shell + args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             pass_fds=keep, env={}, close_fds=True, preexec_fn=_joiner(joins) if joins else None,
         )
     except BaseException:
@@ -94,6 +98,15 @@ def launch_isolated(
             os.close(fd)
     containment = Containment(cgroups, popen.pid)
     return Process(popen, limits, isolated=True, info_fd=info_r, containment=containment)
+
+
+def _joining(cgroups: Cgroups | None) -> list[str]:
+    """A shell that joins the sandbox's control groups and becomes bubblewrap: much
+    quicker than running Python in the child before exec (`preexec_fn`)."""
+    if cgroups is None or not os.path.exists(_SHELL):
+        return []
+    writes = " && ".join(f"echo 0 > {shlex.quote(path)}" for path in cgroups.join_paths())
+    return [_SHELL, "-c", f'{writes} && exec "$@"', "sh"]
 
 
 def _joiner(fds: list[int]) -> Callable[[], None]:
