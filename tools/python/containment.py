@@ -273,12 +273,13 @@ class Containment:
 
 
 def _find_interpreter(found: dict[int, int], init_pid: int, interpreter: int | None) -> int | None:
-    """The host pid of the interpreter: a child of PID 1 with that namespace pid."""
+    """The host pid of the interpreter: the process of the sandbox with that namespace pid
+    (its parent may not be PID 1 yet: a renewed interpreter's old process may still be
+    on its way out)."""
     if interpreter is None:
         return None
     for pid in found:
-        status = _status(pid)
-        ids = status.get("NSpid", "").split()
-        if ids and ids[-1] == str(interpreter) and status.get("PPid", "").strip() == str(init_pid):
+        ids = _status(pid).get("NSpid", "").split()
+        if pid != init_pid and ids and ids[-1] == str(interpreter):
             return pid
     return None
