@@ -1,9 +1,11 @@
 """How fast the Python sandbox is: cold start and warm round trip, beside a plain
-`python -c pass` subprocess measured in the same run.
+`python -c pass` subprocess measured in the same run, each baseline run interleaved with
+a cold start so drift of the machine's load affects both alike.
 
     python benchmarks/sandbox.py [--warm N] [--cold N]
 
-Targets: warm call ≤ 2 ms, cold start (start plus first call) ≤ 150 ms, fully isolated.
+Targets: warm call ≤ 2 ms, cold start (start plus first call) ≤ 150 ms, fully isolated
+and contained (the containment used is printed: cgroups where the host offers them).
 """
 
 from __future__ import annotations
@@ -46,6 +48,15 @@ def cold_start(packages: tuple[str, ...]) -> Callable[[], None]:
     return run
 
 
+def interleaved(fns: list[Callable[[], object]], repeat: int) -> list[list[float]]:
+    """Milliseconds of each fn, run in turn `repeat` times: A B A B ..."""
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, out in zip(fns, times):
+            out += timed(fn, 1)
+    return times
+
+
 def describe(name: str, times: list[float]) -> str:
     ordered = sorted(times)
     p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
@@ -61,14 +72,16 @@ def main() -> None:
     parser.add_argument("--cold", type=int, default=20, help="cold starts to time")
     args = parser.parse_args()
 
-    plain = timed(plain_python, args.cold)
-    cold = timed(cold_start(()), args.cold)
+    plain, cold = interleaved([plain_python, cold_start(())], args.cold)
     cold_packages = timed(cold_start(("numpy", "sympy")), max(3, args.cold // 4))
     with Sandbox() as sb:
         sb.run("x = 0")
         timed(lambda: sb.run("x += 1"), 100)  # let the process settle
         warm = timed(lambda: sb.run("x += 1"), args.warm)
         warm_value = timed(lambda: sb.run("x"), args.warm)
+        for guarantee, mechanism in sb.guarantees.items():
+            print(f"{guarantee}: {mechanism}")
+        print()
 
     plain_ms = statistics.median(plain)
     warm_ms = statistics.median(warm)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -18,6 +20,7 @@ import pytest
 from helpers.processes import alive, settled
 from agent.errors import ConfigError, ToolError
 from agent.markup import ParsedCall
+from agent.tools import Tool
 from tools.python import (
     ExecResult, Limits, Sandbox, SandboxUnavailable, UnisolatedWarning, python, python_tool,
 )
@@ -153,7 +156,8 @@ def test_cpu_budget_is_per_call(isolation: None) -> None:
 def test_a_sandbox_killed_between_calls_is_noticed(sb: Sandbox) -> None:
     sb.run("x = 1")
     for pid in sb.host_processes():
-        os.kill(pid, 9)
+        with contextlib.suppress(ProcessLookupError):  # gone with the one killed before it
+            os.kill(pid, 9)
     deadline = time.monotonic() + 10
     while sb.running and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -254,7 +258,7 @@ def test_refuses_without_isolation(monkeypatch: pytest.MonkeyPatch) -> None:
         sb.run("1")
     tool = python_tool()
     with pytest.raises(ToolError, match="no namespaces here"):
-        tool.fn("1")
+        asyncio.run(tool.fn("1"))
 
 
 def test_a_failing_bubblewrap_is_explained(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -293,17 +297,23 @@ def test_default_tool() -> None:
     assert "no network" in python.description.lower()
 
 
+def call(tool: Tool, code: str) -> str:
+    result: str = asyncio.run(tool.fn(**tool.bind(ParsedCall.of(tool.name, code))))
+    return result
+
+
 def test_tool_runs_raw_and_literal_code(isolation: None) -> None:
     tool = python_tool(timeout=30, packages=())
     try:
-        args = tool.bind(ParsedCall.of("Python", "a, b = 0, 1\nfor _ in range(10): a, b = b, a + b\na"))
-        assert tool.fn(**args) == "55"
-        assert tool.fn(**tool.bind(ParsedCall.of("Python", '"print((1, 2))"'))) == "(1, 2)"
-        assert tool.fn("a") == "55"
+        assert call(tool, "a, b = 0, 1\nfor _ in range(10): a, b = b, a + b\na") == "55"
+        assert call(tool, '"print((1, 2))"') == "(1, 2)"
+        assert call(tool, "a") == "55"
         assert tool.reset is not None
         tool.reset()
-        assert "NameError" in tool.fn("a")
-        assert "[state was reset: timed out after 1 s]" in python_tool(timeout=1, packages=()).fn("while 1: pass")
+        with pytest.raises(ToolError, match="NameError"):
+            call(tool, "a")
+        with pytest.raises(ToolError, match=r"\[state was reset: timed out after 1 s\]"):
+            call(python_tool(timeout=1, packages=()), "while 1: pass")
     finally:
         assert tool.reset is not None
         tool.reset()

@@ -6,9 +6,12 @@ is the interpreter on its own. See `tools.python.sandbox` for how the code is is
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import replace
 
 from agent.errors import ToolError
@@ -84,21 +87,53 @@ def python_tool(
         limits = replace(limits, timeout=timeout)
     sandbox = Sandbox(limits=limits, packages=chosen, workdir=workdir, unisolated=unisolated)
 
-    def run(code: str) -> str:
+    async def run(code: str) -> str:
         """Run Python code; the state persists between calls.
 
         Args:
             code: the code; the value of a final expression is shown.
         """
         try:
-            return sandbox.run(code).text()
+            result = await _in_thread(lambda: sandbox.run(code))
+        except asyncio.CancelledError:  # the caller's time limit ended the call: stop it
+            sandbox.interrupt()
+            raise
         except SandboxUnavailable as exc:
             raise ToolError(str(exc)) from exc
+        if result.failed:  # the code raised, or the call did not finish: a failed call
+            raise ToolError(result.text())
+        return result.text()
 
     return make_tool(
         run, name=name, description=_description(chosen), examples=EXAMPLES,
         timeout=limits.timeout + STARTUP_TIMEOUT + 5, reset=sandbox.close,
     )
+
+
+async def _in_thread(fn: Callable[[], ExecResult]) -> ExecResult:
+    """`fn()` on a daemon thread of its own, awaited; cancelling the wait leaves the
+    thread to finish on its own (the sandbox is interrupted so it does so at once)."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[ExecResult] = loop.create_future()
+
+    def settle(outcome: ExecResult | BaseException) -> None:
+        if done.done():
+            return
+        if isinstance(outcome, BaseException):
+            done.set_exception(outcome)
+        else:
+            done.set_result(outcome)
+
+    def work() -> None:
+        try:
+            outcome: ExecResult | BaseException = fn()
+        except BaseException as exc:  # handed to the awaiting task
+            outcome = exc
+        with suppress(RuntimeError):  # the loop may be closed by now
+            loop.call_soon_threadsafe(settle, outcome)
+
+    threading.Thread(target=work, name="interleaf-python", daemon=True).start()
+    return await done
 
 
 python = python_tool()

@@ -31,17 +31,25 @@ class Limits:
     open_files: int = 256
     """Open file descriptors per process."""
     processes: int = 16
-    """Processes and threads the sandbox may run at once (with `memory_mb`, this bounds
-    the memory the whole sandbox can take)."""
+    """Processes and threads the sandbox may run at once."""
+    sandbox_memory_mb: int = 1024
+    """Memory of the sandbox as a whole, in MiB: every process, the in-memory folders,
+    shared memory and memfd. Needs cgroups; without them the memory is bounded only per
+    process (`memory_mb` times `processes`, plus the in-memory folders), and memfd and
+    SysV shared memory are refused."""
+    cpus: float = 1.0
+    """Cores' worth of CPU time the sandbox may use at once (needs cgroups)."""
     max_output: int = 8_000
     """Characters kept of stdout, of stderr, of the final value and of a traceback."""
 
     def __post_init__(self) -> None:
         if not self.timeout > 0:
             raise ConfigError(f"timeout must be above zero, got {self.timeout!r}")
+        if not (isinstance(self.cpus, (int, float)) and 0.01 <= self.cpus <= 1024):
+            raise ConfigError(f"cpus must be a number from 0.01 to 1024, got {self.cpus!r}")
         minimums = {
             "cpu_seconds": 1, "memory_mb": 64, "file_size_mb": 1, "disk_mb": 1,
-            "open_files": 16, "processes": 4, "max_output": 100,
+            "open_files": 16, "processes": 4, "max_output": 100, "sandbox_memory_mb": 64,
         }
         for name, least in minimums.items():
             value = getattr(self, name)

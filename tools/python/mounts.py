@@ -15,7 +15,7 @@ import os
 import re
 import sys
 import sysconfig
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,9 +139,11 @@ def _hidden_package_dirs(trees: Sequence[str]) -> list[str]:
 
 
 def filesystem_args(
-    python: PythonInstall, packages: Sequence[Path], *, workdir: Path | None, disk_mb: int,
+    python: PythonInstall, packages: Sequence[Path], worker: Mapping[str, int], *,
+    workdir: Path | None, disk_mb: int,
 ) -> list[str]:
-    """bubblewrap arguments that build the sandbox's file system."""
+    """bubblewrap arguments that build the sandbox's file system; `worker` maps the
+    worker's file names to file descriptors holding them (see `worker_files`)."""
     args: list[str] = []
     trees: list[str] = []
     for lib in _LIBRARY_DIRS:
@@ -161,9 +163,8 @@ def filesystem_args(
         args += ["--tmpfs", hidden, "--remount-ro", hidden]
     for path in packages:
         args += ["--ro-bind", str(path), f"{PACKAGES_DIR}/{path.name}"]
-    here = Path(__file__).resolve().parent
-    for name in _WORKER_FILES:
-        args += ["--ro-bind", str(here / name), f"{WORKER_DIR}/{name}"]
+    for name, fd in worker.items():  # copied in: no host path shows in /proc/self/mountinfo
+        args += ["--perms", "0644", "--ro-bind-data", str(fd), f"{WORKER_DIR}/{name}"]
     size = str(disk_mb * 1024 * 1024)
     args = _parent_dirs(args) + args
     args += ["--proc", "/proc", "--dev", "/dev"]
@@ -179,7 +180,7 @@ def filesystem_args(
 def _parent_dirs(args: Sequence[str]) -> list[str]:
     """Create the folders above each mount point readable by all (bubblewrap's own are
     private to root, which the unprivileged code could not enter)."""
-    targets = [args[i + 2] for i, a in enumerate(args) if a in ("--ro-bind", "--symlink")]
+    targets = [args[i + 2] for i, a in enumerate(args) if a in ("--ro-bind", "--symlink", "--ro-bind-data")]
     out: list[str] = []
     made: set[str] = set()
     for target in targets:
@@ -190,6 +191,24 @@ def _parent_dirs(args: Sequence[str]) -> list[str]:
                 made.add(name)
                 out += ["--perms", "0755", "--dir", name]
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def _worker_sources() -> tuple[tuple[str, bytes], ...]:
+    here = Path(__file__).resolve().parent
+    return tuple((name, (here / name).read_bytes()) for name in _WORKER_FILES)
+
+
+def worker_files() -> dict[str, int]:
+    """The worker's files in fresh in-memory files, for bubblewrap to copy in; the caller
+    closes the descriptors."""
+    files = {}
+    for name, data in _worker_sources():
+        fd = os.memfd_create(name, 0)  # no close-on-exec: bubblewrap reads it
+        os.write(fd, data)
+        os.lseek(fd, 0, os.SEEK_SET)
+        files[name] = fd
+    return files
 
 
 def worker_script() -> str:

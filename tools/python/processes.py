@@ -8,9 +8,10 @@ import select
 import signal
 import subprocess
 import tempfile
-import time
+import threading
 from contextlib import suppress
 
+from tools.python.containment import Containment, descendants, live_threads
 from tools.python.limits import Limits
 from tools.python.protocol import Channel, ChannelTimeout, ProtocolError
 
@@ -21,6 +22,7 @@ class Process:
     def __init__(
         self, popen: subprocess.Popen[bytes], limits: Limits, *, isolated: bool,
         info_fd: int | None = None, scratch: tempfile.TemporaryDirectory[str] | None = None,
+        containment: Containment | None = None,
     ) -> None:
         assert popen.stdin is not None and popen.stdout is not None
         self.popen = popen
@@ -34,15 +36,21 @@ class Process:
         self.init_pid: int | None = None
         """The host pid of the sandbox's PID 1, once known."""
         self._scratch = scratch
+        self.containment = containment
+        self._signal_lock = threading.Lock()
         self._stderr = ""
         self._dead = False
 
     def handshake(self, deadline: float) -> None:
         """Wait until the interpreter is ready, and take hold of the sandbox's PID 1."""
-        if not self.channel.receive(deadline).get("ready"):
+        hello = self.channel.receive(deadline)
+        if not hello.get("ready"):
             raise ProtocolError("the sandbox did not announce itself")
         if self._info_fd is not None:
             self._pidfd = self._hold_init(deadline)
+        problem = self.settle(hello.get("pid"))
+        if problem:
+            raise ProtocolError(problem)
 
     def _hold_init(self, deadline: float) -> int | None:
         """A pidfd of the namespace's PID 1, the sure way to end the whole sandbox."""
@@ -71,27 +79,33 @@ class Process:
         self.init_pid = pid
         return pidfd
 
-    def stray(self, seconds: float = 1.0) -> bool:
-        """Whether anything but the supervisor and the single-threaded interpreter is
-        still running in the sandbox: checked from the host, whatever the code did to the
-        interpreter. Processes on their way out get `seconds` to finish."""
-        if self.init_pid is None:
-            return False
-        deadline = time.monotonic() + seconds
-        while not self._tidy():
-            if time.monotonic() > deadline:
-                return True
-            time.sleep(0.005)
-        return False
+    def resume(self) -> None:
+        """Thaw the sandbox for a call."""
+        if self.containment is not None:
+            self.containment.resume()
 
-    def _tidy(self) -> bool:
-        assert self.init_pid is not None
-        kids = _live_children(self.init_pid)
-        if kids is None:  # no /proc/PID/task/TID/children here: walk the whole tree
-            return len(_live(list(find_processes(self.pid)))) == 2
-        if len(kids) != 1:
-            return False
-        return _live_children(kids[0]) == [] and _threads(kids[0]) == 1 == _threads(self.init_pid)
+    def settle(self, interpreter: object) -> str | None:
+        """Freeze the sandbox and clear out all but the supervisor and the interpreter
+        (`interpreter` is the pid the interpreter gave, in its namespace); None if that
+        worked, else what went wrong. Judged from the host, whatever the code did."""
+        if self.containment is None or self.init_pid is None:
+            return None
+        return self.containment.settle(self.init_pid, interpreter if isinstance(interpreter, int) else None)
+
+    def interrupt(self) -> None:
+        """Kill the sandbox from another thread while a call waits on it; the waiting
+        call then ends as if the sandbox had died."""
+        with self._signal_lock:
+            if self._dead:
+                return
+            if self._pidfd is not None:
+                with suppress(OSError):
+                    signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+            elif not self.isolated:
+                with suppress(OSError):
+                    os.killpg(self.popen.pid, signal.SIGKILL)
+            if self.containment is not None:
+                self.containment.kill_all()
 
     def alive(self) -> bool:
         if self._dead or self.popen.poll() is not None:
@@ -110,7 +124,29 @@ class Process:
         """End the sandbox and everything in it; returns what it wrote to stderr."""
         if self._dead:
             return self._stderr
-        self._dead = True
+        with self._signal_lock:
+            self._dead = True
+            self._kill_now()
+        for pipe in (self.popen.stdin, self.popen.stdout):  # PID 1 also exits on this
+            if pipe is not None:
+                with suppress(OSError):
+                    pipe.close()
+        if self.wait(5.0) is None:  # bubblewrap exits once it has reaped PID 1
+            self.popen.kill()
+            self.wait(10.0)
+        if self.containment is not None:
+            self.containment.close()
+        self._stderr = self._drain_stderr()
+        if self._info_fd is not None:
+            os.close(self._info_fd)
+            self._info_fd = None
+        if self._scratch is not None:
+            self._scratch.cleanup()
+        return self._stderr
+
+    def _kill_now(self) -> None:
+        if self.containment is not None:  # everything, wherever in the tree, thawed to die
+            self.containment.kill_all()
         if self._pidfd is not None:  # PID 1's death ends every process in the namespace
             with suppress(OSError):
                 signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
@@ -119,20 +155,6 @@ class Process:
         elif not self.isolated and self.popen.returncode is None:
             with suppress(OSError):
                 os.killpg(self.popen.pid, signal.SIGKILL)
-        for pipe in (self.popen.stdin, self.popen.stdout):  # PID 1 also exits on this
-            if pipe is not None:
-                with suppress(OSError):
-                    pipe.close()
-        if self.wait(5.0) is None:  # bubblewrap exits once it has reaped PID 1
-            self.popen.kill()
-            self.wait(10.0)
-        self._stderr = self._drain_stderr()
-        if self._info_fd is not None:
-            os.close(self._info_fd)
-            self._info_fd = None
-        if self._scratch is not None:
-            self._scratch.cleanup()
-        return self._stderr
 
     def _drain_stderr(self) -> str:
         stream = self.popen.stderr
@@ -168,63 +190,16 @@ def describe_exit(code: int | None, limits: Limits, isolated: bool) -> str:
     return f"the interpreter exited with code {code}"
 
 
-def _stat(pid: int) -> list[bytes] | None:
-    """The fields of /proc/PID/stat after the command name: state, ppid, ..."""
+def _parent_of(pid: int) -> int | None:
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()
-    except (OSError, IndexError):
+            return int(f.read().rsplit(b")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
         return None
 
 
-def _parent_of(pid: int) -> int | None:
-    fields = _stat(pid)
-    return int(fields[1]) if fields else None
-
-
-def _live(pids: list[int]) -> list[int]:
-    """Those not dead yet (zombies are dead, only waiting to be reaped)."""
-    alive = []
-    for pid in pids:
-        fields = _stat(pid)
-        if fields and fields[0] not in (b"Z", b"X"):
-            alive.append(pid)
-    return alive
-
-
-def _live_children(pid: int) -> list[int] | None:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children", "rb") as f:
-            return _live([int(c) for c in f.read().split()])
-    except FileNotFoundError:
-        return None if os.path.exists(f"/proc/{pid}") else []
-    except OSError:
-        return []
-
-
-def _threads(pid: int) -> int:
-    try:
-        return len(os.listdir(f"/proc/{pid}/task"))
-    except OSError:
-        return 0
-
-
 def find_processes(root: int) -> dict[int, int]:
-    """Every descendant of `root`, as the host sees it: pid → number of threads."""
-    children: dict[int, list[int]] = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            parent = _parent_of(int(name))
-            if parent is not None:
-                children.setdefault(parent, []).append(int(name))
-    found: dict[int, int] = {}
-    queue = list(children.get(root, []))
-    while queue:
-        pid = queue.pop()
-        try:
-            found[pid] = len(os.listdir(f"/proc/{pid}/task"))
-        except OSError:
-            continue
-        queue.extend(children.get(pid, []))
-    return found
-
+    """Every descendant of `root` with a live thread, as the host sees it: pid → number
+    of live threads (a zombie leader whose other threads still run is counted)."""
+    counted = {pid: live_threads(pid) for pid in descendants(root)}
+    return {pid: n for pid, n in counted.items() if n}

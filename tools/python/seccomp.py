@@ -7,7 +7,9 @@ The filter refuses:
   flags a classic filter cannot read (ENOSYS, so the C library falls back to `clone`);
 - mounting, `ptrace`, kernel keyrings, BPF, perf events, io_uring (which would bypass
   the socket check), module loading and a few more syscalls no Python code needs;
-- system calls of another ABI (x32, or 32-bit calls from a 64-bit process).
+- system calls of another ABI (x32, or 32-bit calls from a 64-bit process);
+- with `refuse_shared_memory` (where no control group bounds the sandbox's memory):
+  `memfd_create`, `memfd_secret` and `shmget`, memory no per-process limit counts.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class _Arch:
     clone: int
     clone3: int
     denied: dict[str, int]
+    shared_memory: dict[str, int]
     has_x32: bool = False
 
 
@@ -72,6 +75,7 @@ _X86_64 = _Arch(
         "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431,
         "fsmount": 432, "fspick": 433, "mount_setattr": 442,
     },
+    shared_memory={"shmget": 29, "memfd_create": 319, "memfd_secret": 447},
 )
 
 _AARCH64 = _Arch(
@@ -88,6 +92,7 @@ _AARCH64 = _Arch(
         "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431,
         "fsmount": 432, "fspick": 433, "mount_setattr": 442,
     },
+    shared_memory={"shmget": 194, "memfd_create": 279, "memfd_secret": 447},
 )
 
 _ARCHES = {"x86_64": _X86_64, "amd64": _X86_64, "aarch64": _AARCH64, "arm64": _AARCH64}
@@ -131,7 +136,7 @@ def _errno(code: int) -> int:
     return _RET_ERRNO | code
 
 
-def build_filter(arch: str | None = None) -> bytes | None:
+def build_filter(arch: str | None = None, *, refuse_shared_memory: bool = False) -> bytes | None:
     """The filter for `arch` (default: this machine), or None for an unknown architecture."""
     spec = _ARCHES.get((arch or platform.machine()).lower())
     if spec is None:
@@ -142,7 +147,10 @@ def build_filter(arch: str | None = None) -> bytes | None:
     p.load(_NR)
     if spec.has_x32:
         p.jump(_JGE_K, _X32_SYSCALL_BIT, "eperm", 0)
-    for number in sorted(set(spec.denied.values())):
+    denied = set(spec.denied.values())
+    if refuse_shared_memory:
+        denied |= set(spec.shared_memory.values())
+    for number in sorted(denied):
         p.jump(_JEQ_K, number, "eperm", 0)
     p.jump(_JEQ_K, spec.clone3, "enosys", 0)
     p.jump(_JEQ_K, spec.socket, "socket", 0)

@@ -31,22 +31,42 @@ else:
 _MIB = 1024 * 1024
 _PR_SET_DUMPABLE = 4
 _PR_CAPBSET_DROP = 24
-_CAP_SETS = ("CapPrm:", "CapEff:", "CapBnd:", "CapAmb:")
+_PR_CAP_AMBIENT = 47
+_RLIMIT_LOCKS = 10  # Linux; not exported by the resource module
+_PR_CAP_AMBIENT_CLEAR_ALL = 4
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+_CAP_SETS = ("CapBnd:", "CapInh:", "CapPrm:", "CapEff:", "CapAmb:")
 _PID = struct.Struct("=i")
 
 
 def drop_privileges(uid: int, gid: int, groups: list[int]) -> None:
     """From root to `uid`: empties the capability bounding set, then changing uid clears
-    every other capability."""
+    the permitted and effective sets; `clear_capabilities` does the rest."""
     _drop_bounding_set()
     os.setgroups(groups)
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
     if os.getresuid() != (uid, uid, uid) or os.getresgid() != (gid, gid, gid):
         raise SystemExit("could not drop privileges")
+
+
+def clear_capabilities() -> None:
+    """Empty every capability set that is not empty yet: inheritable and ambient too
+    (what is left in them could come back through a file's capabilities)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    _prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL)
+    header = (ctypes.c_uint32 * 2)(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()
+    if libc.capget(header, data) != 0:
+        raise SystemExit("could not read the capability sets")
+    data[2] = data[5] = 0  # inheritable, both words
+    if libc.capset(header, data) != 0:
+        raise SystemExit("could not clear the inheritable capabilities")
     with open("/proc/self/status") as f:
         caps = [line.split()[1] for line in f if line.startswith(_CAP_SETS)]
-    if len(caps) != len(_CAP_SETS) or any(int(c, 16) for c in caps):
+    if len(caps) != len(_CAP_SETS) or any(int(c, 16) for c in caps[1:]):
         raise SystemExit("capabilities remain after dropping privileges")
 
 
@@ -68,15 +88,29 @@ def _drop_bounding_set() -> None:
 
 
 def set_limits(limits: dict[str, Any], *, isolated: bool) -> None:
+    """Every resource limit, set explicitly rather than inherited from the host."""
     wanted = [
         (resource.RLIMIT_AS, limits["memory_mb"] * _MIB),
+        (resource.RLIMIT_DATA, limits["memory_mb"] * _MIB),
+        (resource.RLIMIT_STACK, 8 * _MIB),
         (resource.RLIMIT_FSIZE, limits["file_size_mb"] * _MIB),
         (resource.RLIMIT_NOFILE, limits["open_files"]),
         (resource.RLIMIT_CORE, 0),
+        (resource.RLIMIT_MEMLOCK, 64 * 1024),
+        (resource.RLIMIT_MSGQUEUE, 0),
+        (resource.RLIMIT_SIGPENDING, 64 * limits["processes"]),
+        (_RLIMIT_LOCKS, limits["open_files"]),
+        (resource.RLIMIT_RTPRIO, 0),
+        (resource.RLIMIT_RTTIME, 0),
+        (resource.RLIMIT_NICE, 0),
+        (resource.RLIMIT_CPU, resource.RLIM_INFINITY),  # the interpreter sets its own per call
     ]
     if isolated:  # counted per user: only meaningful for the sandbox's own uid
         wanted.append((resource.RLIMIT_NPROC, limits["processes"]))
     for which, value in wanted:
+        hard = resource.getrlimit(which)[1]
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
         try:
             resource.setrlimit(which, (value, value))
         except (ValueError, OSError):
@@ -156,6 +190,8 @@ def main(argv: list[str]) -> NoReturn:
     isolated: bool = config["isolated"]
     if config.get("uid") is not None:
         drop_privileges(config["uid"], config["gid"], config["groups"])
+    if isolated:
+        clear_capabilities()
     set_limits(config["limits"], isolated=isolated)
     if not isolated:
         repl.serve(request, reply, None, config)
