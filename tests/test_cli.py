@@ -126,7 +126,7 @@ def test_resume_of_a_finished_run_is_one_clear_line() -> None:
     (["show", "deadbeef"], 1, "no run 'deadbeef'"),
     (["resume", "deadbeef"], 1, "no run 'deadbeef'"),
     (["run", "   ", "--model", MODEL, "--tools", ""], 1, "the objective is empty"),
-    ([], 2, "required"),
+    (["index"], 2, "required"),
 ])
 def test_user_errors_are_one_line_without_traceback(argv: list[str], code: int, needle: str) -> None:
     cli = Captured()
@@ -247,7 +247,7 @@ def test_a_failing_model_ends_with_one_line_and_a_resume_hint() -> None:
     cli = Captured()
     assert cli("run", "plan a trip", "--model", "python:helpers.models:make_broken_model", "--tools", "") == 1
     err = cli.err.getvalue()
-    assert "the run failed (ConnectionError: the server is down)" in err and "agent resume" in err
+    assert "the run failed: ConnectionError: the server is down" in err and "agent resume" in err
     assert "Traceback" not in err
 
 

@@ -18,22 +18,22 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from agent.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, exit_code, failure_reason
 from agent.cli.interrupt import cancel_on_signals
+from agent.cli.limits import apply_limits
 from agent.cli.output import JsonOutput, LiveOutput, Output, PlainOutput, QuietOutput
-from agent.cli.render import run_detail, runs_table, tools_table
-from agent.cli.setup import installed, load_model, select_tools
+from agent.cli.render import RUN_COLUMNS, run_detail, run_rows, runs_table, tools_table
+from agent.cli.setup import check_environment, installed, load_model, model_spec, select_tools
 from agent.errors import UserError
 from agent.finetune import judged_text, stored_pairs, to_jsonl
 from agent.models import DEFAULT_MODEL, MODEL_ENV, list_models
 from agent.models.base import Recipe
 from agent.models.catalog import model_profile
 from agent.tasks import (
-    Approve, ApproveFn, Limits, Overrides, ObjectiveFinished, ObjectiveRunner, RunNotResumable, RunOptions, RunStatus, RunStore,
+    Approve, ApproveFn, Limits, Overrides, ObjectiveFinished, ObjectiveRunner, RunOptions, RunStatus, RunStore,
     TaskStatus,
 )
-from agent.tasks.store import DB_NAME
-
-EXIT_INTERRUPTED = 130
+from agent.tasks.store import DB_NAME, check_utf8
 
 
 class Consoles:
@@ -73,12 +73,13 @@ def prompt_approval(consoles: Consoles, output: Output) -> ApproveFn:
 
 
 def cmd_run(args: argparse.Namespace, consoles: Consoles) -> int:
-    if not args.objective.strip():
+    if not check_utf8(args.objective, "the objective").strip():
         raise UserError("the objective is empty")
+    check_environment()
     warnings: list[str] = []
     tools = installed(warnings)
     chosen = select_tools(tools, args.tools)
-    spec = args.model or os.environ.get(MODEL_ENV) or None
+    spec = model_spec(args.model or os.environ.get(MODEL_ENV) or None)
     model = load_model(spec, n_ctx=args.n_ctx, threads=args.threads)
     for warning in warnings if chosen is None else []:
         consoles.err.print(f"warning: {escape(warning)}", style="yellow", soft_wrap=True)
@@ -96,14 +97,12 @@ def cmd_run(args: argparse.Namespace, consoles: Consoles) -> int:
 
 
 def cmd_resume(args: argparse.Namespace, consoles: Consoles) -> int:
+    check_environment()
     store = open_store(args.home)
-    record = store.run(args.run_id)
-    if record.status is RunStatus.FINISHED:
-        reason = record.stop_reason.value if record.stop_reason else "finished"
-        raise RunNotResumable(f"run {record.id} already finished ({reason}); `agent show {record.id}` shows it")
+    record = apply_limits(store, store.run(args.run_id), args)
     if args.approve is not None and Approve(args.approve) is not record.options.approve:
         store.update_options(record.id, replace(record.options, approve=Approve(args.approve)))
-    model = load_model(args.model or record.model)
+    model = load_model(model_spec(args.model) or record.model)
     output = choose_output(args, consoles)
     runner = ObjectiveRunner(model=model, store=store, tools=installed(), approve=prompt_approval(consoles, output))
     return drive(runner, record.id, output, consoles)
@@ -119,14 +118,16 @@ def drive(runner: ObjectiveRunner, run_id: str, output: Output, consoles: Consol
                     last = event
     except KeyboardInterrupt:
         last = None
-    if last is not None and last.status is RunStatus.FINISHED:
-        return 0
-    if last is not None and last.status is RunStatus.FAILED:
-        consoles.err.print(f"agent: the run failed ({escape(last.detail)}); once that is fixed, resume it with: "
-                           f"[bold]agent resume {run_id}[/]", soft_wrap=True)
-        return 1
-    consoles.err.print(f"Stopped; the run is saved. Resume it with: [bold]agent resume {run_id}[/]", soft_wrap=True)
-    return EXIT_INTERRUPTED
+    code = exit_code(last, runner.store.tasks(run_id))
+    if last is not None and code == EXIT_FAILED:
+        hint = f"; if the cause can be fixed, resume it with: agent resume {run_id}" \
+            if last.status is RunStatus.FAILED else f"; `agent show {run_id}` shows the tasks"
+        consoles.err.print(f"agent: {failure_reason(last, runner.store.tasks(run_id))}{hint}",
+                           markup=False, highlight=False, soft_wrap=True)
+    elif code == EXIT_INTERRUPTED:
+        consoles.err.print(f"Stopped; the run is saved. Resume it with: agent resume {run_id}",
+                           markup=False, highlight=False, soft_wrap=True)
+    return code
 
 
 def cmd_runs(args: argparse.Namespace, consoles: Consoles) -> int:
@@ -143,7 +144,12 @@ def cmd_runs(args: argparse.Namespace, consoles: Consoles) -> int:
     if not runs:
         consoles.err.print(f"No runs yet in {store.path}")
         return 0
-    consoles.out.print(runs_table(runs, counts))
+    rows = run_rows(runs, counts)
+    if consoles.out.is_terminal:
+        consoles.out.print(runs_table(rows, width=consoles.out.width))
+    else:
+        for row in [RUN_COLUMNS, *rows]:
+            consoles.out.file.write("\t".join(row) + "\n")
     return 0
 
 
