@@ -120,7 +120,7 @@ WIDE = 110
 
 def run_rows(runs: Iterable[RunRecord], counts: dict[str, tuple[int, int]]) -> list[tuple[str, ...]]:
     """One row of `RUN_COLUMNS` per run; an objective's line breaks become spaces."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for run in runs:
         done, total = counts.get(run.id, (0, 0))
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.created))
