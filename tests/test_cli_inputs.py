@@ -139,3 +139,16 @@ def test_messages_off_a_terminal_are_not_wrapped(tmp_path: Path, capsys: pytest.
     assert main(["runs", "--home", str(home)]) == 0
     err = capsys.readouterr().err
     assert err == f"No runs yet in {home / 'runs.sqlite3'}\n"
+
+
+def test_a_server_that_does_not_answer_is_named_with_its_url() -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/v1/"
+    cli = Captured()
+    assert cli("run", "--single", "What is 2+2?", "--model", f"openai:local@{url}", "--tools", "") == 1
+    err = cli.err.getvalue()
+    assert f"no answer from {url} (Connection error.)" in err and "Traceback" not in err, err
