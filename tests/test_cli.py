@@ -163,15 +163,17 @@ def test_index_add_and_search(tmp_path: Path) -> None:
 
 
 def test_approval_prompt_reads_the_answer(monkeypatch: pytest.MonkeyPatch) -> None:
-    from agent.cli.commands import prompt_approval
+    import threading
+
+    from agent.cli.approval import prompt_approval
     from agent.cli.output import PlainOutput
 
     cli = Captured()
-    ask = prompt_approval(cli.consoles, PlainOutput(cli.out))
+    ask = prompt_approval(cli.consoles.err, PlainOutput(cli.out), threading.Event())
     monkeypatch.setattr("sys.stdin", io.StringIO("y\nno\n"))
     assert ask("Search", {"query": "lisbon"}) is True
     assert ask("Search", {"query": "porto"}) is False
-    assert "Allow Search(query='lisbon')?" in cli.err.getvalue()
+    assert "Allow Search(query='lisbon')" in cli.err.getvalue() and "Run it? [y/N]" in cli.err.getvalue()
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     assert ask("Search", {"query": "x"}) is False
 

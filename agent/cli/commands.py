@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from agent.cli.approval import prompt_approval
 from agent.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, exit_code, failure_reason
 from agent.cli.interrupt import cancel_on_signals
 from agent.cli.limits import apply_limits
@@ -57,22 +58,6 @@ def choose_output(args: argparse.Namespace, consoles: Consoles) -> Output:
     return PlainOutput(consoles.out.file)
 
 
-def prompt_approval(consoles: Consoles, output: Output) -> ApproveFn:
-    lock = threading.Lock()
-
-    def approve(name: str, arguments: Mapping[str, Any]) -> bool:
-        shown = ", ".join(f"{k}={v!r}" for k, v in arguments.items())
-        with lock, output.paused():
-            consoles.err.print(f"[bold]Allow[/] [cyan]{escape(name)}({escape(shown)})[/]? \\[y/N] ", end="")
-            try:
-                answer = sys.stdin.readline()
-            except (OSError, ValueError):
-                answer = ""
-        return answer.strip().casefold() in {"y", "yes"}
-
-    return approve
-
-
 def cmd_run(args: argparse.Namespace, consoles: Consoles) -> int:
     if not check_utf8(args.objective, "the objective").strip():
         raise UserError("the objective is empty")
@@ -92,7 +77,9 @@ def cmd_run(args: argparse.Namespace, consoles: Consoles) -> int:
                          overrides=overrides)
     store = open_store(args.home)
     output = choose_output(args, consoles)
-    runner = ObjectiveRunner(model=model, store=store, tools=tools, approve=prompt_approval(consoles, output))
+    cancel = threading.Event()
+    runner = ObjectiveRunner(model=model, store=store, tools=tools, cancel=cancel,
+                             approve=prompt_approval(consoles.err, output, cancel))
     record = runner.start(args.objective, options=options, model_spec=spec or model.name)
     return drive(runner, record.id, output, consoles)
 
@@ -105,14 +92,16 @@ def cmd_resume(args: argparse.Namespace, consoles: Consoles) -> int:
         store.update_options(record.id, replace(record.options, approve=Approve(args.approve)))
     model = load_model(model_spec(args.model) or record.model)
     output = choose_output(args, consoles)
-    runner = ObjectiveRunner(model=model, store=store, tools=installed(), approve=prompt_approval(consoles, output))
+    cancel = threading.Event()
+    runner = ObjectiveRunner(model=model, store=store, tools=installed(), cancel=cancel,
+                             approve=prompt_approval(consoles.err, output, cancel))
     return drive(runner, record.id, output, consoles)
 
 
 def drive(runner: ObjectiveRunner, run_id: str, output: Output, consoles: Consoles) -> int:
     last: ObjectiveFinished | None = None
     try:
-        with cancel_on_signals(runner.cancel), output:
+        with cancel_on_signals(runner.cancel, output.stopping), output:
             for event in runner.events(run_id):
                 output.handle(event)
                 if isinstance(event, ObjectiveFinished):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
-from typing import IO, Protocol, Self
+from typing import IO, Any, Protocol, Self
 
 from rich.console import Console
 from rich.live import Live
@@ -22,6 +22,8 @@ from agent.tasks.events import (
 )
 from agent.tasks.models import RunStatus
 
+STOPPING = "stopping… the run is saved as soon as the current step ends (Ctrl-C again to quit at once)"
+
 
 class Output(Protocol):
     def __enter__(self) -> Self: ...
@@ -32,6 +34,12 @@ class Output(Protocol):
     def handle(self, event: ObjectiveEvent) -> None: ...
 
     def paused(self) -> AbstractContextManager[None]: ...
+
+    def stopping(self) -> None:
+        """The user asked the run to stop (the first Ctrl-C); say so at once."""
+
+    def awaiting(self, name: str, arguments: Mapping[str, Any]) -> None:
+        """A call waits for the user's approval."""
 
 
 class _Base:
@@ -45,6 +53,13 @@ class _Base:
     @contextmanager
     def paused(self) -> Iterator[None]:
         yield
+
+    def stopping(self) -> None:
+        sys.stderr.write(f"{STOPPING}\n")
+        sys.stderr.flush()
+
+    def awaiting(self, name: str, arguments: Mapping[str, Any]) -> None:
+        return None
 
 
 class LiveOutput(_Base):
@@ -64,7 +79,7 @@ class LiveOutput(_Base):
                  tb: TracebackType | None) -> None:
         self.live.stop()
         finished = self.view.finished
-        if finished is None:
+        if finished is None or finished.status is RunStatus.INTERRUPTED:
             return
         if finished.answer and finished.status is RunStatus.FINISHED:
             self.console.rule("Answer", align="left")
@@ -74,6 +89,10 @@ class LiveOutput(_Base):
 
     def handle(self, event: ObjectiveEvent) -> None:
         self.view.handle(event)
+
+    def stopping(self) -> None:
+        self.view.stopping = STOPPING
+        self.live.refresh()
 
     @contextmanager
     def paused(self) -> Iterator[None]:
@@ -144,8 +163,14 @@ class JsonOutput(_Base):
         self.out = out or sys.stdout
 
     def handle(self, event: ObjectiveEvent) -> None:
-        self.out.write(json.dumps(to_json(event), ensure_ascii=False) + "\n")
+        self.write(to_json(event))
+
+    def write(self, data: dict[str, Any]) -> None:
+        self.out.write(json.dumps(data, ensure_ascii=False) + "\n")
         self.out.flush()
+
+    def awaiting(self, name: str, arguments: Mapping[str, Any]) -> None:
+        self.write({"type": "approval_requested", "tool": name, "arguments": dict(arguments)})
 
 
 class QuietOutput(_Base):
