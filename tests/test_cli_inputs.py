@@ -152,3 +152,19 @@ def test_a_server_that_does_not_answer_is_named_with_its_url() -> None:
     assert cli("run", "--single", "What is 2+2?", "--model", f"openai:local@{url}", "--tools", "") == 1
     err = cli.err.getvalue()
     assert f"no answer from {url} (Connection error.)" in err and "Traceback" not in err, err
+
+
+def test_the_approval_prompt_shows_code_as_code() -> None:
+    from agent.cli.approval import call_view
+
+    out = io.StringIO()
+    console = Console(file=out, width=80, force_terminal=True, color_system="truecolor")
+    console.print(call_view("Python", {"code": "import os\nos.listdir('/')", "timeout": 5}))
+    text = out.getvalue()
+    plain = Console(file=io.StringIO(), width=80)
+    plain.print(call_view("Python", {"code": "import os\nos.listdir('/')", "timeout": 5}))
+    shown = plain.file.getvalue()  # type: ignore[attr-defined]
+    assert "Allow Python(timeout=5)" in shown and "\\n" not in shown
+    lines = [line.rstrip() for line in shown.splitlines()]
+    assert lines[-2:] == ["import os", "os.listdir('/')"]
+    assert "\x1b[38;2;" in text  # the code is highlighted as Python
