@@ -125,7 +125,7 @@ class RunStore:
 
     def run(self, run_id: str) -> RunRecord:
         """The run whose id is `run_id` or starts with it (when only one does)."""
-        if not _is_utf8(run_id):
+        if not run_id.isascii():
             raise UnknownRun(run_id, f"no run {run_id!r}: a run id is hexadecimal; `agent runs` lists them")
         rows = self._conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchall()
         if not rows and run_id:
@@ -219,14 +219,6 @@ class RunStore:
     def events(self, run_id: str) -> list[dict[str, Any]]:
         rows = self._conn.execute("SELECT data FROM events WHERE run_id = ? ORDER BY seq", (run_id,)).fetchall()
         return [json.loads(r[0]) for r in rows]
-
-
-def _is_utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def check_utf8(text: str, what: str) -> str:
