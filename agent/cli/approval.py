@@ -11,7 +11,6 @@ from typing import IO, Any
 
 from rich.console import Console, Group, RenderableType
 from rich.markup import escape
-from rich.syntax import Syntax
 from rich.text import Text
 
 from agent.cli.output import Output
@@ -28,6 +27,8 @@ def call_view(name: str, arguments: Mapping[str, Any]) -> RenderableType:
     head = Text.from_markup(f"[bold]Allow[/] [cyan]{escape(name)}({escape(inline)})[/]")
     if not code:
         return head
+    from rich.syntax import Syntax  # pygments loads only when a call shows code
+
     parts: list[RenderableType] = [head]
     for key, value in code.items():
         parts.append(Text(f"{key}:", style="dim"))

@@ -9,7 +9,6 @@ from importlib import metadata
 from typing import NoReturn
 
 from agent.tasks.models import Approve, Limits
-from tools.search.text import SUPPORTED_SUFFIXES
 
 DEFAULTS = Limits()
 
@@ -21,6 +20,22 @@ class UsageError(Exception):
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message} (try --help)")
+
+
+INDEX_ADD = ("Index the documents under each PATH. Indexed types: {types}; other files are counted as not "
+             "indexed, hidden files and folders are left out.")
+
+
+class IndexParser(Parser):
+    """Names the indexed file types in its help, read from the index only when shown
+    (the search package is not loaded for every command)."""
+
+    def format_help(self) -> str:
+        if self.description and "{types}" in self.description:
+            from tools.search.text import SUPPORTED_SUFFIXES
+
+            self.description = self.description.format(types=", ".join(sorted(SUPPORTED_SUFFIXES)))
+        return super().format_help()
 
 
 def positive_int(text: str) -> int:
@@ -145,12 +160,9 @@ def _decoding_options(parser: argparse.ArgumentParser) -> None:
 def _index_parser(sub: argparse._SubParsersAction[Parser]) -> None:
     index = sub.add_parser("index", help="the local search index")
     index.add_argument("--index", metavar="FILE", help="index file (default: $INTERLEAF_INDEX or the data dir)")
-    actions = index.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser)
+    actions = index.add_subparsers(dest="action", metavar="ACTION", parser_class=IndexParser)
     actions.required = True
-    types = ", ".join(sorted(SUPPORTED_SUFFIXES))
-    add = actions.add_parser("add", help="index the documents under PATH",
-                             description=f"Index the documents under each PATH. Indexed types: {types}; "
-                             "other files are counted as not indexed, hidden files and folders are left out.")
+    add = actions.add_parser("add", help="index the documents under PATH", description=INDEX_ADD)
     add.add_argument("paths", nargs="+", metavar="PATH")
     search = actions.add_parser("search", help="search the index")
     search.add_argument("query", nargs="+")
