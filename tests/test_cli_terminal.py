@@ -1,12 +1,14 @@
 """The live view in a real pseudo-terminal: Ctrl-C during a task says at once that the
-run is stopping, and Ctrl-C at an approval prompt stops there; `--json` announces a call
-that waits for approval."""
+run is stopping; the approval question is asked inside the view, and Ctrl-C there stops
+at once; `--json` announces a call that waits for approval (asked on stderr)."""
 
 from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -52,14 +54,21 @@ def test_ctrl_c_during_a_task_says_stopping_before_the_task_ends(tmp_path: Path)
 def test_ctrl_c_at_an_approval_prompt_declines_and_stops_at_once(tmp_path: Path) -> None:
     child = spawn(tmp_path, "run", "plan a trip", "--model", MODEL, "--tools", "Calendar", "--approve", "all",
                   "--max-tasks", "3", INTERLEAF_TEST_CALL="[Calendar()]")
+    child.expect("Approval")  # the question is a panel of the live view
     child.expect(r"Calendar\(\)")
     child.expect("y/N")
-    child.sendline("y")
+    child.send("y")
+    child.expect(r"y/N\] y")  # what is typed shows in the view
+    child.send("\r")
+    child.expect("Task 2")
     child.expect("y/N")
     child.sendintr()
-    child.expect("declined: stopping")
+    child.expect("stopping…")
     child.expect("Resume it with: agent resume")
     assert ended(child) == 130
+    with closing(sqlite3.connect(tmp_path / "home" / "runs.sqlite3")) as db:
+        results = dict(db.execute("SELECT id, result FROM tasks").fetchall())
+    assert "[Calendar() → Today is" in results[1]  # the approved call ran
 
 
 def test_json_announces_a_call_that_waits_for_approval(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
 from typing import IO, Any, Protocol, Self
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.live import Live
 from rich.markdown import Markdown
 
@@ -92,6 +92,11 @@ class LiveOutput(_Base):
 
     def stopping(self) -> None:
         self.view.stopping = STOPPING
+        self.live.refresh()
+
+    def ask(self, question: RenderableType | None) -> None:
+        """Show `question` in the view (None takes it away)."""
+        self.view.question = question
         self.live.refresh()
 
     @contextmanager
