@@ -26,8 +26,9 @@ def spawn(tmp_path: Path, *argv: str, **env: str) -> pexpect.spawn:
     values.update({"INTERLEAF_HOME": str(tmp_path / "home"), "TERM": "xterm-256color",
                    "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)]), **env})
     values.pop("INTERLEAF_MODEL", None)
+    # Ctrl-C makes the terminal drop the output it holds, at times in the middle of a character.
     return pexpect.spawn(AGENT, list(argv), env=values, cwd=str(tmp_path), dimensions=(40, 120),
-                         encoding="utf-8", timeout=60)
+                         encoding="utf-8", codec_errors="replace", timeout=60)
 
 
 def ended(child: pexpect.spawn) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
@@ -55,8 +56,12 @@ class _Base:
         yield
 
     def stopping(self) -> None:
-        sys.stderr.write(f"{STOPPING}\n")
-        sys.stderr.flush()
+        # Called from a signal handler: os.write cannot re-enter a write stderr is in.
+        line = f"{STOPPING}\n"
+        try:
+            os.write(sys.stderr.fileno(), line.encode("utf-8", "replace"))
+        except (OSError, ValueError, AttributeError):
+            sys.stderr.write(line)
 
     def awaiting(self, name: str, arguments: Mapping[str, Any]) -> None:
         return None
@@ -91,8 +96,9 @@ class LiveOutput(_Base):
         self.view.handle(event)
 
     def stopping(self) -> None:
+        # Called from a signal handler: the next refresh (at most 1/refresh_per_second away)
+        # shows it; refreshing here could re-enter a render the main thread is in.
         self.view.stopping = STOPPING
-        self.live.refresh()
 
     def ask(self, question: RenderableType | None) -> None:
         """Show `question` in the view (None takes it away)."""
