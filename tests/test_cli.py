@@ -126,7 +126,7 @@ def test_resume_of_a_finished_run_is_one_clear_line() -> None:
     (["show", "deadbeef"], 1, "no run 'deadbeef'"),
     (["resume", "deadbeef"], 1, "no run 'deadbeef'"),
     (["run", "   ", "--model", MODEL, "--tools", ""], 1, "the objective is empty"),
-    ([], 2, "required"),
+    (["index"], 2, "required"),
 ])
 def test_user_errors_are_one_line_without_traceback(argv: list[str], code: int, needle: str) -> None:
     cli = Captured()
@@ -163,15 +163,17 @@ def test_index_add_and_search(tmp_path: Path) -> None:
 
 
 def test_approval_prompt_reads_the_answer(monkeypatch: pytest.MonkeyPatch) -> None:
-    from agent.cli.commands import prompt_approval
+    import threading
+
+    from agent.cli.approval import prompt_approval
     from agent.cli.output import PlainOutput
 
     cli = Captured()
-    ask = prompt_approval(cli.consoles, PlainOutput(cli.out))
+    ask = prompt_approval(cli.consoles.err, PlainOutput(cli.out), threading.Event())
     monkeypatch.setattr("sys.stdin", io.StringIO("y\nno\n"))
     assert ask("Search", {"query": "lisbon"}) is True
     assert ask("Search", {"query": "porto"}) is False
-    assert "Allow Search(query='lisbon')?" in cli.err.getvalue()
+    assert "Allow Search(query='lisbon')" in cli.err.getvalue() and "Run it? [y/N]" in cli.err.getvalue()
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     assert ask("Search", {"query": "x"}) is False
 
@@ -247,7 +249,7 @@ def test_a_failing_model_ends_with_one_line_and_a_resume_hint() -> None:
     cli = Captured()
     assert cli("run", "plan a trip", "--model", "python:helpers.models:make_broken_model", "--tools", "") == 1
     err = cli.err.getvalue()
-    assert "the run failed (ConnectionError: the server is down)" in err and "agent resume" in err
+    assert "the run failed: ConnectionError: the server is down" in err and "agent resume" in err
     assert "Traceback" not in err
 
 

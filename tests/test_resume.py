@@ -3,6 +3,7 @@ resume it, and check that no finished task ran again and the run completes."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -96,6 +97,11 @@ def test_sigkill_then_resume_redoes_no_finished_task(tmp_path: Path) -> None:
     finished_before = {str(r[0]) for r in query(tmp_path, "SELECT text FROM tasks WHERE status = 'done'")}
     assert len(finished_before) >= 2
     assert query(tmp_path, "SELECT status FROM runs") == [("running",)]
+    listed = subprocess.run(agent("runs", "--json"), env=environment(tmp_path), capture_output=True, text=True)
+    run = json.loads(listed.stdout)
+    assert run["status"] == "interrupted" and f"process {proc.pid} ended" in run["detail"]
+    shown = subprocess.run(agent("show", run["id"]), env=environment(tmp_path), capture_output=True, text=True)
+    assert "interrupted" in shown.stdout and "running" not in shown.stdout.split("\n")[0]
     resume_and_check(tmp_path, finished_before)
 
 

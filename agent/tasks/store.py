@@ -10,12 +10,13 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from platformdirs import user_data_dir
 
-from agent.errors import UserError
+from agent.errors import ConfigError, UserError
 from agent.reasons import StopReason
 from agent.tasks.models import (
     Phase, RunOptions, RunRecord, RunStatus, Task, TaskStatus, Totals
@@ -62,16 +63,32 @@ def default_home() -> Path:
     return Path(user_data_dir("interleaf", appauthor=False))
 
 
+def _open(path: Path) -> sqlite3.Connection:
+    """The store's connection, its folder made first; a path that cannot hold runs is a
+    `ConfigError` that names it."""
+    folder = path.parent
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"cannot keep runs in {folder}: it is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot make the folder {folder} for runs: {exc.strerror or exc}") from None
+    try:
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.executescript(_SCHEMA)
+    except sqlite3.DatabaseError as exc:
+        raise ConfigError(f"cannot keep runs in {path}: {exc}") from None
+    return conn
+
+
 class RunStore:
     """One SQLite file of runs. Use from one thread; `transaction()` groups writes."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path) if path is not None else default_home() / DB_NAME
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.executescript(_SCHEMA)
+        self._conn = _open(self.path)
         self._depth = 0
 
     def close(self) -> None:
@@ -95,6 +112,7 @@ class RunStore:
             self._conn.execute("COMMIT")
 
     def create_run(self, objective: str, *, model: str, options: RunOptions) -> RunRecord:
+        check_utf8(objective, "the objective")
         run_id = uuid.uuid4().hex[:8]
         now = time.time()
         with self.transaction():
@@ -107,6 +125,8 @@ class RunStore:
 
     def run(self, run_id: str) -> RunRecord:
         """The run whose id is `run_id` or starts with it (when only one does)."""
+        if not run_id.isascii():
+            raise UnknownRun(run_id, f"no run {run_id!r}: a run id is hexadecimal; `agent runs` lists them")
         rows = self._conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchall()
         if not rows and run_id:
             pattern = run_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -115,11 +135,11 @@ class RunStore:
             raise UnknownRun(run_id)
         if len(rows) > 1:
             raise UnknownRun(run_id, f"run id {run_id!r} is ambiguous: {', '.join(r[0] for r in rows)}")
-        return _run(rows[0])
+        return _settled(_run(rows[0]))
 
     def runs(self, *, limit: int = 50) -> list[RunRecord]:
         rows = self._conn.execute("SELECT * FROM runs ORDER BY created DESC LIMIT ?", (limit,)).fetchall()
-        return [_run(r) for r in rows]
+        return [_settled(_run(r)) for r in rows]
 
     def update_run(self, run_id: str, **values: Any) -> None:
         unknown = set(values) - _RUN_FIELDS
@@ -130,6 +150,19 @@ class RunStore:
         sets = ", ".join(f"{k} = ?" for k in data)
         with self.transaction():
             self._conn.execute(f"UPDATE runs SET {sets} WHERE id = ?", (*data.values(), run_id))
+
+    def reopen(self, run_id: str) -> None:
+        """Make a finished run resumable again (after its limits were raised): its answer
+        and stop are cleared, and its last done task is followed up anew, so new tasks
+        may be created for it."""
+        with self.transaction():
+            row = self._conn.execute(
+                "SELECT id FROM tasks WHERE run_id = ? AND status = ? ORDER BY position DESC, id DESC LIMIT 1",
+                (run_id, TaskStatus.DONE.value)).fetchone()
+            if row is not None:
+                self.update_task(run_id, int(row[0]), followed_up=False)
+            self.update_run(run_id, status=RunStatus.INTERRUPTED, phase=Phase.EXECUTING, stop_reason=None,
+                            detail="", answer="", pid=None)
 
     def update_options(self, run_id: str, options: RunOptions) -> None:
         with self.transaction():
@@ -188,6 +221,18 @@ class RunStore:
         return [json.loads(r[0]) for r in rows]
 
 
+def check_utf8(text: str, what: str) -> str:
+    """`text`, or a `ConfigError` when it holds bytes that are not UTF-8 (which Python
+    decodes from the command line as lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        code = ord(text[exc.start])
+        shown = f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"U+{code:04X}"
+        raise ConfigError(f"{what} is not valid UTF-8 ({shown} at character {exc.start + 1})") from None
+    return text
+
+
 def _column(value: Any) -> Any:
     if isinstance(value, (StopReason, RunStatus, Phase, TaskStatus)):
         return value.value
@@ -207,6 +252,16 @@ def _run(row: Sequence[Any]) -> RunRecord:
         stop_reason=StopReason(stop_reason) if stop_reason else None, detail=detail, answer=answer,
         totals=Totals.from_json(json.loads(totals)), creations=creations, created=created, updated=updated, pid=pid,
     )
+
+
+def _settled(record: RunRecord) -> RunRecord:
+    """A run marked running whose process is gone (killed, or the machine stopped) reads
+    as interrupted: it can be resumed."""
+    if record.status is not RunStatus.RUNNING or process_alive(record.pid):
+        return record
+    process = f"its process {record.pid}" if record.pid is not None else "its process"
+    return replace(record, status=RunStatus.INTERRUPTED,
+                   detail=f"{process} ended without stopping the run (killed?); it can be resumed")
 
 
 def process_alive(pid: int | None) -> bool:

@@ -119,3 +119,8 @@ def make_broken_model() -> FunctionModel:
         raise ConnectionError("the server is down")
 
     return FunctionModel(fail, name="broken")
+
+
+def make_silent_model() -> FunctionModel:
+    """Plans two tasks, each of which writes nothing."""
+    return ObjectiveScript(plan=["book the flights", "find a hotel"], execute=lambda task: "").model()

@@ -116,15 +116,24 @@ class IndexStats:
     unchanged: int = 0
     removed: int = 0
     skipped: int = 0
-    """Files with a supported suffix that could not be read or look binary."""
+    """Files with a supported suffix that could not be read, look binary or have a name
+    that is not valid UTF-8."""
     passages: int = 0
     """Passages written by this run."""
+    ignored: int = 0
+    """Files of types that are not indexed (see `SUPPORTED_SUFFIXES`)."""
+    ignored_types: tuple[str, ...] = ()
+    """The suffixes of the ignored files, sorted; "" for files without one."""
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
             f"{self.removed} removed, {self.skipped} skipped ({self.passages} passages indexed)"
         )
+        if self.ignored:
+            types = ", ".join(t or "no suffix" for t in self.ignored_types)
+            text += f"; {self.ignored} not indexed, of types {types}"
+        return text
 
 
 @dataclass(frozen=True)
@@ -164,12 +173,20 @@ class LocalIndex:
         root = Path(folder).expanduser().absolute()
         if not root.exists():
             raise FileNotFoundError(f"no such file or folder: {root}")
-        counts = dict.fromkeys(("added", "updated", "unchanged", "removed", "skipped", "passages"), 0)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        counts = dict.fromkeys(("added", "updated", "unchanged", "removed", "skipped", "passages", "ignored"), 0)
+        ignored: set[str] = set()
+        self._make_folder()
         with self._connect() as conn:
             known = _known_documents(conn)
             seen: set[str] = set()
             for file in _walk(root):
+                if not is_supported(file):
+                    counts["ignored"] += 1
+                    ignored.add(file.suffix.lower())
+                    continue
+                if not _is_utf8(str(file)):
+                    counts["skipped"] += 1
+                    continue
                 outcome = _index_file(conn, file, known.get(str(file)), counts)
                 if outcome:
                     seen.add(str(file))
@@ -177,7 +194,15 @@ class LocalIndex:
                 if path not in seen and _is_within(Path(path), root):
                     _delete_document(conn, doc.id)
                     counts["removed"] += 1
-        return IndexStats(**counts)
+        return IndexStats(**counts, ignored_types=tuple(sorted(ignored)))
+
+    def _make_folder(self) -> None:
+        if self.path.is_dir():
+            raise ConfigError(f"the index {self.path} is a folder; name a file, e.g. {self.path / 'index.sqlite3'}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot make the folder of the index {self.path}: {exc.strerror or exc}") from None
 
     def search(self, query: str, k: int = 5) -> list[Hit]:
         """The `k` passages that best match the free-text `query`, best first.
@@ -204,8 +229,12 @@ class LocalIndex:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=30)) as conn:
+        try:
+            conn = sqlite3.connect(self.path, timeout=30)
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(f"{self.path} is not a search index ({exc})") from None
+        with closing(conn):
             if version not in (0, SCHEMA_VERSION):
                 raise ConfigError(f"the index at {self.path} has schema {version}, not {SCHEMA_VERSION}")
             try:
@@ -236,16 +265,24 @@ def _hit(row: Sequence[Any]) -> Hit:
 
 
 def _walk(root: Path) -> Iterator[Path]:
+    """Every file under `root` but hidden ones, supported or not."""
     if root.is_file():
-        if is_supported(root):
-            yield root
+        yield root
         return
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in _SKIPPED_DIRS)
         for name in sorted(filenames):
-            path = Path(dirpath) / name
-            if not name.startswith(".") and is_supported(path):
-                yield path
+            if not name.startswith("."):
+                yield Path(dirpath) / name
+
+
+def _is_utf8(text: str) -> bool:
+    """False for a name holding bytes that are not UTF-8 (decoded as surrogate escapes)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _is_within(path: Path, root: Path) -> bool:

@@ -1,0 +1,84 @@
+"""The live view in a real pseudo-terminal: Ctrl-C during a task says at once that the
+run is stopping; the approval question is asked inside the view, and Ctrl-C there stops
+at once; `--json` announces a call that waits for approval (asked on stderr)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import sys
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+pexpect = pytest.importorskip("pexpect")
+
+ROOT = Path(__file__).resolve().parent.parent
+AGENT = str(Path(sys.executable).parent / "agent")
+MODEL = "python:helpers.models:make_model"
+pytestmark = pytest.mark.timeout(120)
+
+
+def spawn(tmp_path: Path, *argv: str, **env: str) -> pexpect.spawn:
+    values = dict(os.environ)
+    values.update({"INTERLEAF_HOME": str(tmp_path / "home"), "TERM": "xterm-256color",
+                   "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)]), **env})
+    values.pop("INTERLEAF_MODEL", None)
+    # Ctrl-C makes the terminal drop the output it holds, at times in the middle of a character.
+    return pexpect.spawn(AGENT, list(argv), env=values, cwd=str(tmp_path), dimensions=(40, 120),
+                         encoding="utf-8", codec_errors="replace", timeout=60)
+
+
+def ended(child: pexpect.spawn) -> int:
+    child.expect(pexpect.EOF)
+    child.close()
+    return int(child.exitstatus if child.exitstatus is not None else -1)
+
+
+def test_ctrl_c_during_a_task_says_stopping_before_the_task_ends(tmp_path: Path) -> None:
+    child = spawn(tmp_path, "run", "plan a trip", "--model", MODEL, "--tools", "", "--max-tasks", "3",
+                  INTERLEAF_TEST_DELAY="3", INTERLEAF_TEST_LOG=str(tmp_path / "log"))
+    child.expect("Task 1: book the flights")
+    child.sendintr()
+    index = child.expect(["stopping…", "Stopped; the run is saved"])
+    assert index == 0, "the stop message came before any feedback"
+    child.expect(r"Resume it with: agent resume ([0-9a-f]{8})")
+    run_id = child.match.group(1)
+    assert ended(child) == 130
+    resumed = spawn(tmp_path, "resume", run_id, "--quiet")
+    resumed.expect("The final answer.")
+    assert ended(resumed) == 0
+
+
+def test_ctrl_c_at_an_approval_prompt_declines_and_stops_at_once(tmp_path: Path) -> None:
+    child = spawn(tmp_path, "run", "plan a trip", "--model", MODEL, "--tools", "Calendar", "--approve", "all",
+                  "--max-tasks", "3", INTERLEAF_TEST_CALL="[Calendar()]")
+    child.expect("Approval")  # the question is a panel of the live view
+    child.expect(r"Calendar\(\)")
+    child.expect("y/N")
+    child.send("y")
+    child.expect(r"y/N\] y")  # what is typed shows in the view
+    child.send("\r")
+    child.expect("Task 2")
+    child.expect("y/N")
+    child.sendintr()
+    child.expect("stopping…")
+    child.expect("Resume it with: agent resume")
+    assert ended(child) == 130
+    with closing(sqlite3.connect(tmp_path / "home" / "runs.sqlite3")) as db:
+        results = dict(db.execute("SELECT id, result FROM tasks").fetchall())
+    assert "[Calendar() → Today is" in results[1]  # the approved call ran
+
+
+def test_json_announces_a_call_that_waits_for_approval(tmp_path: Path) -> None:
+    child = spawn(tmp_path, "run", "plan a trip", "--model", MODEL, "--tools", "Calendar", "--approve", "all",
+                  "--max-tasks", "1", "--json", INTERLEAF_TEST_CALL="[Calendar()]")
+    child.expect(r'\{"type": "approval_requested".*\}')
+    event = json.loads(child.match.group(0).splitlines()[0])
+    assert event == {"type": "approval_requested", "tool": "Calendar", "arguments": {}}
+    child.expect("y/N")
+    child.sendline("n")
+    child.expect("the user declined this call")
+    assert ended(child) == 0
