@@ -19,23 +19,24 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.markup import escape
 
-from agent.cli.approval import prompt_approval
-from agent.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, exit_code, failure_reason
+if TYPE_CHECKING:
+    from agent.cli.approval import prompt_approval
+    from agent.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, exit_code, failure_reason
+    from agent.cli.limits import apply_limits
+    from agent.cli.output import JsonOutput, LiveOutput, Output, PlainOutput, QuietOutput
+    from agent.cli.render import RUN_COLUMNS, run_detail, run_rows, runs_table, tools_table
+    from agent.cli.setup import check_environment, installed, load_model, model_spec, select_tools
+    from agent.finetune import judged_text, stored_pairs, to_jsonl
+    from agent.models import DEFAULT_MODEL, MODEL_ENV, list_models
+    from agent.models.base import Recipe
+    from agent.models.catalog import ModelInfo, model_file, model_profile
+    from agent.tasks import (
+        Approve, ApproveFn, Limits, Overrides, ObjectiveFinished, ObjectiveRunner, RunOptions, RunStatus, RunStore,
+        TaskStatus,
+    )
+    from agent.tasks.store import DB_NAME, check_utf8
 from agent.cli.interrupt import cancel_on_signals
-from agent.cli.limits import apply_limits
-from agent.cli.output import JsonOutput, LiveOutput, Output, PlainOutput, QuietOutput
-from agent.cli.render import RUN_COLUMNS, run_detail, run_rows, runs_table, tools_table
-from agent.cli.setup import check_environment, installed, load_model, model_spec, select_tools
 from agent.errors import UserError
-from agent.finetune import judged_text, stored_pairs, to_jsonl
-from agent.models import DEFAULT_MODEL, MODEL_ENV, list_models
-from agent.models.base import Recipe
-from agent.models.catalog import ModelInfo, model_file, model_profile
-from agent.tasks import (
-    Approve, ApproveFn, Limits, Overrides, ObjectiveFinished, ObjectiveRunner, RunOptions, RunStatus, RunStore,
-    TaskStatus,
-)
-from agent.tasks.store import DB_NAME, check_utf8
 
 
 class Consoles:
@@ -63,6 +64,12 @@ def choose_output(args: argparse.Namespace, consoles: Consoles) -> Output:
 
 
 def cmd_run(args: argparse.Namespace, consoles: Consoles) -> int:
+    from agent.cli.approval import prompt_approval
+    from agent.cli.setup import check_environment, installed, load_model, model_spec, select_tools
+    from agent.models import MODEL_ENV
+    from agent.tasks import Approve, Limits, ObjectiveRunner, Overrides, RunOptions
+    from agent.tasks.store import check_utf8
+
     if not check_utf8(args.objective, "the objective").strip():
         raise UserError("the objective is empty")
     check_environment()
@@ -89,6 +96,11 @@ def cmd_run(args: argparse.Namespace, consoles: Consoles) -> int:
 
 
 def cmd_resume(args: argparse.Namespace, consoles: Consoles) -> int:
+    from agent.cli.approval import prompt_approval
+    from agent.cli.limits import apply_limits
+    from agent.cli.setup import check_environment, installed, load_model, model_spec
+    from agent.tasks import Approve, ObjectiveRunner
+
     check_environment()
     store = open_store(args.home)
     record = apply_limits(store, store.run(args.run_id), args)
@@ -103,7 +115,8 @@ def cmd_resume(args: argparse.Namespace, consoles: Consoles) -> int:
 
 
 def drive(runner: ObjectiveRunner, run_id: str, output: Output, consoles: Consoles) -> int:
-    from agent.tasks import ObjectiveFinished
+    from agent.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, exit_code, failure_reason
+    from agent.tasks import ObjectiveFinished, RunStatus
 
     last: ObjectiveFinished | None = None
     try:
@@ -127,7 +140,8 @@ def drive(runner: ObjectiveRunner, run_id: str, output: Output, consoles: Consol
 
 
 def cmd_runs(args: argparse.Namespace, consoles: Consoles) -> int:
-    from agent.cli.render import runs_table
+    from agent.cli.render import RUN_COLUMNS, run_rows, runs_table
+    from agent.tasks import TaskStatus
 
     store = open_store(args.home)
     runs = store.runs(limit=args.limit)
@@ -167,6 +181,7 @@ def run_json(run_id: str, store: RunStore, *, events: bool) -> dict[str, Any]:
 
 def cmd_show(args: argparse.Namespace, consoles: Consoles) -> int:
     from agent.cli.render import run_detail
+    from agent.tasks import RunStatus
 
     store = open_store(args.home)
     run = store.run(args.run_id)
@@ -195,10 +210,9 @@ def cmd_tools(args: argparse.Namespace, consoles: Consoles) -> int:
 
 
 def cmd_models(args: argparse.Namespace, consoles: Consoles) -> int:
-    from rich.table import Table
-
     from agent.models import DEFAULT_MODEL, MODEL_ENV, list_models
     from agent.models.catalog import model_profile
+    from rich.table import Table
 
     default = os.environ.get(MODEL_ENV) or DEFAULT_MODEL
     table = Table(show_edge=False)
@@ -219,6 +233,8 @@ def cmd_models(args: argparse.Namespace, consoles: Consoles) -> int:
 def file_text(info: ModelInfo) -> str:
     """Where a model's file is, or what it takes to get it (its source is a package, or
     the file itself)."""
+    from agent.models.catalog import model_file
+
     path = model_file(info.name)
     if path is not None:
         return str(path)

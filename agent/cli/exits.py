@@ -12,8 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agent.tasks import RunStatus, Task, TaskStatus
-from agent.tasks.events import ObjectiveFinished
+from typing import TYPE_CHECKING
+
+from agent.tasks.models import RunStatus, Task, TaskStatus
+
+if TYPE_CHECKING:
+    from agent.tasks.events import ObjectiveFinished
 
 EXIT_DONE = 0
 EXIT_FAILED = 1

@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
-from rich.live import Live
-from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
@@ -89,6 +87,8 @@ class TrainView:
     def render(self) -> Group:
         lines: list[Any] = [Text(f"✓ {line}", style="green") for line in self.done]
         if self.stage:
+            from rich.table import Table
+
             table = Table.grid(padding=(0, 2))
             table.add_row(Text(self.stage, style="bold"), *self._cells())
             lines.append(table)
@@ -120,6 +120,8 @@ def cmd_train(args: argparse.Namespace, out: Console) -> int:
         for event in events:
             out.print(json.dumps(to_json(event)), markup=False, highlight=False, soft_wrap=True)
         return 0
+    from rich.live import Live
+
     view = TrainView()
     with Live(view.render(), console=out, refresh_per_second=4, transient=False) as live:
         for event in events:
