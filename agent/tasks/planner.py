@@ -198,3 +198,12 @@ def reorder(pending: Sequence[Task], order: Sequence[int]) -> list[int]:
         if i in ids and i not in chosen:
             chosen.append(i)
     return chosen + [i for i in ids if i not in chosen]
+
+
+def plan_notice(attempts: int, *, parsed: bool, usable: bool) -> str:
+    fallback = "falling back to the objective as the one task"
+    if not parsed:
+        return f"the planner's output was malformed {attempts} time(s); {fallback}"
+    if not usable:
+        return f"the planner proposed no usable task; {fallback}"
+    return f"the planner's output was malformed {attempts - 1} time(s) before a retry parsed" if attempts > 1 else ""

@@ -26,7 +26,7 @@ from agent.tasks.events import (
 )
 from agent.tasks.metering import TimedModel, cost_of, price_of
 from agent.tasks.models import Phase, RunOptions, RunRecord, RunStatus, Task, TaskStatus
-from agent.tasks.planner import Planner, reorder
+from agent.tasks.planner import Planner, plan_notice, reorder
 from agent.tasks.repetition import RepetitionGuard, is_repeating, trim_repetition
 from agent.tasks.similarity import dedupe, is_duplicate
 from agent.tasks.store import RunStore, process_alive
@@ -72,15 +72,6 @@ class ObjectiveRunner:
     def events(self, run_id: str) -> Iterator[ObjectiveEvent]:
         """Run (or resume) the stored run, yielding its events; the last is `ObjectiveFinished`."""
         yield from _Session(self, self.store.run(run_id)).events()
-
-
-def plan_notice(attempts: int, *, parsed: bool, usable: bool) -> str:
-    fallback = "falling back to the objective as the one task"
-    if not parsed:
-        return f"the planner's output was malformed {attempts} time(s); {fallback}"
-    if not usable:
-        return f"the planner proposed no usable task; {fallback}"
-    return f"the planner's output was malformed {attempts - 1} time(s) before a retry parsed" if attempts > 1 else ""
 
 
 class _Session:
