@@ -115,11 +115,29 @@ class _Run:
         return self._parts[0] if self._parts else ""
 
     def add(self, text: str) -> None:
-        self._parts.append(text)
-        if self.record and isinstance(self.record[-1], str):
-            self.record[-1] += text
-        elif text:
-            self.record.append(text)
+        if text:
+            self.keep_part(text, text)
+
+    def keep_part(self, part: Part, rendered: str) -> None:
+        """Add `part` to the run's record and its rendering to the transcript."""
+        self._parts.append(rendered)
+        self.record.append(part)
+
+    def parts(self) -> tuple[Part, ...]:
+        """The record with adjacent text pieces joined (joined once, not per chunk)."""
+        merged: list[Part] = []
+        pending: list[str] = []
+        for part in self.record:
+            if isinstance(part, str):
+                pending.append(part)
+                continue
+            if pending:
+                merged.append("".join(pending))
+                pending = []
+            merged.append(part)
+        if pending:
+            merged.append("".join(pending))
+        return tuple(merged)
 
     def remaining_seconds(self) -> float | None:
         timeout = self.config.settings.timeout
@@ -141,8 +159,7 @@ class _Run:
             elif isinstance(step, MalformedNext):
                 step = yield from self.malformed(step)
             elif isinstance(step, SpliceNext):
-                self._parts.append(step.text)
-                self.record.append(Spliced(step.text))
+                self.keep_part(Spliced(step.text), step.text)
                 yield TextDelta(step.text)
                 step = GenerateNext()
             elif isinstance(step, FinishNext):
@@ -318,14 +335,13 @@ class _Run:
     def keep(self, record: CallRecord) -> Iterator[Event]:
         """Splice a finished call into the transcript."""
         self.calls.append(record)
-        self._parts.append(record.text)
-        self.record.append(record)
+        self.keep_part(record, record.text)
         yield CallFinished(record)
 
     def result(self, step: FinishNext) -> RunResult:
         return RunResult(
             text=self.text, calls=tuple(self.calls), usage=self.usage, stop_reason=step.reason,
-            detail=step.detail, seconds=time.monotonic() - self.started, parts=tuple(self.record),
+            detail=step.detail, seconds=time.monotonic() - self.started, parts=self.parts(),
         )
 
 
