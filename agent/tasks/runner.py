@@ -29,6 +29,7 @@ from agent.tasks.models import Phase, RunOptions, RunRecord, RunStatus, Task, Ta
 from agent.tasks.planner import Planner, plan_notice, reorder
 from agent.tasks.repetition import RepetitionGuard, is_repeating, trim_repetition
 from agent.tasks.similarity import dedupe, is_duplicate
+from agent.tasks.recording import Recorder, RunObserver
 from agent.tasks.store import RunStore, process_alive
 from agent.tools import Tool
 
@@ -51,8 +52,10 @@ class ObjectiveRunner:
 
     def __init__(self, *, model: Model, store: RunStore, tools: Sequence[Tool] = (),
                  approve: ApproveFn | None = None, cancel: threading.Event | None = None,
-                 tool_timeout: float = DEFAULTS.tool_timeout) -> None:
+                 tool_timeout: float = DEFAULTS.tool_timeout, observers: Sequence[RunObserver] = ()) -> None:
         self.model = model
+        self.observers = tuple(observers)
+        """Told of every event and model request (e.g. `agent.trace.Spans` for OpenTelemetry)."""
         self.store = store
         self.tools = list(tools)
         self.approve = approve
@@ -71,11 +74,15 @@ class ObjectiveRunner:
 
     def events(self, run_id: str) -> Iterator[ObjectiveEvent]:
         """Run (or resume) the stored run, yielding its events; the last is `ObjectiveFinished`."""
-        yield from _Session(self, self.store.run(run_id)).events()
+        record = self.store.run(run_id)
+        recorder = Recorder(lambda data: self.store.append_event(record.id, data), self.observers)
+        for event in _Session(self, record, recorder.model(self.model)).events():
+            recorder.event(event)
+            yield event
 
 
 class _Session:
-    def __init__(self, runner: ObjectiveRunner, record: RunRecord) -> None:
+    def __init__(self, runner: ObjectiveRunner, record: RunRecord, model: Model) -> None:
         self.runner = runner
         self.store = runner.store
         self.record = record
@@ -83,7 +90,7 @@ class _Session:
         self.options = record.options
         self.limits = record.options.limits
         self.cancel = runner.cancel
-        self.model = TimedModel(runner.model)
+        self.model = TimedModel(model)
         self.price = price_of(runner.model)
         self.planner = Planner(self.model, step_tokens=self.limits.step_tokens, retries=self.limits.plan_retries,
                                cancel=self.cancel)

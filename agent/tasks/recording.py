@@ -1,0 +1,203 @@
+"""What the model said to each request of an objective run, kept in the run's
+transcript (`model_output` events) so the run can be replayed, and handed to the run's
+observers (tracing) together with the run's events.
+
+A `model_output` event holds the chunks the run read (a stream closed at a call holds
+what came before it), why the model stopped, what it spent, when it started and how
+long it took, the task it served (None: a planning step) and digests of the prompt, so
+a replay can tell when it asks something the recording was not asked."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol, cast
+
+from agent.models.base import Capabilities, Completion, FinishReason, Model, Profile, Recipe, Request, Usage
+from agent.tasks.events import ObjectiveEvent, RunStarted, TaskFinished, TaskStarted
+
+MODEL_OUTPUT = "model_output"
+MODEL_INFO = "model_info"
+
+
+@dataclass(frozen=True)
+class PromptDigest:
+    """Digests of a request's prompt, part by part (the assistant part is the run's text so far)."""
+
+    system: str
+    user: str
+    assistant: str
+    assistant_chars: int
+
+    @classmethod
+    def of(cls, request: Request) -> PromptDigest:
+        p = request.prompt
+        return cls(_digest(p.system), _digest(p.user), _digest(p.assistant), len(p.assistant))
+
+    def difference(self, other: PromptDigest) -> str | None:
+        """How `other` (a replay's prompt) differs from this one (the recording's), in words."""
+        if other.system != self.system:
+            return "its system prompt differs (other tools or instructions?)"
+        if other.user != self.user:
+            return "it asks about something else (another task or objective text)"
+        if other.assistant != self.assistant:
+            return (f"the text it continues differs ({other.assistant_chars} characters where the recording "
+                    f"had {self.assistant_chars})")
+        return None
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ModelOutput:
+    seq: int
+    """Requests of the run before this one."""
+    task_id: int | None
+    chunks: tuple[str, ...]
+    finish_reason: FinishReason | None
+    stop_sequence: str | None
+    usage: Usage
+    started: float
+    """Seconds since the epoch."""
+    seconds: float
+    prompt: PromptDigest
+    max_tokens: int = 0
+    temperature: float = 0.0
+
+    @property
+    def text(self) -> str:
+        return "".join(self.chunks)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["chunks"] = list(self.chunks)
+        return {"type": MODEL_OUTPUT, **data}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ModelOutput:
+        return cls(seq=int(data["seq"]), task_id=data.get("task_id"), chunks=tuple(data.get("chunks", ())),
+                   finish_reason=data.get("finish_reason"), stop_sequence=data.get("stop_sequence"),
+                   usage=Usage(**data.get("usage", {})), started=float(data.get("started", 0.0)),
+                   seconds=float(data.get("seconds", 0.0)), prompt=PromptDigest(**data["prompt"]),
+                   max_tokens=int(data.get("max_tokens", 0)), temperature=float(data.get("temperature", 0.0)))
+
+
+def capabilities_json(caps: Capabilities) -> dict[str, Any]:
+    data = asdict(caps)
+    return cast(dict[str, Any], _lists(data))
+
+
+def capabilities_from_json(data: dict[str, Any]) -> Capabilities:
+    profile = data.get("profile", {})
+    recipes = {k: Recipe(**v) for k, v in profile.items()}
+    return Capabilities(
+        grammar=bool(data.get("grammar", False)), context_window=data.get("context_window"),
+        native_tools=bool(data.get("native_tools", False)), structured=tuple(data.get("structured", ())),
+        exact_usage=bool(data.get("exact_usage", False)), prefix_cache=bool(data.get("prefix_cache", False)),
+        layouts=tuple(data.get("layouts", ("chat",))), profile=Profile(**recipes),
+    )
+
+
+def _lists(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _lists(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_lists(v) for v in value]
+    return value
+
+
+class RunObserver(Protocol):
+    """Sees an objective run as it goes: each of its events, and each model request
+    with what the model answered (once its stream is closed)."""
+
+    def event(self, event: ObjectiveEvent) -> None: ...
+
+    def model_output(self, model: Model, request: Request, output: ModelOutput) -> None: ...
+
+
+class Sink(Protocol):
+    def __call__(self, data: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class Recorder:
+    """Keeps every model output of a run session in its transcript (`sink`) and tells
+    `observers` about events and outputs. `model(inner)` is the model the session uses."""
+
+    sink: Sink
+    observers: Sequence[RunObserver] = ()
+    seq: int = 0
+    task_id: int | None = None
+    _model: Model | None = field(default=None, repr=False)
+
+    def model(self, inner: Model) -> Model:
+        self._model = inner
+        return _RecordingModel(inner, self)
+
+    def event(self, event: ObjectiveEvent) -> None:
+        if isinstance(event, RunStarted) and self._model is not None:
+            self.sink({"type": MODEL_INFO, "name": self._model.name,
+                       "capabilities": capabilities_json(self._model.capabilities)})
+        if isinstance(event, TaskStarted):
+            self.task_id = event.task.id
+        elif isinstance(event, TaskFinished):
+            self.task_id = None
+        for observer in self.observers:
+            observer.event(event)
+
+    def output(self, model: Model, request: Request, output: ModelOutput) -> None:
+        self.seq += 1
+        self.sink(output.to_json())
+        for observer in self.observers:
+            observer.model_output(model, request, output)
+
+
+class _RecordingModel:
+    def __init__(self, inner: Model, recorder: Recorder) -> None:
+        self.inner = inner
+        self.recorder = recorder
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.inner.capabilities
+
+    def stream(self, request: Request, completion: Completion) -> Iterator[str]:
+        started, clock = time.time(), time.perf_counter()
+        chunks: list[str] = []
+        try:
+            stream = self.inner.stream(request, completion)
+        except BaseException:
+            self._keep(request, completion, chunks, started, clock)
+            raise
+        return self._recorded(stream, request, completion, chunks, started, clock)
+
+    def _recorded(self, stream: Iterator[str], request: Request, completion: Completion, chunks: list[str],
+                  started: float, clock: float) -> Iterator[str]:
+        try:
+            for chunk in stream:
+                chunks.append(chunk)
+                yield chunk
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+            self._keep(request, completion, chunks, started, clock)
+
+    def _keep(self, request: Request, completion: Completion, chunks: list[str], started: float,
+              clock: float) -> None:
+        used = completion.usage
+        output = ModelOutput(
+            seq=self.recorder.seq, task_id=self.recorder.task_id, chunks=tuple(chunks),
+            finish_reason=completion.finish_reason, stop_sequence=completion.stop_sequence,
+            usage=Usage(used.prompt_tokens, used.evaluated_tokens, used.completion_tokens, used.requests),
+            started=started, seconds=time.perf_counter() - clock, prompt=PromptDigest.of(request),
+            max_tokens=request.max_tokens, temperature=request.temperature)
+        self.recorder.output(self.inner, request, output)
