@@ -69,6 +69,7 @@ def cmd_run(args: argparse.Namespace, consoles: Consoles) -> int:
     from agent.models import MODEL_ENV
     from agent.tasks import Approve, Limits, ObjectiveRunner, Overrides, RunOptions
     from agent.tasks.store import check_utf8
+    from agent.trace.setup import observers_from_env
 
     if not check_utf8(args.objective, "the objective").strip():
         raise UserError("the objective is empty")
@@ -89,10 +90,11 @@ def cmd_run(args: argparse.Namespace, consoles: Consoles) -> int:
     store = open_store(args.home)
     output = choose_output(args, consoles)
     cancel = threading.Event()
-    runner = ObjectiveRunner(model=model, store=store, tools=tools, cancel=cancel,
-                             approve=prompt_approval(consoles.err, output, cancel))
-    record = runner.start(args.objective, options=options, model_spec=spec or model.name)
-    return drive(runner, record.id, output, consoles)
+    with observers_from_env() as tracing:
+        runner = ObjectiveRunner(model=model, store=store, tools=tools, cancel=cancel,
+                                 approve=prompt_approval(consoles.err, output, cancel), observers=tracing.observers)
+        record = runner.start(args.objective, options=options, model_spec=spec or model.name)
+        return drive(runner, record.id, output, consoles)
 
 
 def cmd_resume(args: argparse.Namespace, consoles: Consoles) -> int:
@@ -100,6 +102,7 @@ def cmd_resume(args: argparse.Namespace, consoles: Consoles) -> int:
     from agent.cli.limits import apply_limits
     from agent.cli.setup import check_environment, installed, load_model, model_spec
     from agent.tasks import Approve, ObjectiveRunner
+    from agent.trace.setup import observers_from_env
 
     check_environment()
     store = open_store(args.home)
@@ -109,9 +112,10 @@ def cmd_resume(args: argparse.Namespace, consoles: Consoles) -> int:
     model = load_model(model_spec(args.model) or record.model)
     output = choose_output(args, consoles)
     cancel = threading.Event()
-    runner = ObjectiveRunner(model=model, store=store, tools=installed(), cancel=cancel,
-                             approve=prompt_approval(consoles.err, output, cancel))
-    return drive(runner, record.id, output, consoles)
+    with observers_from_env() as tracing:
+        runner = ObjectiveRunner(model=model, store=store, tools=installed(), cancel=cancel,
+                                 approve=prompt_approval(consoles.err, output, cancel), observers=tracing.observers)
+        return drive(runner, record.id, output, consoles)
 
 
 def drive(runner: ObjectiveRunner, run_id: str, output: Output, consoles: Consoles) -> int:
@@ -185,6 +189,12 @@ def cmd_show(args: argparse.Namespace, consoles: Consoles) -> int:
 
     store = open_store(args.home)
     run = store.run(args.run_id)
+    if args.html:
+        from agent.cli.html_report import write_report
+
+        path = write_report(store, run.id, Path(args.html))
+        consoles.out.print(f"Wrote {path}", markup=False, highlight=False, soft_wrap=True)
+        return 0
     if args.json:
         consoles.out.file.write(json.dumps(run_json(run.id, store, events=True), ensure_ascii=False, indent=2) + "\n")
         return 0
@@ -305,6 +315,12 @@ def cmd_export(args: argparse.Namespace, consoles: Consoles) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace, consoles: Consoles) -> int:
+    from agent.cli.replay import cmd_replay as replay
+
+    return replay(args, consoles.out, consoles.err, open_store(args.home))
+
+
 def cmd_train(args: argparse.Namespace, consoles: Consoles) -> int:
     from agent.cli.train import cmd_train as train
 
@@ -314,4 +330,5 @@ def cmd_train(args: argparse.Namespace, consoles: Consoles) -> int:
 COMMANDS = {
     "run": cmd_run, "resume": cmd_resume, "runs": cmd_runs, "show": cmd_show, "tools": cmd_tools,
     "models": cmd_models, "index": cmd_index, "eval": cmd_eval, "export": cmd_export, "train": cmd_train,
+    "replay": cmd_replay,
 }

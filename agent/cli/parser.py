@@ -104,7 +104,17 @@ def build_parser() -> Parser:
     runs.add_argument("--json", action="store_true")
     show = sub.add_parser("show", parents=[home], help="show one run: tasks, results, answer")
     show.add_argument("run_id", metavar="RUN")
-    show.add_argument("--json", action="store_true", help="the run, its tasks and its events as JSON")
+    show_mode = show.add_mutually_exclusive_group()
+    show_mode.add_argument("--json", action="store_true", help="the run, its tasks and its events as JSON")
+    show_mode.add_argument("--html", metavar="FILE", help="write the run as one self-contained HTML page")
+    replay = sub.add_parser("replay", parents=[home], help="run a stored run again on its recorded model outputs",
+                            description="Play a stored run back: the model's recorded outputs, and the recorded "
+                            "tool results or (--live-tools) the installed tools; tells whether the calls, results "
+                            "and answer equal the recording's, or at which step they diverge.")
+    replay.add_argument("run_id", metavar="RUN")
+    replay.add_argument("--live-tools", action="store_true", help="run the installed tools instead of "
+                        "playing back their recorded results")
+    replay.add_argument("--json", action="store_true", help="the comparison as JSON")
     sub.add_parser("tools", help="list the installed tools")
     sub.add_parser("models", help="list the known models")
     _index_parser(sub)
