@@ -1,0 +1,166 @@
+"""OpenTelemetry spans of objective runs: their shape and GenAI attributes (the SDK's
+in-memory exporter), their export over OTLP/HTTP by the installed `agent` script to a
+receiver on 127.0.0.1, and no OpenTelemetry import at all when tracing is off."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers.recorded import MODEL, OBJECTIVE, agent, agent_env, make_model
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
+
+from agent.cli.setup import installed
+from agent.tasks import ObjectiveRunner, RunOptions, RunStore
+from agent.tasks.recording import MODEL_OUTPUT
+from agent.trace import Spans
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def traced_run(tmp_path: Path, *, capture: bool) -> tuple[list[ReadableSpan], RunStore, str]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    store = RunStore(tmp_path / "runs.sqlite3")
+    runner = ObjectiveRunner(model=make_model(), store=store, tools=installed(),
+                             observers=[Spans(provider.get_tracer("test"), capture_content=capture)])
+    events = list(runner.run(OBJECTIVE, options=RunOptions(tools=("Calculator",))))
+    return list(exporter.get_finished_spans()), store, events[0].run_id  # type: ignore[attr-defined]
+
+
+def named(spans: list[ReadableSpan], prefix: str) -> list[ReadableSpan]:
+    return [s for s in spans if s.name.startswith(prefix)]
+
+
+def test_a_run_is_a_tree_of_agent_model_and_tool_spans(tmp_path: Path) -> None:
+    spans, store, run_id = traced_run(tmp_path, capture=False)
+    [root] = named(spans, "invoke_agent interleaf")
+    tasks = named(spans, "invoke_agent task")
+    tools = named(spans, "execute_tool Calculator")
+    models = named(spans, "chat recorded-objective")
+    assert root.parent is None and root.attributes is not None
+    assert root.attributes["gen_ai.operation.name"] == "invoke_agent"
+    assert root.attributes["gen_ai.conversation.id"] == run_id
+    assert [t.attributes["gen_ai.agent.description"] for t in tasks] == ["add the prices", "split the bill"]  # type: ignore[index]
+    assert all(t.parent is not None and t.parent.span_id == root.context.span_id for t in tasks)  # type: ignore[union-attr]
+    task_ids = {t.context.span_id: t for t in tasks}  # type: ignore[union-attr]
+    assert len(tools) == 3 and all(s.parent is not None and s.parent.span_id in task_ids for s in tools)
+    assert [s.status.status_code for s in tools] == [StatusCode.UNSET, StatusCode.ERROR, StatusCode.UNSET]
+    assert tools[1].status.description == "division by zero" and tools[1].attributes["error.type"] == "tool_error"  # type: ignore[index]
+    assert all(s.attributes["gen_ai.tool.name"] == "Calculator" for s in tools)  # type: ignore[index]
+    outputs = [e for e in store.events(run_id) if e["type"] == MODEL_OUTPUT]
+    assert len(models) == len(outputs) == 10
+    in_tasks = [m for m in models if m.parent is not None and m.parent.span_id in task_ids]
+    assert len(in_tasks) == 5  # three requests for the first task, two for the second; the rest plan
+    for span, output in zip(sorted(models, key=lambda s: s.start_time or 0), outputs):
+        attrs = span.attributes or {}
+        assert attrs["gen_ai.operation.name"] == "chat"
+        assert attrs["gen_ai.request.model"] == "recorded-objective"
+        assert attrs["gen_ai.usage.input_tokens"] == output["usage"]["prompt_tokens"]
+        assert attrs["gen_ai.usage.output_tokens"] == output["usage"]["completion_tokens"]
+        assert attrs["gen_ai.response.finish_reasons"] == ("tool_call" if output["finish_reason"] is None else "stop",)
+    assert not any("gen_ai.input.messages" in (s.attributes or {}) or "gen_ai.tool.call.arguments" in (s.attributes or {})
+                   for s in spans), "content is recorded only when asked for"
+    assert root.attributes["gen_ai.usage.output_tokens"] == sum(o["usage"]["completion_tokens"] for o in outputs)
+
+
+def test_content_is_recorded_when_asked_for(tmp_path: Path) -> None:
+    spans, _, _ = traced_run(tmp_path, capture=True)
+    tools = named(spans, "execute_tool")
+    assert json.loads(str(tools[0].attributes["gen_ai.tool.call.arguments"])) == {"expression": "120 + 80.5"}  # type: ignore[index]
+    assert tools[0].attributes["gen_ai.tool.call.result"] == "200.5"  # type: ignore[index]
+    first_task_request = [s for s in named(spans, "chat") if "Your task: add the prices" in str((s.attributes or {}).get("gen_ai.input.messages"))][0]
+    output = json.loads(str(first_task_request.attributes["gen_ai.output.messages"]))  # type: ignore[index]
+    assert output[0]["parts"][0]["content"] == "The total is [Calculator(120 + 80.5)"
+
+
+class Receiver(BaseHTTPRequestHandler):
+    received: list[ExportTraceServiceRequest] = []
+    paths: list[str] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).paths.append(self.path)
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(body)
+        type(self).received.append(request)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[str]:
+    Receiver.received, Receiver.paths = [], []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_agent_script_exports_spans_over_otlp_http(tmp_path: Path, receiver: str) -> None:
+    env = agent_env(tmp_path / "home", OTEL_EXPORTER_OTLP_ENDPOINT=receiver)
+    done = agent(env, "run", OBJECTIVE, "--model", MODEL, "--tools", "Calculator", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert Receiver.paths and set(Receiver.paths) == {"/v1/traces"}
+    spans: dict[str, list[dict[str, Any]]] = {}
+    services = set()
+    for request in Receiver.received:
+        for resource in request.resource_spans:
+            services |= {a.value.string_value for a in resource.resource.attributes if a.key == "service.name"}
+            for scope in resource.scope_spans:
+                for span in scope.spans:
+                    attrs = {a.key: a.value for a in span.attributes}
+                    spans.setdefault(span.name, []).append(attrs)
+    assert services == {"interleaf"}
+    assert len(spans["invoke_agent interleaf"]) == 1
+    assert len(spans["execute_tool Calculator"]) == 3
+    assert len(spans["chat recorded-objective"]) == 10
+    [root] = spans["invoke_agent interleaf"]
+    assert root["gen_ai.operation.name"].string_value == "invoke_agent"
+    models = spans["chat recorded-objective"]
+    assert sum(m["gen_ai.usage.output_tokens"].int_value for m in models) == root["gen_ai.usage.output_tokens"].int_value
+
+
+NO_OP = """
+import sys
+from agent.cli import main
+code = main(["run", {objective!r}, "--model", {model!r}, "--tools", "Calculator", "--quiet"])
+print(sorted(m for m in sys.modules if m.startswith("opentelemetry")))
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize("traced", [False, True])
+def test_without_an_endpoint_nothing_of_opentelemetry_is_imported(tmp_path: Path, receiver: str,
+                                                                   traced: bool) -> None:
+    extra = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver} if traced else {}
+    env = agent_env(tmp_path / "home", **extra)
+    code = NO_OP.format(objective=OBJECTIVE, model=MODEL)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=100)
+    assert done.returncode == 0, done.stderr
+    modules = done.stdout.strip().splitlines()[-1]
+    if traced:
+        assert "'opentelemetry.sdk.trace'" in modules
+    else:
+        assert modules == "[]"
+        assert not Receiver.received
