@@ -125,14 +125,23 @@ class Sink(Protocol):
 
 @dataclass
 class Recorder:
-    """Keeps every model output of a run session in its transcript (`sink`) and tells
-    `observers` about events and outputs. `model(inner)` is the model the session uses."""
+    """Keeps every model output of a run session for its transcript and tells
+    `observers` about events and outputs. `model(inner)` is the model the session uses.
+    Outputs wait in `pending` until `flush` hands them to `sink`: the runner flushes
+    them in the transaction that stores its next event, so that keeping them adds no
+    commit of its own."""
 
     sink: Sink
     observers: Sequence[RunObserver] = ()
     seq: int = 0
     task_id: int | None = None
+    pending: list[dict[str, Any]] = field(default_factory=list)
     _model: Model | None = field(default=None, repr=False)
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, []
+        for data in pending:
+            self.sink(data)
 
     def model(self, inner: Model) -> Model:
         self._model = inner
@@ -140,7 +149,7 @@ class Recorder:
 
     def event(self, event: ObjectiveEvent) -> None:
         if isinstance(event, RunStarted) and self._model is not None:
-            self.sink({"type": MODEL_INFO, "name": self._model.name,
+            self.pending.append({"type": MODEL_INFO, "name": self._model.name,
                        "capabilities": capabilities_json(self._model.capabilities)})
         if isinstance(event, TaskStarted):
             self.task_id = event.task.id
@@ -151,7 +160,7 @@ class Recorder:
 
     def output(self, model: Model, request: Request, output: ModelOutput) -> None:
         self.seq += 1
-        self.sink(output.to_json())
+        self.pending.append(output.to_json())
         for observer in self.observers:
             observer.model_output(model, request, output)
 

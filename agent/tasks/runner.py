@@ -76,13 +76,16 @@ class ObjectiveRunner:
         """Run (or resume) the stored run, yielding its events; the last is `ObjectiveFinished`."""
         record = self.store.run(run_id)
         recorder = Recorder(lambda data: self.store.append_event(record.id, data), self.observers)
-        for event in _Session(self, record, recorder.model(self.model)).events():
-            recorder.event(event)
-            yield event
+        try:
+            for event in _Session(self, record, recorder).events():
+                recorder.event(event)
+                yield event
+        finally:
+            recorder.flush()
 
 
 class _Session:
-    def __init__(self, runner: ObjectiveRunner, record: RunRecord, model: Model) -> None:
+    def __init__(self, runner: ObjectiveRunner, record: RunRecord, recorder: Recorder) -> None:
         self.runner = runner
         self.store = runner.store
         self.record = record
@@ -90,7 +93,8 @@ class _Session:
         self.options = record.options
         self.limits = record.options.limits
         self.cancel = runner.cancel
-        self.model = TimedModel(model)
+        self.recorder = recorder
+        self.model = TimedModel(recorder.model(runner.model))
         self.price = price_of(runner.model)
         self.planner = Planner(self.model, step_tokens=self.limits.step_tokens, retries=self.limits.plan_retries,
                                cancel=self.cancel)
@@ -150,7 +154,9 @@ class _Session:
             return event
         if isinstance(event, TaskOutput) and not isinstance(event.event, (CallFinished, RunFinished)):
             return event
-        self.store.append_event(self.id, to_json(event))
+        with self.store.transaction():
+            self.recorder.flush()
+            self.store.append_event(self.id, to_json(event))
         return event
 
     def refresh(self) -> None:
