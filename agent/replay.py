@@ -176,7 +176,8 @@ class ReplayReport:
         tools = "live tools" if self.live_tools else "recorded tool results"
         if self.matches:
             return (f"The replay of run {self.run_id} ({tools}) matches the recording: {len(self.replayed)} steps, "
-                    f"{self.requests} model requests, {self.calls} calls; the calls, results and answer are equal.")
+                    f"{self.requests} model requests, {self.calls} call{'s' if self.calls != 1 else ''}; the calls, results "
+                    "and answer are equal.")
         first = self.divergences[0]
         more = len(self.divergences) - 1
         tail = f" ({more} more difference{'s' if more != 1 else ''} after it)" if more else ""
