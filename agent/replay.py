@@ -94,7 +94,13 @@ class ReplayModel:
             self.differences.append(PromptDifference(self.requests, output.task_id, how))
         completion.usage.add(output.usage)
         completion.finish_reason, completion.stop_sequence = output.finish_reason, output.stop_sequence
-        return iter(output.chunks)
+        return self._played(output)
+
+    @staticmethod
+    def _played(output: ModelOutput) -> Iterator[str]:
+        yield from output.chunks
+        if output.error is not None:
+            raise output.error.exception()
 
 
 class NotRecorded(ToolCallError):
@@ -175,13 +181,18 @@ class ReplayReport:
     def summary(self) -> str:
         tools = "live tools" if self.live_tools else "recorded tool results"
         if self.matches:
-            return (f"The replay of run {self.run_id} ({tools}) matches the recording: {len(self.replayed)} steps, "
-                    f"{self.requests} model requests, {self.calls} call{'s' if self.calls != 1 else ''}; the calls, results "
-                    "and answer are equal.")
+            counted = ", ".join(_count(n, what) for n, what in ((len(self.replayed), "step"),
+                                                              (self.requests, "model request"), (self.calls, "call")))
+            return (f"The replay of run {self.run_id} ({tools}) matches the recording: {counted}; the calls, "
+                    "results and answer are equal.")
         first = self.divergences[0]
         more = len(self.divergences) - 1
-        tail = f" ({more} more difference{'s' if more != 1 else ''} after it)" if more else ""
+        tail = f" ({_count(more, 'more difference')} after it)" if more else ""
         return f"The replay of run {self.run_id} ({tools}) diverged at {first}{tail}."
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
 
 
 def steps_of(data: Mapping[str, Any]) -> list[Step]:
@@ -200,13 +211,13 @@ def steps_of(data: Mapping[str, Any]) -> list[Step]:
         return [Step("task", f"task {task['id']}", (task["text"],))]
     if kind == "task_finished":
         task = data["task"]
-        return [Step("result", f"task {task['id']}'s result", (task["status"], task["result"]))]
+        return [Step("result", f"task {task['id']}'s result", (task["status"], task["result"], task["detail"]))]
     if kind == "task_output" and data["event"].get("type") == "call_finished":
         r = data["event"]["record"]
         where = f"task {data['task_id']}, call {r['index'] + 1} {r['name']}({r['raw']})"
         return [Step("call", where, (r["name"], r["raw"], r.get("result"), r.get("error")))]
     if kind == "objective_finished":
-        return [Step("answer", "the answer", (data["status"], data["answer"]))]
+        return [Step("answer", "the answer", (data["status"], data["stop_reason"], data["detail"], data["answer"]))]
     return []
 
 
@@ -227,7 +238,7 @@ def compare(recorded: Sequence[Step], replayed: Sequence[Step]) -> list[Divergen
         a = recorded[n] if n < len(recorded) else None
         b = replayed[n] if n < len(replayed) else None
         if a != b:
-            where = (a or b).where if (a or b) is not None else ""  # type: ignore[union-attr]
+            where = a.where if a is not None else b.where if b is not None else ""
             out.append(Divergence(n + 1, where, _shown(a), _shown(b)))
     return out
 

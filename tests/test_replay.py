@@ -122,3 +122,14 @@ def test_an_agent_alone_can_run_on_replayed_outputs(tmp_path: Path) -> None:
     model.requests = 1  # the first task's three requests
     result = Agent(model=model, tools=installed(), purpose="task").run("add the prices")
     assert [c.result or c.error for c in result.calls] == ["200.5", "division by zero"]
+
+
+def test_a_run_whose_model_failed_replays_to_the_same_failure(tmp_path: Path) -> None:
+    env = agent_env(tmp_path / "home")
+    failed = agent(env, "run", "plan a trip", "--model", "python:helpers.models:make_broken_model", "--tools", "")
+    assert failed.returncode == 1 and "ConnectionError: the server is down" in failed.stderr
+    run_id = json.loads(agent(env, "runs", "--json").stdout.splitlines()[0])["id"]
+    done = agent(env, "replay", run_id, "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = json.loads(done.stdout)
+    assert data["matches"] and data["requests"] == 1

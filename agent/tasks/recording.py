@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, cast
 
+from agent.errors import ContextOverflow, ModelError
 from agent.models.base import Capabilities, Completion, FinishReason, Model, Profile, Recipe, Request, Usage
 from agent.tasks.events import ObjectiveEvent, RunStarted, TaskFinished, TaskStarted
 
@@ -53,6 +54,29 @@ def _digest(text: str) -> str:
 
 
 @dataclass(frozen=True)
+class RecordedFailure:
+    """An exception a model raised, as a replay raises it again."""
+
+    type: str
+    message: str
+    model_error: bool
+    """A `ModelError` (the loop words these as "model error: ...")."""
+    context: tuple[int, int] | None = None
+    """A `ContextOverflow`'s tokens needed and window."""
+
+    @classmethod
+    def of(cls, exc: BaseException) -> RecordedFailure:
+        context = (exc.needed, exc.window) if isinstance(exc, ContextOverflow) else None
+        return cls(type(exc).__name__, str(exc), isinstance(exc, ModelError), context)
+
+    def exception(self) -> Exception:
+        if self.context is not None:
+            return ContextOverflow(*self.context)
+        base: type[Exception] = ModelError if self.model_error else Exception
+        return type(self.type, (base,), {})(self.message)
+
+
+@dataclass(frozen=True)
 class ModelOutput:
     seq: int
     """Requests of the run before this one."""
@@ -67,6 +91,8 @@ class ModelOutput:
     prompt: PromptDigest
     max_tokens: int = 0
     temperature: float = 0.0
+    error: RecordedFailure | None = None
+    """What the model raised, if it failed."""
 
     @property
     def text(self) -> str:
@@ -83,7 +109,8 @@ class ModelOutput:
                    finish_reason=data.get("finish_reason"), stop_sequence=data.get("stop_sequence"),
                    usage=Usage(**data.get("usage", {})), started=float(data.get("started", 0.0)),
                    seconds=float(data.get("seconds", 0.0)), prompt=PromptDigest(**data["prompt"]),
-                   max_tokens=int(data.get("max_tokens", 0)), temperature=float(data.get("temperature", 0.0)))
+                   max_tokens=int(data.get("max_tokens", 0)), temperature=float(data.get("temperature", 0.0)),
+                   error=RecordedFailure(**data["error"]) if data.get("error") else None)
 
 
 def capabilities_json(caps: Capabilities) -> dict[str, Any]:
@@ -183,30 +210,34 @@ class _RecordingModel:
         chunks: list[str] = []
         try:
             stream = self.inner.stream(request, completion)
-        except BaseException:
-            self._keep(request, completion, chunks, started, clock)
+        except Exception as exc:
+            self._keep(request, completion, chunks, started, clock, RecordedFailure.of(exc))
             raise
         return self._recorded(stream, request, completion, chunks, started, clock)
 
     def _recorded(self, stream: Iterator[str], request: Request, completion: Completion, chunks: list[str],
                   started: float, clock: float) -> Iterator[str]:
+        failure: RecordedFailure | None = None
         try:
             for chunk in stream:
                 chunks.append(chunk)
                 yield chunk
+        except Exception as exc:
+            failure = RecordedFailure.of(exc)
+            raise
         finally:
             close = getattr(stream, "close", None)
             if close is not None:
                 close()
-            self._keep(request, completion, chunks, started, clock)
+            self._keep(request, completion, chunks, started, clock, failure)
 
     def _keep(self, request: Request, completion: Completion, chunks: list[str], started: float,
-              clock: float) -> None:
+              clock: float, failure: RecordedFailure | None = None) -> None:
         used = completion.usage
         output = ModelOutput(
             seq=self.recorder.seq, task_id=self.recorder.task_id, chunks=tuple(chunks),
             finish_reason=completion.finish_reason, stop_sequence=completion.stop_sequence,
             usage=Usage(used.prompt_tokens, used.evaluated_tokens, used.completion_tokens, used.requests),
             started=started, seconds=time.perf_counter() - clock, prompt=PromptDigest.of(request),
-            max_tokens=request.max_tokens, temperature=request.temperature)
+            max_tokens=request.max_tokens, temperature=request.temperature, error=failure)
         self.recorder.output(self.inner, request, output)
