@@ -73,7 +73,8 @@ class RecordedFailure:
         if self.context is not None:
             return ContextOverflow(*self.context)
         base: type[Exception] = ModelError if self.model_error else Exception
-        return type(self.type, (base,), {})(self.message)
+        kind: type[Exception] = type(self.type, (base,), {})
+        return kind(self.message)
 
 
 @dataclass(frozen=True)
