@@ -133,3 +133,30 @@ def test_the_page_renders_in_chromium_and_a_call_opens_on_click(tmp_path: Path) 
         finally:
             browser.close()
     assert shot.stat().st_size > 10_000
+
+
+def test_the_task_list_shows_created_and_reordered_tasks_by_name(tmp_path: Path) -> None:
+    from helpers.models import ObjectiveScript
+
+    from agent.cli.html_report import render
+    from agent.cli.report_model import run_view
+    from agent.tasks import ObjectiveRunner, RunStore
+
+    created: list[str] = []
+
+    def create(request: object) -> list[str]:
+        created.append("x")
+        return ["check the weather"] if len(created) == 1 else []
+
+    script = ObjectiveScript(plan=["book the flights", "find a hotel"], create=create, order=lambda r: [3, 2])
+    store = RunStore(tmp_path / "runs.sqlite3")
+    events = list(ObjectiveRunner(model=script.model(), store=store).run("plan a trip"))
+    view = run_view(store, events[0].run_id)  # type: ignore[attr-defined]
+    titles = [c.title for c in view.changes]
+    assert titles[:4] == ["Planned", "Task 1 started", "Task 1 done", "Created after task 1"]
+    assert "Reordered, first to run first" in titles
+    reordered = view.changes[titles.index("Reordered, first to run first")]
+    assert reordered.lines == ("3. check the weather", "2. find a hotel")
+    assert [t.id for t in view.ran] == [1, 3, 2]
+    page = Page(render(view))
+    assert [b["data-task"] for b in page.having("div", "bar")] == ["1", "3", "2"], "in the order they ran"

@@ -164,3 +164,20 @@ def test_without_an_endpoint_nothing_of_opentelemetry_is_imported(tmp_path: Path
     else:
         assert modules == "[]"
         assert not Receiver.received
+
+
+def test_a_run_left_unfinished_still_ends_its_spans(tmp_path: Path) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    runner = ObjectiveRunner(model=make_model(), store=RunStore(tmp_path / "runs.sqlite3"), tools=installed(),
+                             observers=[Spans(provider.get_tracer("test"))])
+    events = runner.run(OBJECTIVE, options=RunOptions(tools=("Calculator",)))
+    for event in events:
+        if type(event).__name__ == "TaskStarted":
+            break
+    events.close()  # type: ignore[attr-defined]
+    spans = exporter.get_finished_spans()
+    ended = {s.name: s.status for s in spans}
+    assert ended["invoke_agent interleaf"].status_code == StatusCode.ERROR
+    assert ended["invoke_agent task 1"].description == "the run stopped before it finished"

@@ -61,7 +61,9 @@ class RunView:
 
     @property
     def ran(self) -> list[TaskView]:
-        return [t for t in self.tasks if t.attempts]
+        """The tasks that ran, in the order they first started."""
+        ran = [t for t in self.tasks if t.attempts]
+        return sorted(ran, key=lambda t: float("inf") if t.started is None else t.started)
 
 
 def part_from_json(data: Any) -> Part:
@@ -97,8 +99,9 @@ def run_view(store: RunStore, run_id: str) -> RunView:
         elif kind == "task_output" and data["event"].get("type") == "run_finished":
             _task_result(views, data["task_id"], data["event"]["result"], timed=view.timed)
         elif kind == "task_started":
-            views.setdefault(data["task"]["id"], TaskView(data["task"]["id"], data["task"]["text"])).attempts += 1
-        change = _change(data)
+            if data["task"]["id"] in views:
+                views[data["task"]["id"]].attempts += 1
+        change = _change(data, {t.id: t.text for t in view.tasks})
         if change is not None:
             view.changes.append(change)
     return view
@@ -139,7 +142,7 @@ def _listed(tasks: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
     return tuple(f"{t['id']}. {t['text']}" for t in tasks)
 
 
-def _change(data: Mapping[str, Any]) -> Change | None:
+def _change(data: Mapping[str, Any], names: Mapping[int, str]) -> Change | None:
     kind = data.get("type")
     if kind == "run_started" and data.get("resumed"):
         return Change("resumed", "Resumed")
@@ -158,7 +161,8 @@ def _change(data: Mapping[str, Any]) -> Change | None:
         title = f"Created after task {data['parent']}" if data["tasks"] else f"No new task after task {data['parent']}"
         return Change("created", title, lines)
     if kind == "tasks_reordered":
-        return Change("reordered", "Reordered: " + ", ".join(str(i) for i in data["order"]))
+        return Change("reordered", "Reordered, first to run first",
+                      tuple(f"{i}. {names.get(i, '')}" for i in data["order"]))
     if kind == "judged":
         return Change("judged", "Judged done" if data["done"] else "Judged not done yet",
                       (data["reason"],) if data.get("reason") else ())

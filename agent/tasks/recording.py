@@ -146,6 +146,9 @@ class RunObserver(Protocol):
 
     def model_output(self, model: Model, request: Request, output: ModelOutput) -> None: ...
 
+    def close(self) -> None:
+        """The session ended, possibly without its last event (the caller stopped reading)."""
+
 
 class Sink(Protocol):
     def __call__(self, data: dict[str, Any]) -> None: ...
@@ -170,6 +173,11 @@ class Recorder:
         pending, self.pending = self.pending, []
         for data in pending:
             self.sink(data)
+
+    def close(self) -> None:
+        self.flush()
+        for observer in self.observers:
+            observer.close()
 
     def model(self, inner: Model) -> Model:
         self._model = inner

@@ -81,7 +81,7 @@ class ObjectiveRunner:
                 recorder.event(event)
                 yield event
         finally:
-            recorder.flush()
+            recorder.close()
 
 
 class _Session:

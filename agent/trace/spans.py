@@ -160,6 +160,14 @@ class Spans:
         self.root.end()
         self.root = None
 
+    def close(self) -> None:
+        """End what a session left open (it stopped without its last event)."""
+        for span in (self.task, self.root):
+            if span is not None:
+                span.set_status(Status(StatusCode.ERROR, "the run stopped before it finished"))
+                span.end()
+        self.task = self.root = None
+
     def model_output(self, model: Model, request: Request, output: ModelOutput) -> None:
         operation = "text_completion" if request.prompt.layout == "question" else "chat"
         attributes: dict[str, Any] = {
