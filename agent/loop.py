@@ -11,7 +11,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, assert_never
 
 from agent.arithmetic import find_equation
@@ -96,6 +96,8 @@ class _Run:
         self.cancel = cancel or threading.Event()
         self._parts: list[str] = []
         self.record: list[Part] = []
+        self.opening = prompt.record(config.markup) if config.tools and prompt.assistant else ()
+        """The assistant text the run started from, as parts (read only for native tools)."""
         self.detector = Detector(config.markup, is_tool=dispatcher.toolbox.__contains__)
         self.calls: list[CallRecord] = []
         self.usage = Usage()
@@ -168,6 +170,13 @@ class _Run:
             else:
                 assert_never(step)
 
+    def request_prompt(self, held: str) -> Prompt:
+        """The prompt with the text so far; with native tools, the calls as parts too."""
+        prompt = self.prompt.extend(self.text + held)
+        if not self.config.tools:
+            return prompt
+        return replace(prompt, parts=(*self.opening, *self.record, held))
+
     def generate(self, opened: ConstrainNext | None = None) -> Generator[Event, None, NextStep]:
         budget = self.config.settings
         left = budget.max_tokens - self.usage.completion_tokens
@@ -175,7 +184,7 @@ class _Run:
             return self.tokens_spent()
         held = opened.opened if opened else ""
         request = Request(
-            prompt=self.prompt.extend(self.text + held),
+            prompt=self.request_prompt(held),
             stop=self.config.settings.stop, max_tokens=left, temperature=self.config.settings.temperature,
             seed=self.config.settings.seed, trigger=None if opened else self.config.trigger,
             grammar=opened.grammar if opened else None, tools=self.config.tools,
