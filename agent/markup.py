@@ -32,6 +32,16 @@ class Markup:
     def arrows(self) -> tuple[str, ...]:
         return (self.arrow, *self.alt_arrows)
 
+    @property
+    def opens(self) -> tuple[str, ...]:
+        """The open marker and its full-width form (`［`), which a model may write for it."""
+        return _with_wide(self.open.strip())
+
+    @property
+    def closes(self) -> tuple[str, ...]:
+        """The close marker and its full-width form (`］`)."""
+        return _with_wide(self.close.strip())
+
     def call(self, name: str, raw: str) -> str:
         """The call as the model writes it, without a result: `[Name(raw)]`."""
         return f"{self.open}{name}({raw}){self.close}"
@@ -67,6 +77,12 @@ class Markup:
 
 
 DEFAULT_MARKUP = Markup()
+
+
+def _with_wide(marker: str) -> tuple[str, ...]:
+    """`marker`, and its full-width form when it has one (ASCII `!`…`~` map to U+FF01…)."""
+    wide = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in marker)
+    return (marker,) if wide == marker else (marker, wide)
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,19 @@ def test_a_result_written_with_a_look_alike_arrow_is_replaced_by_the_real_one() 
         assert "invented" not in result.text and '[Echo("real") → real]' in result.text
 
 
+def test_a_result_written_in_full_width_brackets_is_replaced_by_the_real_one() -> None:
+    for written in ('［Echo("real") → invented］', '［Echo("real")］', '［ Echo("real") ⇒ invented］'):
+        result = Agent(model=ScriptedModel([f"It is {written}", " ok."]), tools=[Echo]).run("q")
+        assert [c.result for c in result.calls] == ["real"], written
+        assert result.text == 'It is [Echo("real") → real] ok.', written
+
+
+def test_full_width_brackets_that_open_no_tool_stay_as_written() -> None:
+    text = "注［1］ and ［not a tool］ and 【x】 ［Echo"
+    result = Agent(model=ScriptedModel([text]), tools=[Echo]).run("q")
+    assert result.text == text and result.calls == ()
+
+
 def test_a_run_keeps_its_record_as_typed_parts() -> None:
     model = ScriptedModel(['A [Echo("x")]', " and 2 + 3 =", " so."])
     result = Agent(model=model, tools=[Echo], check_arithmetic=True).run("q")
