@@ -118,11 +118,12 @@ class _Run:
 
     def add(self, text: str) -> None:
         if text:
-            self.keep_part(text, text)
+            self.keep_part(text)
 
-    def keep_part(self, part: Part, rendered: str) -> None:
-        """Add `part` to the run's record and its rendering to the transcript."""
-        self._parts.append(rendered)
+    def keep_part(self, part: Part) -> None:
+        """Add `part` to the run's record, and its rendering to the transcript (the
+        rendering kept in pieces so that the prompt is not rebuilt per part)."""
+        self._parts.append(part if isinstance(part, str) else part.text)
         self.record.append(part)
 
     def parts(self) -> tuple[Part, ...]:
@@ -161,7 +162,7 @@ class _Run:
             elif isinstance(step, MalformedNext):
                 step = yield from self.malformed(step)
             elif isinstance(step, SpliceNext):
-                self.keep_part(Spliced(step.text), step.text)
+                self.keep_part(Spliced(step.text))
                 yield TextDelta(step.text)
                 step = GenerateNext()
             elif isinstance(step, FinishNext):
@@ -320,7 +321,7 @@ class _Run:
         error = MalformedCall(step.text, step.reason)
         shown = f"{error}; write it as {step.name}(...)" if spent is None else \
             f"the run's budget of {self.config.settings.max_calls} calls is spent"
-        text = self.config.markup.failed(step.name, "…", shown)
+        text = self.config.markup.render(step.name, "…", error=shown)
         yield from self.keep(CallRecord(index, step.name, step.text, text, error=shown))
         key = (step.name.casefold(), " ".join(step.text.split()))
         return spent or self.no_progress(key, str(error), shown=step.text)
@@ -337,14 +338,14 @@ class _Run:
     def splice(self, index: int, name: str, raw: str, *, result: str | None = None, error: str | None = None,
                arguments: Mapping[str, Any] | None = None, seconds: float = 0.0) -> Iterator[Event]:
         markup = self.config.markup
-        text = markup.completed(name, raw, result or "") if error is None else markup.failed(name, raw, error)
+        text = markup.render(name, raw, result=result or "" if error is None else None, error=error)
         yield from self.keep(CallRecord(index, name, raw, text, arguments=arguments,
                                         result=result, error=error, seconds=seconds))
 
     def keep(self, record: CallRecord) -> Iterator[Event]:
         """Splice a finished call into the transcript."""
         self.calls.append(record)
-        self.keep_part(record, record.text)
+        self.keep_part(record)
         yield CallFinished(record)
 
     def result(self, step: FinishNext) -> RunResult:

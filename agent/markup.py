@@ -58,6 +58,13 @@ class Markup:
         """The call with its error, as it stands in the transcript."""
         return f"{self.open}{name}({raw}) {self.arrow} {ERROR_PREFIX} {self.escape(error)}{self.close}"
 
+    def render(self, name: str, raw: str, *, result: str | None = None, error: str | None = None) -> str:
+        """A call as it stands in the transcript: with its error, its result, or (with
+        neither) as written. The one place a call is rendered."""
+        if error is not None:
+            return self.failed(name, raw, error)
+        return self.call(name, raw) if result is None else self.completed(name, raw, result)
+
     @cached_property
     def _specials(self) -> re.Pattern[str]:
         tokens = sorted({"\\", self.open, self.close, *self.arrows}, key=len, reverse=True)
