@@ -337,8 +337,7 @@ class _Run:
 
     def splice(self, index: int, name: str, raw: str, *, result: str | None = None, error: str | None = None,
                arguments: Mapping[str, Any] | None = None, seconds: float = 0.0) -> Iterator[Event]:
-        markup = self.config.markup
-        text = markup.render(name, raw, result=result or "" if error is None else None, error=error)
+        text = self.config.markup.render(name, raw, result=result or "", error=error)
         yield from self.keep(CallRecord(index, name, raw, text, arguments=arguments,
                                         result=result, error=error, seconds=seconds))
 
