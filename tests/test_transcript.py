@@ -4,11 +4,14 @@ model tried to write itself."""
 
 from __future__ import annotations
 
+import json
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent import Agent, StopReason, tool
 from agent.events import CallRecord, parts_of, plain_text
+from agent.parts import Part, Spliced, from_data, rendered, to_data
 from agent.markup import DEFAULT_MARKUP, Markup
 from agent.testing import ScriptedModel
 from agent.transcript import CompletedCall, calls, segments
@@ -43,6 +46,34 @@ def test_any_result_or_error_round_trips(result: str, failed: bool, markup: Mark
     text = f"Before {call.render(markup)} after."
     parts = segments(text, markup)
     assert parts == ["Before ", call, " after."]
+
+
+texts = st.lists(st.sampled_from(["a", "b", " ", "]", ")", "(", "→", "->", "\n", '"', "'", "Error:", "\\"]),
+                 min_size=1, max_size=8).map("".join)
+
+
+@st.composite
+def records(draw: st.DrawFn) -> list[Part]:
+    """Text and calls in turn, as the loop keeps them: a call has a result or an error."""
+    parts: list[Part] = []
+    for n in range(draw(st.integers(0, 4))):
+        parts.append(draw(texts))
+        name, raw = draw(st.sampled_from([("Echo", '"x"'), ("Calc", "2 + 3"), ("Now", "")]))
+        outcome = draw(results)
+        failed = draw(st.booleans())
+        result, error = (None, outcome or "?") if failed else (outcome, None)
+        text = DEFAULT_MARKUP.render(name, raw, result=result, error=error)
+        parts.append(CallRecord(n, name, raw, text, result=result, error=error))
+    parts.append(draw(texts))
+    return parts
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=records())
+def test_any_parts_render_and_read_back_as_the_same_parts(parts: list[Part]) -> None:
+    read = parts_of(rendered(parts))
+    assert read == tuple(parts)
+    assert from_data(json.loads(json.dumps(to_data([*parts, Spliced(" = 5")])))) == (*parts, Spliced(" = 5"))
 
 
 def test_a_bracket_in_a_result_or_an_error_is_read_back_whole() -> None:
