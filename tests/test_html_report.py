@@ -10,6 +10,7 @@ import shutil
 import sqlite3
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers.recorded import ROOT, agent, agent_env, record_run
@@ -48,7 +49,7 @@ def report(tmp_path: Path) -> tuple[dict[str, str], str, Path]:
     return env, run_id, path
 
 
-def stored_results(env: dict[str, str], run_id: str) -> dict[int, dict[str, object]]:
+def stored_results(env: dict[str, str], run_id: str) -> dict[int, dict[str, Any]]:
     events = json.loads(agent(env, "show", run_id, "--json").stdout)["events"]
     return {e["task_id"]: e["event"]["result"] for e in events
             if e["type"] == "task_output" and e["event"]["type"] == "run_finished"}
@@ -71,9 +72,9 @@ def test_the_page_is_self_contained_and_shows_tasks_calls_and_their_cost(tmp_pat
     for bar in bars:
         result = results[int(bar["data-task"])]
         usage = result["usage"]
-        assert int(bar["data-tokens"]) == usage["prompt_tokens"] + usage["completion_tokens"]  # type: ignore[index]
-        calls = result["calls"]
-        assert float(bar["data-tool-seconds"]) == pytest.approx(sum(c["seconds"] for c in calls), abs=1e-5)  # type: ignore[attr-defined]
+        assert int(bar["data-tokens"]) == usage["prompt_tokens"] + usage["completion_tokens"]
+        seconds = sum(c["seconds"] for c in result["calls"])
+        assert float(bar["data-tool-seconds"]) == pytest.approx(seconds, abs=1e-5)
     calls = page.having("details", "call")
     assert len(calls) == 3 and [c["class"] for c in calls] == ["call ok", "call failed", "call ok"]
     assert "Error: division by zero" in text

@@ -13,7 +13,7 @@ from helpers.recorded import OBJECTIVE, agent, agent_env, make_model, record_run
 from agent.agent import Agent
 from agent.cli.setup import installed
 from agent.replay import NotReplayable, ReplayModel, replay
-from agent.tasks import ObjectiveRunner, RunOptions, RunStore
+from agent.tasks import ObjectiveFinished, ObjectiveRunner, RunOptions, RunStore
 from agent.tasks.recording import MODEL_OUTPUT
 from agent.tools import tool
 
@@ -78,8 +78,9 @@ def test_replay_model_from_run_plays_back_every_output(tmp_path: Path) -> None:
     runner = ObjectiveRunner(model=model, store=fresh, tools=installed())
     events = list(runner.run(OBJECTIVE, options=RunOptions(tools=("Calculator",))))
     again = events[-1]
-    assert again.answer == store.run(run_id).answer  # type: ignore[attr-defined]
-    assert [t.result for t in fresh.tasks(again.run_id)] == [t.result for t in store.tasks(run_id)]  # type: ignore[attr-defined]
+    assert isinstance(again, ObjectiveFinished)
+    assert again.answer == store.run(run_id).answer
+    assert [t.result for t in fresh.tasks(again.run_id)] == [t.result for t in store.tasks(run_id)]
     assert model.remaining == 0 and model.differences == []
 
 

@@ -44,45 +44,58 @@ def named(spans: list[ReadableSpan], prefix: str) -> list[ReadableSpan]:
     return [s for s in spans if s.name.startswith(prefix)]
 
 
+def attrs(span: ReadableSpan) -> dict[str, Any]:
+    return dict(span.attributes or {})
+
+
+def parent_id(span: ReadableSpan) -> int | None:
+    return span.parent.span_id if span.parent is not None else None
+
+
+def span_id(span: ReadableSpan) -> int:
+    assert span.context is not None
+    return span.context.span_id
+
+
 def test_a_run_is_a_tree_of_agent_model_and_tool_spans(tmp_path: Path) -> None:
     spans, store, run_id = traced_run(tmp_path, capture=False)
     [root] = named(spans, "invoke_agent interleaf")
     tasks = named(spans, "invoke_agent task")
     tools = named(spans, "execute_tool Calculator")
     models = named(spans, "chat recorded-objective")
-    assert root.parent is None and root.attributes is not None
-    assert root.attributes["gen_ai.operation.name"] == "invoke_agent"
-    assert root.attributes["gen_ai.conversation.id"] == run_id
-    assert [t.attributes["gen_ai.agent.description"] for t in tasks] == ["add the prices", "split the bill"]  # type: ignore[index]
-    assert all(t.parent is not None and t.parent.span_id == root.context.span_id for t in tasks)  # type: ignore[union-attr]
-    task_ids = {t.context.span_id: t for t in tasks}  # type: ignore[union-attr]
-    assert len(tools) == 3 and all(s.parent is not None and s.parent.span_id in task_ids for s in tools)
+    assert root.parent is None
+    assert attrs(root)["gen_ai.operation.name"] == "invoke_agent"
+    assert attrs(root)["gen_ai.conversation.id"] == run_id
+    assert [attrs(t)["gen_ai.agent.description"] for t in tasks] == ["add the prices", "split the bill"]
+    assert all(parent_id(t) == span_id(root) for t in tasks)
+    task_ids = {span_id(t) for t in tasks}
+    assert len(tools) == 3 and all(parent_id(s) in task_ids for s in tools)
     assert [s.status.status_code for s in tools] == [StatusCode.UNSET, StatusCode.ERROR, StatusCode.UNSET]
-    assert tools[1].status.description == "division by zero" and tools[1].attributes["error.type"] == "tool_error"  # type: ignore[index]
-    assert all(s.attributes["gen_ai.tool.name"] == "Calculator" for s in tools)  # type: ignore[index]
+    assert tools[1].status.description == "division by zero" and attrs(tools[1])["error.type"] == "tool_error"
+    assert all(attrs(s)["gen_ai.tool.name"] == "Calculator" for s in tools)
     outputs = [e for e in store.events(run_id) if e["type"] == MODEL_OUTPUT]
     assert len(models) == len(outputs) == 10
-    in_tasks = [m for m in models if m.parent is not None and m.parent.span_id in task_ids]
+    in_tasks = [m for m in models if parent_id(m) in task_ids]
     assert len(in_tasks) == 5  # three requests for the first task, two for the second; the rest plan
     for span, output in zip(sorted(models, key=lambda s: s.start_time or 0), outputs):
-        attrs = span.attributes or {}
-        assert attrs["gen_ai.operation.name"] == "chat"
-        assert attrs["gen_ai.request.model"] == "recorded-objective"
-        assert attrs["gen_ai.usage.input_tokens"] == output["usage"]["prompt_tokens"]
-        assert attrs["gen_ai.usage.output_tokens"] == output["usage"]["completion_tokens"]
-        assert attrs["gen_ai.response.finish_reasons"] == ("tool_call" if output["finish_reason"] is None else "stop",)
-    assert not any("gen_ai.input.messages" in (s.attributes or {}) or "gen_ai.tool.call.arguments" in (s.attributes or {})
-                   for s in spans), "content is recorded only when asked for"
-    assert root.attributes["gen_ai.usage.output_tokens"] == sum(o["usage"]["completion_tokens"] for o in outputs)
+        found = attrs(span)
+        assert found["gen_ai.operation.name"] == "chat"
+        assert found["gen_ai.request.model"] == "recorded-objective"
+        assert found["gen_ai.usage.input_tokens"] == output["usage"]["prompt_tokens"]
+        assert found["gen_ai.usage.output_tokens"] == output["usage"]["completion_tokens"]
+        assert found["gen_ai.response.finish_reasons"] == ("tool_call" if output["finish_reason"] is None else "stop",)
+    content = ("gen_ai.input.messages", "gen_ai.tool.call.arguments", "interleaf.objective")
+    assert not any(key in attrs(s) for s in spans for key in content), "content is recorded only when asked for"
+    assert attrs(root)["gen_ai.usage.output_tokens"] == sum(o["usage"]["completion_tokens"] for o in outputs)
 
 
 def test_content_is_recorded_when_asked_for(tmp_path: Path) -> None:
     spans, _, _ = traced_run(tmp_path, capture=True)
     tools = named(spans, "execute_tool")
-    assert json.loads(str(tools[0].attributes["gen_ai.tool.call.arguments"])) == {"expression": "120 + 80.5"}  # type: ignore[index]
-    assert tools[0].attributes["gen_ai.tool.call.result"] == "200.5"  # type: ignore[index]
-    first_task_request = [s for s in named(spans, "chat") if "Your task: add the prices" in str((s.attributes or {}).get("gen_ai.input.messages"))][0]
-    output = json.loads(str(first_task_request.attributes["gen_ai.output.messages"]))  # type: ignore[index]
+    assert json.loads(attrs(tools[0])["gen_ai.tool.call.arguments"]) == {"expression": "120 + 80.5"}
+    assert attrs(tools[0])["gen_ai.tool.call.result"] == "200.5"
+    asked = [s for s in named(spans, "chat") if "Your task: add the prices" in attrs(s)["gen_ai.input.messages"]]
+    output = json.loads(attrs(asked[0])["gen_ai.output.messages"])
     assert output[0]["parts"][0]["content"] == "The total is [Calculator(120 + 80.5)"
 
 
@@ -138,7 +151,8 @@ def test_the_agent_script_exports_spans_over_otlp_http(tmp_path: Path, receiver:
     [root] = spans["invoke_agent interleaf"]
     assert root["gen_ai.operation.name"].string_value == "invoke_agent"
     models = spans["chat recorded-objective"]
-    assert sum(m["gen_ai.usage.output_tokens"].int_value for m in models) == root["gen_ai.usage.output_tokens"].int_value
+    spent = sum(m["gen_ai.usage.output_tokens"].int_value for m in models)
+    assert spent == root["gen_ai.usage.output_tokens"].int_value
 
 
 NO_OP = """

@@ -46,7 +46,8 @@ details.call:not([open])::details-content { display: none; }
 details.call[open] > .detail { display: block; }
 .detail { border: 1px solid #d7def0; border-radius: 6px; background: #fbfcff; padding: 8px 12px; margin: 6px 0;
           white-space: normal; font-size: 13.5px; }
-.detail dl { margin: 0; } .detail dt { font-weight: 600; } .detail dd { margin: 0 0 6px 0; } .detail pre { margin: 0; white-space: pre-wrap; }
+.detail dl { margin: 0; } .detail dt { font-weight: 600; } .detail dd { margin: 0 0 6px 0; }
+.detail pre { margin: 0; white-space: pre-wrap; }
 .spliced { background: #eef8f0; border-radius: 3px; padding: 0 2px; }
 """
 

@@ -155,7 +155,8 @@ def _change(data: Mapping[str, Any], names: Mapping[int, str]) -> Change | None:
         return Change("started", f"Task {data['task']['id']} started")
     if kind == "task_finished":
         task = data["task"]
-        return Change(task["status"], f"Task {task['id']} {task['status']}", (task["detail"],) if task["detail"] else ())
+        detail = (task["detail"],) if task["detail"] else ()
+        return Change(task["status"], f"Task {task['id']} {task['status']}", detail)
     if kind == "tasks_created":
         lines = _listed(data["tasks"]) + tuple(f"dropped: {d}" for d in data.get("dropped", ()))
         title = f"Created after task {data['parent']}" if data["tasks"] else f"No new task after task {data['parent']}"
