@@ -195,3 +195,15 @@ def test_a_run_left_unfinished_still_ends_its_spans(tmp_path: Path) -> None:
     ended = {s.name: s.status for s in spans}
     assert ended["invoke_agent interleaf"].status_code == StatusCode.ERROR
     assert ended["invoke_agent task 1"].description == "the run stopped before it finished"
+
+
+def test_an_endpoint_without_the_sdk_says_which_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent.errors import ConfigError
+    from agent.trace.setup import observers_from_env
+
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setitem(sys.modules, "opentelemetry.sdk.trace", None)
+    with pytest.raises(ConfigError, match=r"pip install 'interleaf\[otel\]'"):
+        observers_from_env()
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    assert observers_from_env().observers == []
