@@ -27,9 +27,9 @@ from agent.tasks.events import (
 from agent.tasks.metering import TimedModel, cost_of, price_of
 from agent.tasks.models import Phase, RunOptions, RunRecord, RunStatus, Task, TaskStatus
 from agent.tasks.planner import Planner, plan_notice, reorder
+from agent.tasks.recording import Recorder, RunObserver
 from agent.tasks.repetition import RepetitionGuard, is_repeating, trim_repetition
 from agent.tasks.similarity import dedupe, is_duplicate
-from agent.tasks.recording import Recorder, RunObserver
 from agent.tasks.store import RunStore, process_alive
 from agent.tools import Tool
 
