@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.models.base import Model, Prompt, Request, Usage
-from agent.tasks.models import Task
+from agent.tasks.state import Task
 from agent.tasks.repetition import RepetitionGuard
 from agent.tasks.similarity import NUMBERING
 from agent.tasks.structured import Forms, Structured, ask_structured, guarded_stream

@@ -21,15 +21,15 @@ from agent.tasks.approval import ApproveFn, approved_tools, tool_timeout
 from agent.tasks.budget import Stop, budget_stop, room_for_new_tasks, task_budget
 from agent.tasks.context import results_context, task_prompt
 from agent.tasks.events import (
-    AnswerDelta, Judged, Notice, ObjectiveEvent, ObjectiveFinished, RunStarted, TaskFinished, TaskOutput,
+    AnswerDelta, Judged, Notice, ObjectiveEvent, ObjectiveFinished, ObjectiveStarted, TaskFinished, TaskOutput,
     TasksCreated, TasksPlanned, TasksReordered, TaskStarted, to_json,
 )
 from agent.tasks.metering import TimedModel, cost_of, price_of
-from agent.tasks.models import Phase, RunOptions, RunRecord, RunStatus, Task, TaskStatus
+from agent.tasks.state import Phase, ObjectiveOptions, ObjectiveRecord, ObjectiveStatus, Task, TaskStatus
 from agent.tasks.planner import Planner, plan_notice, reorder
 from agent.tasks.repetition import RepetitionGuard, is_repeating, trim_repetition
 from agent.tasks.similarity import dedupe, is_duplicate
-from agent.tasks.store import RunStore, process_alive
+from agent.tasks.store import ObjectiveStore, process_alive
 from agent.tools import Tool
 
 NO_RESULTS = "No task finished with a result, so there is no answer."
@@ -38,7 +38,7 @@ MIN_ANSWER_TOKENS = 32
 _FAILED_STOPS = (StopReason.CONTEXT_FULL,)
 
 
-class RunNotResumable(UserError):
+class ObjectiveNotResumable(UserError):
     pass
 
 
@@ -49,7 +49,7 @@ class _Cancelled(Exception):
 class ObjectiveRunner:
     """Runs objectives on `model` with `tools`, storing everything in `store`."""
 
-    def __init__(self, *, model: Model, store: RunStore, tools: Sequence[Tool] = (),
+    def __init__(self, *, model: Model, store: ObjectiveStore, tools: Sequence[Tool] = (),
                  approve: ApproveFn | None = None, cancel: threading.Event | None = None,
                  tool_timeout: float = DEFAULTS.tool_timeout) -> None:
         self.model = model
@@ -59,14 +59,14 @@ class ObjectiveRunner:
         self.cancel = cancel or threading.Event()
         self.tool_timeout = tool_timeout
 
-    def start(self, objective: str, *, options: RunOptions | None = None, model_spec: str | None = None) -> RunRecord:
+    def start(self, objective: str, *, options: ObjectiveOptions | None = None, model_spec: str | None = None) -> ObjectiveRecord:
         """Store a new run; `events(run.id)` then runs it."""
         if not objective.strip():
             raise UserError("the objective is empty")
         return self.store.create_run(objective.strip(), model=model_spec or self.model.name,
-                                     options=options or RunOptions())
+                                     options=options or ObjectiveOptions())
 
-    def run(self, objective: str, *, options: RunOptions | None = None) -> Iterator[ObjectiveEvent]:
+    def run(self, objective: str, *, options: ObjectiveOptions | None = None) -> Iterator[ObjectiveEvent]:
         yield from self.events(self.start(objective, options=options).id)
 
     def events(self, run_id: str) -> Iterator[ObjectiveEvent]:
@@ -75,7 +75,7 @@ class ObjectiveRunner:
 
 
 class _Session:
-    def __init__(self, runner: ObjectiveRunner, record: RunRecord) -> None:
+    def __init__(self, runner: ObjectiveRunner, record: ObjectiveRecord) -> None:
         self.runner = runner
         self.store = runner.store
         self.record = record
@@ -105,7 +105,7 @@ class _Session:
 
     def events(self) -> Iterator[ObjectiveEvent]:
         resumed = self.prepare()
-        yield self.emit(RunStarted(self.id, self.record.objective, self.record.model, resumed,
+        yield self.emit(ObjectiveStarted(self.id, self.record.objective, self.record.model, resumed,
                                    tuple(self.store.tasks(self.id)), self.totals.snapshot()))
         try:
             if self.record.phase is Phase.PLANNING:
@@ -122,18 +122,18 @@ class _Session:
 
     def prepare(self) -> bool:
         record = self.record
-        if record.status is RunStatus.FINISHED:
+        if record.status is ObjectiveStatus.FINISHED:
             reason = record.stop_reason.value if record.stop_reason else "finished"
-            raise RunNotResumable(f"run {self.id} already finished ({reason}); `agent show {self.id}` shows it")
-        if record.status is RunStatus.RUNNING and record.pid not in (None, os.getpid()) and process_alive(record.pid):
-            raise RunNotResumable(f"run {self.id} is still running in process {record.pid}")
+            raise ObjectiveNotResumable(f"run {self.id} already finished ({reason}); `agent show {self.id}` shows it")
+        if record.status is ObjectiveStatus.RUNNING and record.pid not in (None, os.getpid()) and process_alive(record.pid):
+            raise ObjectiveNotResumable(f"run {self.id} is still running in process {record.pid}")
         resumed = record.totals.requests > 0 or bool(self.store.tasks(self.id))
         with self.store.transaction():
             for task in self.store.tasks(self.id):
                 if task.status is TaskStatus.RUNNING:
                     self.store.update_task(self.id, task.id, status=TaskStatus.PENDING,
                                            detail="interrupted; runs again from its start")
-            self.store.update_run(self.id, status=RunStatus.RUNNING, pid=os.getpid())
+            self.store.update_run(self.id, status=ObjectiveStatus.RUNNING, pid=os.getpid())
         return resumed
 
     def emit(self, event: ObjectiveEvent) -> ObjectiveEvent:
@@ -369,27 +369,27 @@ class _Session:
     def finished(self, answer: str) -> ObjectiveEvent:
         assert self.stop is not None
         with self.store.transaction():
-            self.save(answer=answer, status=RunStatus.FINISHED, phase=Phase.FINISHED, pid=None)
-            return self.emit(ObjectiveFinished(self.id, RunStatus.FINISHED, self.stop[0], self.stop[1], answer,
+            self.save(answer=answer, status=ObjectiveStatus.FINISHED, phase=Phase.FINISHED, pid=None)
+            return self.emit(ObjectiveFinished(self.id, ObjectiveStatus.FINISHED, self.stop[0], self.stop[1], answer,
                                                self.totals.snapshot()))
 
     def interrupted(self) -> ObjectiveEvent:
         with self.store.transaction():
-            self.save(status=RunStatus.INTERRUPTED, pid=None)
-            return self.emit(ObjectiveFinished(self.id, RunStatus.INTERRUPTED, StopReason.CANCELLED,
+            self.save(status=ObjectiveStatus.INTERRUPTED, pid=None)
+            return self.emit(ObjectiveFinished(self.id, ObjectiveStatus.INTERRUPTED, StopReason.CANCELLED,
                                                "interrupted; the run can be resumed", "", self.totals.snapshot()))
 
     def failed(self, detail: str) -> ObjectiveEvent:
         """The model failed: the run stops, resumable once the model works again."""
         with self.store.transaction():
-            self.save(status=RunStatus.FAILED, pid=None, detail=detail)
-            return self.emit(ObjectiveFinished(self.id, RunStatus.FAILED, StopReason.ERROR, detail, "",
+            self.save(status=ObjectiveStatus.FAILED, pid=None, detail=detail)
+            return self.emit(ObjectiveFinished(self.id, ObjectiveStatus.FAILED, StopReason.ERROR, detail, "",
                                                self.totals.snapshot()))
 
     def abandon(self, exc: BaseException) -> None:
         failed = isinstance(exc, Exception)
         try:
-            self.save(status=RunStatus.FAILED if failed else RunStatus.INTERRUPTED, pid=None,
+            self.save(status=ObjectiveStatus.FAILED if failed else ObjectiveStatus.INTERRUPTED, pid=None,
                       detail=f"{type(exc).__name__}: {exc}" if failed else "interrupted")
         except Exception:
             pass
