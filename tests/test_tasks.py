@@ -251,3 +251,11 @@ def test_any_run_ends_within_its_task_budget(tmp_path_factory: pytest.TempPathFa
     assert 1 <= len(script.executed) <= max_tasks
     assert script.asked["create"] <= creations
     assert len(store.tasks(end.run_id)) <= max_tasks
+
+
+def test_totals_keep_the_evaluated_prompt_tokens_of_every_step(store: ObjectiveStore) -> None:
+    end = finished(run(ObjectiveScript(plan=["a", "b"]).model(), store))
+    totals = end.totals
+    assert 0 < totals.evaluated_tokens <= totals.prompt_tokens
+    assert totals.requests >= 4
+    assert store.run(end.run_id).totals.evaluated_tokens == totals.evaluated_tokens

@@ -152,9 +152,7 @@ class _Session:
 
     def spend(self, usage: Usage) -> None:
         t = self.totals
-        t.prompt_tokens += usage.prompt_tokens
-        t.completion_tokens += usage.completion_tokens
-        t.requests += usage.requests
+        t.add(usage)
         cost = cost_of(usage, self.price)
         t.cost = None if cost is None or t.cost is None else t.cost + cost
         self.refresh()

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from agent.models.base import Usage
+
 if TYPE_CHECKING:
     from agent.reasons import StopReason
 
@@ -126,10 +128,10 @@ class Task:
 
 
 @dataclass
-class Totals:
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    requests: int = 0
+class Totals(Usage):
+    """What an objective run has spent so far: the model's `Usage` over every request
+    (planning, tasks and the answer), and what only a run counts."""
+
     tool_calls: int = 0
     tasks_run: int = 0
     cost: float | None = 0.0
