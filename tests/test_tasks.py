@@ -14,8 +14,8 @@ from helpers.models import JSON_SCHEMA, ObjectiveScript, step_of
 
 from agent.models.base import Request
 from agent.tasks import (
-    Judged, TaskLimits, Notice, ObjectiveEvent, ObjectiveFinished, ObjectiveRunner, StopReason, ObjectiveOptions,
-    ObjectiveStatus, ObjectiveStore, TasksCreated, TasksPlanned, TasksReordered, TaskStatus,
+    Judged, Notice, ObjectiveEvent, ObjectiveFinished, ObjectiveOptions, ObjectiveRunner, ObjectiveStatus,
+    ObjectiveStore, StopReason, Task, TaskLimits, TasksCreated, TasksPlanned, TasksReordered, TaskStatus,
 )
 from agent.testing import FunctionModel, ScriptedModel
 from agent.tools import tool
@@ -28,9 +28,14 @@ def store(tmp_path: Path) -> Iterator[ObjectiveStore]:
     s.close()
 
 
-def run(model: FunctionModel | ScriptedModel, store: ObjectiveStore, objective: str = "plan a trip",
-        **limits: Any) -> list[ObjectiveEvent]:
-    runner = ObjectiveRunner(model=model, store=store)
+def run(source: ObjectiveScript | FunctionModel | ScriptedModel, store: ObjectiveStore,
+        objective: str = "plan a trip", **limits: Any) -> list[ObjectiveEvent]:
+    """The run's events: planned by the script's `ScriptedPlanner`, or by the model-backed
+    planner on the model."""
+    if isinstance(source, ObjectiveScript):
+        runner = source.runner(store)
+    else:
+        runner = ObjectiveRunner(model=source, store=store)
     return list(runner.run(objective, options=ObjectiveOptions(limits=TaskLimits(**limits))))
 
 
@@ -98,11 +103,11 @@ def test_retry_prompt_says_what_was_wrong(store: ObjectiveStore) -> None:
 def test_model_that_always_wants_more_tasks_still_ends(store: ObjectiveStore) -> None:
     counter = iter(range(10_000))
 
-    def more(request: Request) -> list[str]:
+    def more(task: Task) -> list[str]:
         return [f"new idea {n} about {'xyz' * n} topic {n * 7}" for n in (next(counter), next(counter))]
 
     script = ObjectiveScript(plan=["start"], create=more)
-    events = run(script.model(), store, max_tasks=50, max_creations=1000, new_per_creation=2, timeout=None)
+    events = run(script, store, max_tasks=50, max_creations=1000, new_per_creation=2, timeout=None)
     end = finished(events)
     assert end.status is ObjectiveStatus.FINISHED
     assert end.stop_reason in (StopReason.MAX_TASKS, StopReason.EMPTY)
@@ -113,8 +118,8 @@ def test_model_that_always_wants_more_tasks_still_ends(store: ObjectiveStore) ->
 
 def test_created_tasks_never_exceed_the_task_budget(store: ObjectiveStore) -> None:
     n = iter(range(1000))
-    script = ObjectiveScript(plan=["one", "two"], create=lambda r: [f"fresh topic {next(n)} {'q' * next(n)}"] * 1)
-    events = run(script.model(), store, max_tasks=4, max_creations=10)
+    script = ObjectiveScript(plan=["one", "two"], create=lambda task: [f"fresh topic {next(n)} {'q' * next(n)}"] * 1)
+    events = run(script, store, max_tasks=4, max_creations=10)
     tasks = store.tasks(finished(events).run_id)
     assert len(tasks) <= 4
     assert all(t.status is TaskStatus.DONE for t in tasks)
@@ -122,31 +127,31 @@ def test_created_tasks_never_exceed_the_task_budget(store: ObjectiveStore) -> No
 
 def test_creation_budget_per_run(store: ObjectiveStore) -> None:
     n = iter(range(1000))
-    script = ObjectiveScript(plan=["one"], create=lambda r: [f"topic {next(n)} {'w' * next(n)}"])
-    events = run(script.model(), store, max_tasks=20, max_creations=2)
+    script = ObjectiveScript(plan=["one"], create=lambda task: [f"topic {next(n)} {'w' * next(n)}"])
+    events = run(script, store, max_tasks=20, max_creations=2)
     assert script.asked["create"] == 2
     assert finished(events).stop_reason is StopReason.EMPTY
 
 
 def test_duplicate_proposals_are_dropped(store: ObjectiveStore) -> None:
     script = ObjectiveScript(plan=["book the flights", "find a hotel"],
-                             create=lambda r: ["Book the flights.", "find hotel", "buy travel insurance"])
-    events = run(script.model(), store, max_tasks=10, max_creations=1)
+                             create=lambda task: ["Book the flights.", "find hotel", "buy travel insurance"])
+    events = run(script, store, max_tasks=10, max_creations=1)
     created = next(e for e in events if isinstance(e, TasksCreated))
     assert [t.text for t in created.tasks] == ["buy travel insurance"]
     assert set(created.dropped) == {"Book the flights.", "find hotel"}
 
 
 def test_no_creation_after_a_task_without_new_information(store: ObjectiveStore) -> None:
-    script = ObjectiveScript(plan=["a", "b"], execute=lambda task: "same", create=lambda r: ["other thing"])
-    run(script.model(), store, max_tasks=10, max_creations=5)
+    script = ObjectiveScript(plan=["a", "b"], execute=lambda task: "same", create=lambda task: ["other thing"])
+    run(script, store, max_tasks=10, max_creations=5)
     assert script.asked["create"] == 1
 
 
 def test_prioritisation_reorders_pending_tasks(store: ObjectiveStore) -> None:
-    script = ObjectiveScript(plan=["first", "second", "third"], create=lambda r: ["urgent extra"],
-                             order=lambda r: [4, 3])
-    events = run(script.model(), store, max_tasks=10, max_creations=1)
+    script = ObjectiveScript(plan=["first", "second", "third"], create=lambda task: ["urgent extra"],
+                             order=lambda ids: [4, 3])
+    events = run(script, store, max_tasks=10, max_creations=1)
     reordered = next(e for e in events if isinstance(e, TasksReordered))
     assert reordered.order == (4, 3, 2)
     assert script.executed == ["first", "urgent extra", "third", "second"]
@@ -156,14 +161,14 @@ def test_bad_prioritisation_keeps_the_order(store: ObjectiveStore) -> None:
     def fn(request: Request) -> str:
         return "nonsense" if step_of(request) == "prioritise" else script(request)
 
-    script = ObjectiveScript(plan=["first", "second"], create=lambda r: ["third thing"])
+    script = ObjectiveScript(plan=["first", "second"], create=lambda task: ["third thing"])
     run(FunctionModel(fn, capabilities=JSON_SCHEMA), store, max_tasks=10, max_creations=1)
     assert script.executed == ["first", "second", "third thing"]
 
 
 def test_done_judgement_ends_the_run(store: ObjectiveStore) -> None:
-    script = ObjectiveScript(plan=["only"], judge=lambda r: True, create=lambda r: ["never"])
-    events = run(script.model(), store, max_tasks=10)
+    script = ObjectiveScript(plan=["only"], judge=lambda: True, create=lambda task: ["never"])
+    events = run(script, store, max_tasks=10)
     end = finished(events)
     assert end.stop_reason is StopReason.DONE
     assert any(isinstance(e, Judged) and e.done for e in events)
@@ -177,7 +182,7 @@ def test_done_judgement_ends_the_run(store: ObjectiveStore) -> None:
 ])
 def test_budgets_end_the_run_with_a_reason(store: ObjectiveStore, limits: dict[str, Any], reason: StopReason) -> None:
     script = ObjectiveScript(plan=["a", "b", "c", "d"])
-    end = finished(run(script.model(), store, **limits))
+    end = finished(run(script, store, **limits))
     assert end.stop_reason is reason and end.status is ObjectiveStatus.FINISHED and end.detail
 
 
@@ -188,7 +193,7 @@ def test_call_budget_counts_tool_calls(store: ObjectiveStore) -> None:
         return text
 
     script = ObjectiveScript(plan=["a", "b", "c"], execute=lambda task: f"Echo: [Echo({task})] ok")
-    runner = ObjectiveRunner(model=script.model(), store=store, tools=[Echo])
+    runner = script.runner(store, tools=[Echo])
     end = finished(list(runner.run("x", options=ObjectiveOptions(limits=TaskLimits(max_calls=2)))))
     assert end.stop_reason is StopReason.MAX_CALLS
     assert end.totals.tool_calls == 2
@@ -205,7 +210,7 @@ def test_cost_budget_for_a_priced_model(store: ObjectiveStore) -> None:
 
 def test_unknown_price_has_no_cost(store: ObjectiveStore) -> None:
     script = ObjectiveScript(plan=["a"])
-    end = finished(run(script.model(), store, max_cost=0.0001))
+    end = finished(run(script, store, max_cost=0.0001))
     assert end.totals.cost is None and end.stop_reason is StopReason.EMPTY
 
 
@@ -220,7 +225,7 @@ def test_context_of_later_tasks_is_bounded(store: ObjectiveStore) -> None:
 
 def test_single_mode_runs_the_objective_once(store: ObjectiveStore) -> None:
     script = ObjectiveScript(execute=lambda task: "Forty-two.")
-    runner = ObjectiveRunner(model=script.model(), store=store)
+    runner = script.runner(store)
     events = list(runner.run("what is six times seven", options=ObjectiveOptions(single=True)))
     assert script.executed == ["what is six times seven"]
     assert script.asked["plan"] == 0 and script.asked["answer"] == 0
@@ -229,7 +234,7 @@ def test_single_mode_runs_the_objective_once(store: ObjectiveStore) -> None:
 
 def test_transcript_is_stored_as_json(store: ObjectiveStore) -> None:
     script = ObjectiveScript(plan=["a"])
-    end = finished(run(script.model(), store))
+    end = finished(run(script, store))
     types = [e["type"] for e in store.events(end.run_id)]
     assert types[0] == "run_started" and types[-1] == "objective_finished"
     assert "tasks_planned" in types and "task_finished" in types
@@ -243,10 +248,10 @@ def test_any_run_ends_within_its_task_budget(tmp_path_factory: pytest.TempPathFa
                                              creations: int, per: int, planned: int, done_after: int) -> None:
     counter = iter(range(100_000))
     script = ObjectiveScript(plan=[f"planned step {i}" for i in range(planned)],
-                             create=lambda r: [f"idea {next(counter)}" for _ in range(5)],
-                             judge=lambda r: len(script.executed) >= done_after)
+                             create=lambda task: [f"idea {next(counter)}" for _ in range(5)],
+                             judge=lambda: len(script.executed) >= done_after)
     store = ObjectiveStore(tmp_path_factory.mktemp("runs") / "runs.sqlite3")
-    end = finished(run(script.model(), store, max_tasks=max_tasks, max_creations=creations, new_per_creation=per))
+    end = finished(run(script, store, max_tasks=max_tasks, max_creations=creations, new_per_creation=per))
     assert end.status is ObjectiveStatus.FINISHED and end.detail
     assert 1 <= len(script.executed) <= max_tasks
     assert script.asked["create"] <= creations

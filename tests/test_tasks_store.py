@@ -68,7 +68,7 @@ def test_cancel_then_resume_redoes_nothing_finished(store: ObjectiveStore) -> No
         return f"Result of {task}."
 
     script = ObjectiveScript(plan=PLAN, execute=execute)
-    runner = ObjectiveRunner(model=script.model(), store=store, cancel=cancel)
+    runner = script.runner(store, cancel=cancel)
     events = list(runner.run("trip", options=ObjectiveOptions(limits=TaskLimits(max_tasks=4))))
     end = events[-1]
     assert isinstance(end, ObjectiveFinished)
@@ -78,7 +78,7 @@ def test_cancel_then_resume_redoes_nothing_finished(store: ObjectiveStore) -> No
     assert statuses["find a hotel"] is TaskStatus.DONE and statuses["list museums"] is TaskStatus.PENDING
 
     cancel.clear()
-    resumed = list(ObjectiveRunner(model=script.model(), store=store, cancel=cancel).events(end.run_id))
+    resumed = list(script.runner(store, cancel=cancel).events(end.run_id))
     last = resumed[-1]
     assert isinstance(last, ObjectiveFinished) and last.status is ObjectiveStatus.FINISHED
     assert script.executed == ["book flights", "find a hotel", "list museums", "list museums", "pack bags"]
@@ -87,7 +87,7 @@ def test_cancel_then_resume_redoes_nothing_finished(store: ObjectiveStore) -> No
 
 def test_abandoned_generator_leaves_a_resumable_run(store: ObjectiveStore) -> None:
     script = ObjectiveScript(plan=PLAN)
-    events = ObjectiveRunner(model=script.model(), store=store).run("trip")
+    events = script.runner(store).run("trip")
     seen = 0
     run_id = ""
     for event in events:
@@ -99,19 +99,19 @@ def test_abandoned_generator_leaves_a_resumable_run(store: ObjectiveStore) -> No
     run = store.runs()[0]
     run_id = run.id
     assert run.status is ObjectiveStatus.INTERRUPTED
-    list(ObjectiveRunner(model=script.model(), store=store).events(run_id))
+    list(script.runner(store).events(run_id))
     assert script.executed == PLAN
     assert store.run(run_id).status is ObjectiveStatus.FINISHED
 
 
 def test_crash_mid_task_reruns_only_that_task(store: ObjectiveStore) -> None:
     script = ObjectiveScript(plan=PLAN)
-    run = ObjectiveRunner(model=script.model(), store=store).start("trip")
+    run = script.runner(store).start("trip")
     store.add_tasks(run.id, PLAN, origin="plan")
     store.update_run(run.id, phase=Phase.EXECUTING, pid=2**22 + 12345)
     store.update_task(run.id, 1, status=TaskStatus.DONE, result="booked", followed_up=True)
     store.update_task(run.id, 2, status=TaskStatus.RUNNING, attempts=1)
-    events = list(ObjectiveRunner(model=script.model(), store=store).events(run.id))
+    events = list(script.runner(store).events(run.id))
     assert script.executed == ["find a hotel", "list museums", "pack bags"]
     assert script.asked["plan"] == 0
     assert isinstance(events[-1], ObjectiveFinished) and events[-1].status is ObjectiveStatus.FINISHED
@@ -120,39 +120,39 @@ def test_crash_mid_task_reruns_only_that_task(store: ObjectiveStore) -> None:
 
 
 def test_follow_up_of_the_last_task_is_resumed_not_its_execution(store: ObjectiveStore) -> None:
-    script = ObjectiveScript(plan=["only"], create=lambda r: ["one more thing"])
-    run = ObjectiveRunner(model=script.model(), store=store).start("trip", options=ObjectiveOptions(
+    script = ObjectiveScript(plan=["only"], create=lambda task: ["one more thing"])
+    run = script.runner(store).start("trip", options=ObjectiveOptions(
         limits=TaskLimits(max_tasks=3, max_creations=1)))
     store.add_tasks(run.id, ["only"], origin="plan")
     store.update_run(run.id, phase=Phase.EXECUTING, status=ObjectiveStatus.INTERRUPTED)
     store.update_task(run.id, 1, status=TaskStatus.DONE, result="did it")
     store.update_run(run.id, totals=store.run(run.id).totals.__class__(tasks_run=1))
-    list(ObjectiveRunner(model=script.model(), store=store).events(run.id))
+    list(script.runner(store).events(run.id))
     assert script.executed == ["one more thing"]
     assert script.asked["create"] == 1
 
 
 def test_finished_runs_do_not_resume(store: ObjectiveStore) -> None:
     script = ObjectiveScript(plan=["a"])
-    end = list(ObjectiveRunner(model=script.model(), store=store).run("x"))[-1]
+    end = list(script.runner(store).run("x"))[-1]
     assert isinstance(end, ObjectiveFinished)
     with pytest.raises(ObjectiveNotResumable):
-        list(ObjectiveRunner(model=script.model(), store=store).events(end.run_id))
+        list(script.runner(store).events(end.run_id))
 
 
 def test_a_run_held_by_a_live_process_is_refused(store: ObjectiveStore) -> None:
     script = ObjectiveScript(plan=["a"])
-    run = ObjectiveRunner(model=script.model(), store=store).start("x")
+    run = script.runner(store).start("x")
     store.update_run(run.id, pid=1)
     with pytest.raises(ObjectiveNotResumable, match="still running"):
-        list(ObjectiveRunner(model=script.model(), store=store).events(run.id))
+        list(script.runner(store).events(run.id))
 
 
 def test_elapsed_time_adds_up_across_sessions(store: ObjectiveStore) -> None:
     script = ObjectiveScript(plan=["a", "b"])
-    run = ObjectiveRunner(model=script.model(), store=store).start("x")
+    run = script.runner(store).start("x")
     store.update_run(run.id, totals=run.totals.__class__(seconds=100.0))
-    end = list(ObjectiveRunner(model=script.model(), store=store).events(run.id))[-1]
+    end = list(script.runner(store).events(run.id))[-1]
     assert isinstance(end, ObjectiveFinished) and end.totals.seconds >= 100.0
 
 
@@ -171,7 +171,7 @@ def test_a_failing_planner_fails_the_run_resumably(store: ObjectiveStore) -> Non
     assert isinstance(end, ObjectiveFinished)
     assert end.status is ObjectiveStatus.FAILED and end.stop_reason is StopReason.ERROR and "server down" in end.detail
     script = ObjectiveScript(plan=["a"])
-    again = list(ObjectiveRunner(model=script.model(), store=store).events(end.run_id))[-1]
+    again = list(script.runner(store).events(end.run_id))[-1]
     assert isinstance(again, ObjectiveFinished) and again.status is ObjectiveStatus.FINISHED
 
 
@@ -185,10 +185,10 @@ def test_a_model_error_in_a_task_puts_it_back(store: ObjectiveStore) -> None:
         return f"Result of {task}."
 
     script = ObjectiveScript(plan=PLAN, execute=execute)
-    end = list(ObjectiveRunner(model=script.model(), store=store).run("trip"))[-1]
+    end = list(script.runner(store).run("trip"))[-1]
     assert isinstance(end, ObjectiveFinished) and end.status is ObjectiveStatus.FAILED
     assert "connection reset" in end.detail
     assert [t.status for t in store.tasks(end.run_id)][:2] == [TaskStatus.DONE, TaskStatus.PENDING]
-    again = list(ObjectiveRunner(model=script.model(), store=store).events(end.run_id))[-1]
+    again = list(script.runner(store).events(end.run_id))[-1]
     assert isinstance(again, ObjectiveFinished) and again.status is ObjectiveStatus.FINISHED
     assert script.executed.count("book flights") == 1 and script.executed.count("find a hotel") == 2

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from agent.lazy import lazy_attributes
 from agent.tasks.state import (
-    Approve, TaskLimits, Overrides, Phase, ObjectiveOptions, ObjectiveRecord, ObjectiveStatus, Task, TaskStatus, Totals
+    Approve, ObjectiveOptions, ObjectiveRecord, ObjectiveStatus, Overrides, Phase, Task, TaskLimits, TaskStatus, Totals,
 )
 
 if TYPE_CHECKING:
@@ -20,7 +20,9 @@ if TYPE_CHECKING:
         AnswerDelta, Judged, Notice, ObjectiveEvent, ObjectiveFinished, ObjectiveStarted, TaskFinished, TaskOutput,
         TasksCreated, TasksPlanned, TasksReordered, TaskStarted, to_json,
     )
-    from agent.tasks.runner import ObjectiveRunner, ObjectiveNotResumable
+    from agent.tasks.planner import Judgement, Planner, Planning
+    from agent.tasks.runner import ObjectiveNotResumable, ObjectiveRunner
+    from agent.tasks.structured import Structured
     from agent.tasks.store import HOME_ENV, ObjectiveStore, UnknownRun, default_home
 
 _HOMES = {
@@ -30,16 +32,19 @@ _HOMES = {
         "AnswerDelta", "Judged", "Notice", "ObjectiveEvent", "ObjectiveFinished", "ObjectiveStarted", "TaskFinished",
         "TaskOutput", "TasksCreated", "TasksPlanned", "TasksReordered", "TaskStarted", "to_json",
     ),
+    "agent.tasks.planner": ("Judgement", "Planner", "Planning"),
     "agent.tasks.runner": ("ObjectiveRunner", "ObjectiveNotResumable"),
+    "agent.tasks.structured": ("Structured",),
     "agent.tasks.store": ("HOME_ENV", "ObjectiveStore", "UnknownRun", "default_home"),
 }
 # The runner (and with it the whole loop) and the store load on first use.
 __getattr__ = lazy_attributes(__name__, {name: home for home, names in _HOMES.items() for name in names})
 
 __all__ = [
-    "DECLINED", "HOME_ENV", "AnswerDelta", "Approve", "ApproveFn", "Judged", "TaskLimits", "Notice",
-    "ObjectiveEvent", "ObjectiveFinished", "ObjectiveRunner", "StopReason", "Phase", "ObjectiveNotResumable",
-    "Overrides", "ObjectiveOptions", "ObjectiveRecord", "ObjectiveStarted", "ObjectiveStatus", "ObjectiveStore", "Task", "TaskFinished", "TaskOutput",
-    "TaskStarted", "TaskStatus", "TasksCreated", "TasksPlanned", "TasksReordered", "Totals", "UnknownRun",
-    "approved_tools", "default_home", "to_json", "with_approval",
+    "DECLINED", "HOME_ENV", "AnswerDelta", "Approve", "ApproveFn", "Judged", "Judgement", "Notice",
+    "ObjectiveEvent", "ObjectiveFinished", "ObjectiveNotResumable", "ObjectiveOptions", "ObjectiveRecord",
+    "ObjectiveRunner", "ObjectiveStarted", "ObjectiveStatus", "ObjectiveStore", "Overrides", "Phase", "Planner",
+    "Planning", "StopReason", "Structured", "Task", "TaskFinished", "TaskLimits", "TaskOutput", "TaskStarted",
+    "TaskStatus", "TasksCreated", "TasksPlanned", "TasksReordered", "Totals", "UnknownRun", "approved_tools",
+    "default_home", "to_json", "with_approval",
 ]

@@ -1,5 +1,8 @@
-"""A scriptable model for objective runs: it tells the planner's steps, the task agent
-and the final answer apart and answers each from a function, counting what it was asked.
+"""Scripted objective runs. `ObjectiveScript.runner` injects a `ScriptedPlanner` that
+answers the planning steps from the script's functions, with a model that only executes
+tasks. `ObjectiveScript.model` is one model for the whole run, for the model-backed
+`Planner` (its prompts, schemas and parsing) and for the CLI: it tells the planner's
+steps apart by their schema. Both count what they were asked.
 
 `make_model` is a factory for the CLI's `python:MODULE:FACTORY` model specs; it reads
 `INTERLEAF_TEST_LOG` (a file that gets one line per task execution) and
@@ -13,10 +16,12 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from agent.models.base import Capabilities, Request
+from agent.models.base import Capabilities, Request, Usage
+from agent.tasks import Judgement, ObjectiveRunner, ObjectiveStore, Structured, Task
 from agent.tasks.planner import ANSWER_SYSTEM
 from agent.testing import FunctionModel
 
@@ -28,7 +33,6 @@ _TASK = re.compile(r"Your task: (.*)")
 
 def step_of(request: Request) -> str:
     """plan, create, prioritise, judge, answer or task."""
-    user = request.prompt.user
     schema = request.response_schema
     if schema is not None:
         props = schema.get("properties", {})
@@ -36,7 +40,7 @@ def step_of(request: Request) -> str:
             return "prioritise"
         if "done" in props:
             return "judge"
-        return "create" if "Propose at most" in user else "plan"
+        return "plan" if props["tasks"].get("minItems", 0) > 0 else "create"
     if request.prompt.system == ANSWER_SYSTEM:
         return "answer"
     return "task"
@@ -52,9 +56,13 @@ def task_of(request: Request) -> str:
 @dataclass
 class ObjectiveScript:
     plan: list[str] | Callable[[Request], str] = field(default_factory=lambda: ["first task", "second task"])
-    create: Callable[[Request], list[str]] = lambda request: []
-    judge: Callable[[Request], bool] = lambda request: False
-    order: Callable[[Request], list[int]] | None = None
+    """The planned tasks, or (for the model-backed planner only) the raw reply to each plan request."""
+    create: Callable[[Task], list[str]] = lambda task: []
+    """New tasks after `task`."""
+    judge: Callable[[], bool] = lambda: False
+    """Whether the objective is reached."""
+    order: Callable[[list[int]], list[int]] | None = None
+    """The pending task ids, reordered; None keeps their order."""
     execute: Callable[[str], str] = lambda task: f"Result of {task}."
     answer: str = "The final answer."
     carry_on: str = " Done."
@@ -68,12 +76,12 @@ class ObjectiveScript:
         if step == "plan":
             return self.plan(request) if callable(self.plan) else json.dumps({"tasks": self.plan})
         if step == "create":
-            return json.dumps({"tasks": self.create(request)})
+            return json.dumps({"tasks": self.create(_last_task(request))})
         if step == "judge":
-            return json.dumps({"done": self.judge(request), "reason": "checked"})
+            return json.dumps({"done": self.judge(), "reason": "checked"})
         if step == "prioritise":
             ids = [int(m) for m in re.findall(r"^(\d+)\. ", request.prompt.user, re.MULTILINE)]
-            return json.dumps({"order": self.order(request) if self.order else ids})
+            return json.dumps({"order": self.order(ids) if self.order else ids})
         if step == "answer":
             return self.answer
         task = task_of(request)
@@ -84,6 +92,55 @@ class ObjectiveScript:
 
     def model(self, *, chunk_size: int = 8) -> FunctionModel:
         return FunctionModel(self, chunk_size=chunk_size, name="scripted-objective", capabilities=JSON_SCHEMA)
+
+    def runner(self, store: ObjectiveStore, *, model: FunctionModel | None = None, **options: Any) -> ObjectiveRunner:
+        """A runner whose planning steps come from this script and whose tasks run on
+        `model` (by default this script's model, which then only executes tasks)."""
+        return ObjectiveRunner(model=model or self.model(), store=store, planner=ScriptedPlanner(self), **options)
+
+
+def _last_task(request: Request) -> Task:
+    """The task a creation request follows."""
+    found = re.search(r"The last task was: (.*)", request.prompt.user)
+    return Task(id=0, text=found.group(1) if found else "", position=0)
+
+
+@dataclass
+class ScriptedPlanner:
+    """The planning steps answered by an `ObjectiveScript`, without a model; each
+    answer costs one request and a token per word."""
+
+    script: ObjectiveScript
+
+    def _reply(self, step: str, value: Any, words: str) -> Structured[Any]:
+        self.script.asked[step] += 1
+        return Structured(value=value, attempts=1, usage=_usage(words))
+
+    def plan(self, objective: str, *, max_tasks: int) -> Structured[list[str]]:
+        if callable(self.script.plan):
+            raise TypeError("a scripted planner plans from a list of tasks")
+        return self._reply("plan", list(self.script.plan), " ".join(self.script.plan))
+
+    def create(self, objective: str, *, task: Task, done: str, pending: Sequence[Task],
+               max_new: int) -> Structured[list[str]]:
+        new = self.script.create(task)
+        return self._reply("create", new, " ".join(new))
+
+    def prioritise(self, objective: str, *, pending: Sequence[Task]) -> Structured[list[int]]:
+        ids = [t.id for t in pending]
+        return self._reply("prioritise", self.script.order(ids) if self.script.order else ids, "order")
+
+    def judge(self, objective: str, *, done: str, pending: Sequence[Task]) -> Structured[Judgement]:
+        return self._reply("judge", Judgement(self.script.judge(), "checked"), "checked")
+
+    def answer(self, objective: str, *, done: str, max_tokens: int, usage: Usage) -> Iterator[str]:
+        self.script.asked["answer"] += 1
+        usage.add(_usage(self.script.answer))
+        yield self.script.answer
+
+
+def _usage(words: str) -> Usage:
+    return Usage(prompt_tokens=1, evaluated_tokens=1, completion_tokens=max(1, len(words.split())), requests=1)
 
 
 def make_model() -> FunctionModel:
