@@ -17,8 +17,8 @@ from agent.cli.view import RunView
 from agent.events import CallFinished, CallRecord, CallStarted, TextDelta
 from agent.markup import ParsedCall
 from agent.tasks import (
-    StopReason, ObjectiveStarted, ObjectiveStatus, Task, TaskFinished, TaskOutput, TasksPlanned, TaskStarted, TaskStatus,
-    Totals,
+    ObjectiveStarted, ObjectiveStatus, StopReason, Task, TaskFinished, TaskOutput, TasksPlanned, TaskStarted,
+    TaskStatus, Totals,
 )
 from agent.tasks.events import ObjectiveFinished
 

@@ -11,8 +11,8 @@ import pytest
 from helpers.models import ObjectiveScript
 
 from agent.tasks import (
-    TaskLimits, ObjectiveFinished, ObjectiveRunner, StopReason, Phase, ObjectiveNotResumable, ObjectiveOptions, ObjectiveStatus,
-    ObjectiveStore, TaskFinished, TaskStatus, UnknownRun,
+    ObjectiveFinished, ObjectiveNotResumable, ObjectiveOptions, ObjectiveRunner, ObjectiveStatus, ObjectiveStore, Phase,
+    StopReason, TaskFinished, TaskLimits, TaskStatus, UnknownRun,
 )
 from agent.tasks.store import HOME_ENV, default_home
 
@@ -44,7 +44,8 @@ def test_runs_are_found_by_unique_prefix(store: ObjectiveStore) -> None:
 
 
 def test_options_round_trip(store: ObjectiveStore) -> None:
-    options = ObjectiveOptions(limits=TaskLimits(max_tasks=3, timeout=None, max_cost=0.5), tools=("Search",), single=True)
+    limits = TaskLimits(max_tasks=3, timeout=None, max_cost=0.5)
+    options = ObjectiveOptions(limits=limits, tools=("Search",), single=True)
     run = store.create_run("x", model="m", options=options)
     assert store.run(run.id).options == options
 

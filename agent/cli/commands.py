@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     from agent.models.base import Recipe
     from agent.models.catalog import ModelInfo, model_file, model_profile
     from agent.tasks import (
-        Approve, ApproveFn, TaskLimits, Overrides, ObjectiveFinished, ObjectiveRunner, ObjectiveOptions, ObjectiveStatus, ObjectiveStore,
-        TaskStatus,
+        Approve, ApproveFn, ObjectiveFinished, ObjectiveOptions, ObjectiveRunner, ObjectiveStatus, ObjectiveStore,
+        Overrides, TaskLimits, TaskStatus,
     )
     from agent.tasks.store import DB_NAME, check_utf8
 from agent.cli.interrupt import cancel_on_signals

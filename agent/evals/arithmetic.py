@@ -14,8 +14,10 @@ from agent.events import RunFinished, RunResult, plain_text
 from agent.evals.runner import Outcome, Setup, failure, outcome, read_jsonl
 from agent.evals.scoring import answer_in, is_correct
 from agent.models.base import Model
-from agent.tasks import ObjectiveFinished, ObjectiveRunner, ObjectiveOptions, ObjectiveStatus, ObjectiveStore, TaskOutput
-from agent.tasks.state import TaskLimits, Overrides
+from agent.tasks import (
+    ObjectiveFinished, ObjectiveOptions, ObjectiveRunner, ObjectiveStatus, ObjectiveStore, Overrides, TaskLimits,
+    TaskOutput,
+)
 from agent.tools import Tool, installed_tools
 
 TASK = "arithmetic"

@@ -66,7 +66,8 @@ class ObjectiveRunner:
         self.cancel = cancel or threading.Event()
         self.tool_timeout = tool_timeout
 
-    def start(self, objective: str, *, options: ObjectiveOptions | None = None, model_spec: str | None = None) -> ObjectiveRecord:
+    def start(self, objective: str, *, options: ObjectiveOptions | None = None,
+              model_spec: str | None = None) -> ObjectiveRecord:
         """Store a new run; `events(run.id)` then runs it."""
         if not objective.strip():
             raise UserError("the objective is empty")
@@ -184,7 +185,8 @@ class _Session:
         if record.status is ObjectiveStatus.FINISHED:
             reason = record.stop_reason.value if record.stop_reason else "finished"
             raise ObjectiveNotResumable(f"run {self.id} already finished ({reason}); `agent show {self.id}` shows it")
-        if record.status is ObjectiveStatus.RUNNING and record.pid not in (None, os.getpid()) and process_alive(record.pid):
+        ours = record.pid in (None, os.getpid())
+        if record.status is ObjectiveStatus.RUNNING and not ours and process_alive(record.pid):
             raise ObjectiveNotResumable(f"run {self.id} is still running in process {record.pid}")
         resumed = record.totals.requests > 0 or bool(self.store.tasks(self.id))
         with self.store.transaction():
