@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     )
     from agent.tasks.planner import Judgement, Planner, Planning
     from agent.tasks.runner import ObjectiveNotResumable, ObjectiveRunner
+    from agent.tasks.scripted import ScriptedPlanner
     from agent.tasks.structured import Structured
     from agent.tasks.store import HOME_ENV, ObjectiveStore, UnknownRun, default_home
 
@@ -34,6 +35,7 @@ _HOMES = {
     ),
     "agent.tasks.planner": ("Judgement", "Planner", "Planning"),
     "agent.tasks.runner": ("ObjectiveRunner", "ObjectiveNotResumable"),
+    "agent.tasks.scripted": ("ScriptedPlanner",),
     "agent.tasks.structured": ("Structured",),
     "agent.tasks.store": ("HOME_ENV", "ObjectiveStore", "UnknownRun", "default_home"),
 }
@@ -44,7 +46,7 @@ __all__ = [
     "DECLINED", "HOME_ENV", "AnswerDelta", "Approve", "ApproveFn", "Judged", "Judgement", "Notice",
     "ObjectiveEvent", "ObjectiveFinished", "ObjectiveNotResumable", "ObjectiveOptions", "ObjectiveRecord",
     "ObjectiveRunner", "ObjectiveStarted", "ObjectiveStatus", "ObjectiveStore", "Overrides", "Phase", "Planner",
-    "Planning", "StopReason", "Structured", "Task", "TaskFinished", "TaskLimits", "TaskOutput", "TaskStarted",
-    "TaskStatus", "TasksCreated", "TasksPlanned", "TasksReordered", "Totals", "UnknownRun", "approved_tools",
-    "default_home", "to_json", "with_approval",
+    "Planning", "ScriptedPlanner", "StopReason", "Structured", "Task", "TaskFinished", "TaskLimits", "TaskOutput",
+    "TaskStarted", "TaskStatus", "TasksCreated", "TasksPlanned", "TasksReordered", "Totals", "UnknownRun",
+    "approved_tools", "default_home", "to_json", "with_approval",
 ]

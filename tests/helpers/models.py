@@ -1,6 +1,6 @@
-"""Scripted objective runs. `ObjectiveScript.runner` injects a `ScriptedPlanner` that
-answers the planning steps from the script's functions, with a model that only executes
-tasks. `ObjectiveScript.model` is one model for the whole run, for the model-backed
+"""Scripted objective runs. `ObjectiveScript.runner` injects an `agent.tasks.ScriptedPlanner`
+that answers the planning steps from the script's functions, with a model that only
+executes tasks. `ObjectiveScript.model` is one model for the whole run, for the model-backed
 `Planner` (its prompts, schemas and parsing) and for the CLI: it tells the planner's
 steps apart by their schema. Both count what they were asked.
 
@@ -16,12 +16,12 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.models.base import Capabilities, Request, Usage
-from agent.tasks import Judgement, ObjectiveRunner, ObjectiveStore, Structured, Task
+from agent.models.base import Capabilities, Request
+from agent.tasks import ObjectiveRunner, ObjectiveStore, ScriptedPlanner, Task
 from agent.tasks.planner import ANSWER_SYSTEM
 from agent.testing import FunctionModel
 
@@ -96,88 +96,17 @@ class ObjectiveScript:
     def runner(self, store: ObjectiveStore, *, model: FunctionModel | None = None, **options: Any) -> ObjectiveRunner:
         """A runner whose planning steps come from this script and whose tasks run on
         `model` (by default this script's model, which then only executes tasks)."""
-        return ObjectiveRunner(model=model or self.model(), store=store, planner=ScriptedPlanner(self), **options)
+        return ObjectiveRunner(model=model or self.model(), store=store, planner=self.planner(), **options)
+
+    def planner(self) -> ScriptedPlanner:
+        """The script's planning steps without a model, counted in `asked`."""
+        if callable(self.plan):
+            raise TypeError("a scripted planner plans from a list of tasks")
+        return ScriptedPlanner(tasks=self.plan, new_tasks=self.create, reached=self.judge, order=self.order,
+                               answer_text=self.answer, asked=self.asked)
 
 
 def _last_task(request: Request) -> Task:
     """The task a creation request follows."""
     found = re.search(r"The last task was: (.*)", request.prompt.user)
     return Task(id=0, text=found.group(1) if found else "", position=0)
-
-
-@dataclass
-class ScriptedPlanner:
-    """The planning steps answered by an `ObjectiveScript`, without a model; each
-    answer costs one request and a token per word."""
-
-    script: ObjectiveScript
-
-    def _reply(self, step: str, value: Any, words: str) -> Structured[Any]:
-        self.script.asked[step] += 1
-        return Structured(value=value, attempts=1, usage=_usage(words))
-
-    def plan(self, objective: str, *, max_tasks: int) -> Structured[list[str]]:
-        if callable(self.script.plan):
-            raise TypeError("a scripted planner plans from a list of tasks")
-        return self._reply("plan", list(self.script.plan), " ".join(self.script.plan))
-
-    def create(self, objective: str, *, task: Task, done: str, pending: Sequence[Task],
-               max_new: int) -> Structured[list[str]]:
-        new = self.script.create(task)
-        return self._reply("create", new, " ".join(new))
-
-    def prioritise(self, objective: str, *, pending: Sequence[Task]) -> Structured[list[int]]:
-        ids = [t.id for t in pending]
-        return self._reply("prioritise", self.script.order(ids) if self.script.order else ids, "order")
-
-    def judge(self, objective: str, *, done: str, pending: Sequence[Task]) -> Structured[Judgement]:
-        return self._reply("judge", Judgement(self.script.judge(), "checked"), "checked")
-
-    def answer(self, objective: str, *, done: str, max_tokens: int, usage: Usage) -> Iterator[str]:
-        self.script.asked["answer"] += 1
-        usage.add(_usage(self.script.answer))
-        yield self.script.answer
-
-
-def _usage(words: str) -> Usage:
-    return Usage(prompt_tokens=1, evaluated_tokens=1, completion_tokens=max(1, len(words.split())), requests=1)
-
-
-def make_model() -> FunctionModel:
-    """Plans four tasks, proposes one more after each, and takes a while per task."""
-    log = os.environ.get("INTERLEAF_TEST_LOG", "")
-    delay = float(os.environ.get("INTERLEAF_TEST_DELAY", "0"))
-    proposed = Counter[str]()
-
-    call = os.environ.get("INTERLEAF_TEST_CALL", "")
-
-    def execute(task: str) -> str:
-        if log:
-            with open(log, "a", encoding="utf-8") as f:
-                f.write(task + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-        time.sleep(delay)
-        return f"Result of {task}: {call}" if call else f"Result of {task}."
-
-    def create(request: Request) -> list[str]:
-        proposed["n"] += 1
-        return [f"extra task number {proposed['n']} about {chr(96 + proposed['n']) * 5}"]
-
-    script = ObjectiveScript(plan=["book the flights", "find a hotel", "list the museums", "pack the bags"],
-                             create=create, execute=execute)
-    return script.model()
-
-
-def make_broken_model() -> FunctionModel:
-    """A model whose backend is down."""
-
-    def fail(request: Request) -> str:
-        raise ConnectionError("the server is down")
-
-    return FunctionModel(fail, name="broken")
-
-
-def make_silent_model() -> FunctionModel:
-    """Plans two tasks, each of which writes nothing."""
-    return ObjectiveScript(plan=["book the flights", "find a hotel"], execute=lambda task: "").model()
