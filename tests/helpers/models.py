@@ -110,3 +110,43 @@ def _last_task(request: Request) -> Task:
     """The task a creation request follows."""
     found = re.search(r"The last task was: (.*)", request.prompt.user)
     return Task(id=0, text=found.group(1) if found else "", position=0)
+
+
+def make_model() -> FunctionModel:
+    """Plans four tasks, proposes one more after each, and takes a while per task."""
+    log = os.environ.get("INTERLEAF_TEST_LOG", "")
+    delay = float(os.environ.get("INTERLEAF_TEST_DELAY", "0"))
+    proposed = Counter[str]()
+
+    call = os.environ.get("INTERLEAF_TEST_CALL", "")
+
+    def execute(task: str) -> str:
+        if log:
+            with open(log, "a", encoding="utf-8") as f:
+                f.write(task + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+        time.sleep(delay)
+        return f"Result of {task}: {call}" if call else f"Result of {task}."
+
+    def create(task: Task) -> list[str]:
+        proposed["n"] += 1
+        return [f"extra task number {proposed['n']} about {chr(96 + proposed['n']) * 5}"]
+
+    script = ObjectiveScript(plan=["book the flights", "find a hotel", "list the museums", "pack the bags"],
+                             create=create, execute=execute)
+    return script.model()
+
+
+def make_broken_model() -> FunctionModel:
+    """A model whose backend is down."""
+
+    def fail(request: Request) -> str:
+        raise ConnectionError("the server is down")
+
+    return FunctionModel(fail, name="broken")
+
+
+def make_silent_model() -> FunctionModel:
+    """Plans two tasks, each of which writes nothing."""
+    return ObjectiveScript(plan=["book the flights", "find a hotel"], execute=lambda task: "").model()
