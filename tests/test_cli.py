@@ -17,8 +17,8 @@ from agent.cli.view import RunView
 from agent.events import CallFinished, CallRecord, CallStarted, TextDelta
 from agent.markup import ParsedCall
 from agent.tasks import (
-    StopReason, RunStarted, RunStatus, Task, TaskFinished, TaskOutput, TasksPlanned, TaskStarted, TaskStatus,
-    Totals,
+    ObjectiveStarted, ObjectiveStatus, StopReason, Task, TaskFinished, TaskOutput, TasksPlanned, TaskStarted,
+    TaskStatus, Totals,
 )
 from agent.tasks.events import ObjectiveFinished
 
@@ -183,7 +183,7 @@ def _view_events() -> list[object]:
     call = ParsedCall.of("Search", "weather Lisbon")
     record = CallRecord(0, "Search", "weather Lisbon", "[Search(weather Lisbon) → sunny]", result="sunny")
     return [
-        RunStarted("abcd1234", "plan a trip", "tiny-model", False),
+        ObjectiveStarted("abcd1234", "plan a trip", "tiny-model", False),
         TasksPlanned((task, Task(id=2, text="book a hotel", position=2))),
         TaskStarted(Task(id=1, text="check the weather", position=1, status=TaskStatus.RUNNING)),
         TaskOutput(1, TextDelta("It will be ")),
@@ -218,7 +218,7 @@ def test_live_view_shows_a_pending_call_and_finishes() -> None:
     assert "[Search(weather Lisbon) …]" in console.file.getvalue()  # type: ignore[attr-defined]
     done = Task(id=1, text="check the weather", position=1, status=TaskStatus.DONE, result="sunny")
     view.handle(TaskFinished(done, Totals(tasks_run=1, tool_calls=1, completion_tokens=12, prompt_tokens=30)))
-    view.handle(ObjectiveFinished("abcd1234", RunStatus.FINISHED, StopReason.EMPTY, "no task is left",
+    view.handle(ObjectiveFinished("abcd1234", ObjectiveStatus.FINISHED, StopReason.EMPTY, "no task is left",
                                   "# Plan", Totals(tasks_run=1, tool_calls=1, seconds=3.0)))
     console = Console(file=io.StringIO(), width=100, force_terminal=False)
     console.print(view.render(now=2.0))
@@ -229,8 +229,8 @@ def test_live_view_shows_a_pending_call_and_finishes() -> None:
 def test_live_output_prints_the_answer_as_markdown() -> None:
     console = Console(file=io.StringIO(), width=80, force_terminal=True)
     with LiveOutput(console, refresh_per_second=4) as live:
-        live.handle(RunStarted("abcd1234", "plan", "m", False))
-        live.handle(ObjectiveFinished("abcd1234", RunStatus.FINISHED, StopReason.EMPTY, "x",
+        live.handle(ObjectiveStarted("abcd1234", "plan", "m", False))
+        live.handle(ObjectiveFinished("abcd1234", ObjectiveStatus.FINISHED, StopReason.EMPTY, "x",
                                       "# Day one\n\n- **Alfama**", Totals()))
     plain = ANSI.sub("", console.file.getvalue())  # type: ignore[attr-defined]
     assert "Day one" in plain and "• Alfama" in plain and "**" not in plain

@@ -9,9 +9,9 @@ from importlib import metadata
 from typing import NoReturn
 
 from agent.cli import train
-from agent.tasks.models import Approve, Limits
+from agent.tasks.state import Approve, TaskLimits
 
-DEFAULTS = Limits()
+DEFAULTS = TaskLimits()
 
 
 class UsageError(Exception):

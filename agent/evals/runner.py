@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from agent.events import RunResult
-from agent.tasks.models import Overrides
+from agent.tasks.state import Overrides
 
 
 @dataclass(frozen=True)
