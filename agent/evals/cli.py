@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from agent.errors import InterleafError
 from agent.evals import arithmetic, bfcl
 from agent.evals.report import print_row, print_table, table
-from agent.evals.runner import Outcome, Row, Setup, grid, run_grid
+from agent.evals.runner import ItemOutcome, Row, Setup, grid, run_grid
 from agent.models import resolve_model
 from agent.models.base import Model
 
@@ -99,7 +99,7 @@ def load_model(spec: str, args: argparse.Namespace) -> Model:
     return resolve_model(spec, **options)
 
 
-def runner(args: argparse.Namespace) -> tuple[str, Callable[[Setup, Model], Iterator[Outcome]]]:
+def runner(args: argparse.Namespace) -> tuple[str, Callable[[Setup, Model], Iterator[ItemOutcome]]]:
     if args.task == "arithmetic":
         wanted = {i.strip() for i in args.ids.split(",") if i.strip()}
         problems = sample([p for p in arithmetic.load_problems() if not wanted or p.id in wanted], args.limit, args.seed)
