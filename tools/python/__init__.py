@@ -14,8 +14,7 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import replace
 
-from agent.errors import ToolError
-from agent.tools import Tool, make_tool
+from agent import Tool, ToolError, tool
 from tools.python.limits import SandboxLimits
 from tools.python.mounts import package_entries
 from tools.python.sandbox import (
@@ -104,10 +103,10 @@ def python_tool(
             raise ToolError(result.text())
         return result.text()
 
-    return make_tool(
-        run, name=name, description=_description(chosen), examples=EXAMPLES,
+    return tool(
+        name=name, description=_description(chosen), examples=EXAMPLES,
         timeout=limits.timeout + STARTUP_TIMEOUT + 5, reset=sandbox.close,
-    )
+    )(run)
 
 
 async def _in_thread(fn: Callable[[], ExecResult]) -> ExecResult:
