@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 
 from agent.arithmetic import evaluate
-from agent.evals import arithmetic, bfcl, cli, main
+from agent.cli import evals as cli
+from agent.cli.evals import main
+from agent.evals import arithmetic, bfcl
 from agent.evals.report import table
 from agent.evals.runner import ItemOutcome, Setup, grid, summarize
 from agent.evals.scoring import is_correct, predicted_answer, without_calls
