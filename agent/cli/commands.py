@@ -5,7 +5,6 @@ the run view) when it runs, so that `agent --help` and `agent runs` start fast."
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
@@ -281,11 +280,9 @@ def cmd_index(args: argparse.Namespace, consoles: Consoles) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, consoles: Consoles) -> int:
-    entry = getattr(importlib.import_module("agent.evals"), "main", None)
-    if entry is None:
-        consoles.err.print("agent eval: the evaluation harness has no command line")
-        return 2
-    return int(entry(list(args.rest)) or 0)
+    from agent.cli.evals import main
+
+    return main(list(args.rest))
 
 
 def cmd_export(args: argparse.Namespace, consoles: Consoles) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 from agent.agent import Agent
 from agent.errors import InterleafError, ModelError
 from agent.events import RunFinished, RunResult, plain_text
-from agent.evals.runner import Outcome, Setup, failure, outcome, read_jsonl
+from agent.evals.runner import ItemOutcome, Setup, failure, item_outcome, read_jsonl
 from agent.evals.scoring import answer_in, is_correct
 from agent.models.base import Model
 from agent.tasks import (
@@ -112,7 +112,7 @@ def baseline_agent(model: Model, *, check: bool = False, style: str = "single") 
 
 
 def run(setup: Setup, model: Model, problems: list[Problem], *, tools: Sequence[Tool] | None = None,
-        style: str = "single") -> Iterator[Outcome]:
+        style: str = "single") -> Iterator[ItemOutcome]:
     """Each problem asked as `agent run --single` asks it (with the installed tools, or
     `tools`); the no-tools setup asks the baseline agent."""
     with tempfile.TemporaryDirectory(prefix="interleaf-eval-") as home:
@@ -129,7 +129,7 @@ def run(setup: Setup, model: Model, problems: list[Problem], *, tools: Sequence[
                     yield failure(problem.id, exc, expected=problem.answer)
                     continue
                 predicted = answer_in(plain_text(result.parts))
-                yield outcome(problem.id, result, correct=is_correct(predicted, problem.answer),
+                yield item_outcome(problem.id, result, correct=is_correct(predicted, problem.answer),
                               predicted=predicted, expected=problem.answer)
         finally:
             store.close()
