@@ -2,7 +2,7 @@
 same runner, with the recorded tool results or the live tools, and what the replay did
 (its tasks, calls, results and answer) is compared step by step with the recording.
 
-    report = replay(RunStore(), "46e147ae", tools=my_tools, live_tools=True)
+    report = replay(ObjectiveStore(), "46e147ae", tools=my_tools, live_tools=True)
     assert report.matches, report.summary()
 
 `ReplayModel.from_run(store, run_id)` is the model alone, for a test of your own."""
@@ -19,12 +19,12 @@ from typing import Any
 from agent.errors import ModelError, ToolCallError, UserError
 from agent.models.base import Capabilities, Completion, Request
 from agent.tasks.events import ObjectiveEvent, to_json
-from agent.tasks.models import Approve
 from agent.tasks.recording import (
     MODEL_INFO, MODEL_OUTPUT, ModelOutput, PromptDigest, RunObserver, capabilities_from_json,
 )
 from agent.tasks.runner import ObjectiveRunner
-from agent.tasks.store import DB_NAME, RunStore
+from agent.tasks.state import Approve
+from agent.tasks.store import DB_NAME, ObjectiveStore
 from agent.tools import Tool
 
 
@@ -59,7 +59,7 @@ class ReplayModel:
         self.differences: list[PromptDifference] = []
 
     @classmethod
-    def from_run(cls, store: RunStore, run_id: str) -> ReplayModel:
+    def from_run(cls, store: ObjectiveStore, run_id: str) -> ReplayModel:
         run = store.run(run_id)
         events = store.events(run.id)
         outputs = [ModelOutput.from_json(e) for e in events if e.get("type") == MODEL_OUTPUT]
@@ -243,7 +243,7 @@ def compare(recorded: Sequence[Step], replayed: Sequence[Step]) -> list[Divergen
     return out
 
 
-def replay(store: RunStore, run_id: str, *, tools: Sequence[Tool] = (), live_tools: bool = False,
+def replay(store: ObjectiveStore, run_id: str, *, tools: Sequence[Tool] = (), live_tools: bool = False,
            observers: Sequence[RunObserver] = (),
            on_event: Callable[[ObjectiveEvent], None] | None = None) -> ReplayReport:
     """Run the stored run `run_id` again on its recorded model outputs, in a store of its
@@ -259,7 +259,7 @@ def replay(store: RunStore, run_id: str, *, tools: Sequence[Tool] = (), live_too
         report.recorded.extend(steps_of(data))
     notes: list[tuple[int, PromptDifference]] = []
     with tempfile.TemporaryDirectory(prefix="interleaf-replay-") as folder:
-        scratch = RunStore(Path(folder) / DB_NAME)
+        scratch = ObjectiveStore(Path(folder) / DB_NAME)
         try:
             runner = ObjectiveRunner(model=model, store=scratch, tools=chosen, cancel=threading.Event(),
                                      tool_timeout=run.options.limits.task_timeout, observers=observers)

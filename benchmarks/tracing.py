@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from helpers.recorded import OBJECTIVE, make_model  # noqa: E402
 
 from agent.cli.setup import installed  # noqa: E402
-from agent.tasks import ObjectiveRunner, RunOptions, RunStore  # noqa: E402
+from agent.tasks import ObjectiveOptions, ObjectiveRunner, ObjectiveStore  # noqa: E402
 from agent.tasks.recording import Recorder, RunObserver  # noqa: E402
 
 ROUNDS = 30
@@ -35,10 +35,10 @@ TOOLS = installed()
 def one_run(folder: Path, n: int, observers: Callable[[], list[RunObserver]]) -> float:
     keep = observers is not UNKEPT
     Recorder.output = KEEP if keep else _count_only  # type: ignore[method-assign]
-    store = RunStore(folder / f"runs-{n}.sqlite3")
+    store = ObjectiveStore(folder / f"runs-{n}.sqlite3")
     runner = ObjectiveRunner(model=make_model(), store=store, tools=TOOLS, observers=observers())
     started = time.perf_counter()
-    for _ in runner.run(OBJECTIVE, options=RunOptions(tools=("Calculator",))):
+    for _ in runner.run(OBJECTIVE, options=ObjectiveOptions(tools=("Calculator",))):
         pass
     elapsed = time.perf_counter() - started
     store.close()

@@ -141,7 +141,7 @@ def test_the_task_list_shows_created_and_reordered_tasks_by_name(tmp_path: Path)
 
     from agent.cli.html_report import render
     from agent.cli.report_model import run_view
-    from agent.tasks import ObjectiveRunner, RunStore
+    from agent.tasks import ObjectiveRunner, ObjectiveStore
 
     created: list[str] = []
 
@@ -150,7 +150,7 @@ def test_the_task_list_shows_created_and_reordered_tasks_by_name(tmp_path: Path)
         return ["check the weather"] if len(created) == 1 else []
 
     script = ObjectiveScript(plan=["book the flights", "find a hotel"], create=create, order=lambda r: [3, 2])
-    store = RunStore(tmp_path / "runs.sqlite3")
+    store = ObjectiveStore(tmp_path / "runs.sqlite3")
     events = list(ObjectiveRunner(model=script.model(), store=store).run("plan a trip"))
     view = run_view(store, events[0].run_id)  # type: ignore[attr-defined]
     titles = [c.title for c in view.changes]

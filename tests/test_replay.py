@@ -13,7 +13,7 @@ from helpers.recorded import OBJECTIVE, agent, agent_env, make_model, record_run
 from agent.agent import Agent
 from agent.cli.setup import installed
 from agent.replay import NotReplayable, ReplayModel, replay
-from agent.tasks import ObjectiveFinished, ObjectiveRunner, RunOptions, RunStore
+from agent.tasks import ObjectiveFinished, ObjectiveOptions, ObjectiveRunner, ObjectiveStore
 from agent.tasks.recording import MODEL_OUTPUT
 from agent.tools import tool
 
@@ -26,10 +26,10 @@ def Calculator(expression: str) -> str:
     return "42"
 
 
-def stored_run(tmp_path: Path) -> tuple[RunStore, str]:
-    store = RunStore(tmp_path / "runs.sqlite3")
+def stored_run(tmp_path: Path) -> tuple[ObjectiveStore, str]:
+    store = ObjectiveStore(tmp_path / "runs.sqlite3")
     runner = ObjectiveRunner(model=make_model(), store=store, tools=installed())
-    events = list(runner.run(OBJECTIVE, options=RunOptions(tools=("Calculator",))))
+    events = list(runner.run(OBJECTIVE, options=ObjectiveOptions(tools=("Calculator",))))
     return store, events[0].run_id  # type: ignore[attr-defined]
 
 
@@ -74,9 +74,9 @@ def test_replay_model_from_run_plays_back_every_output(tmp_path: Path) -> None:
     assert model.name == "recorded-objective" and model.capabilities.structured == ("json_schema",)
     assert len(model.outputs) == 10
     assert model.outputs[1].text == "The total is [Calculator(120 + 80.5)" and model.outputs[1].task_id == 1
-    fresh = RunStore(tmp_path / "again.sqlite3")
+    fresh = ObjectiveStore(tmp_path / "again.sqlite3")
     runner = ObjectiveRunner(model=model, store=fresh, tools=installed())
-    events = list(runner.run(OBJECTIVE, options=RunOptions(tools=("Calculator",))))
+    events = list(runner.run(OBJECTIVE, options=ObjectiveOptions(tools=("Calculator",))))
     again = events[-1]
     assert isinstance(again, ObjectiveFinished)
     assert again.answer == store.run(run_id).answer
@@ -99,7 +99,7 @@ def test_a_replay_that_asks_for_more_than_was_recorded_fails_at_the_answer(tmp_p
     store, run_id = stored_run(tmp_path)
     edit_events(store.path, run_id, "DELETE FROM events WHERE seq = (SELECT MAX(seq) FROM events "
                 "WHERE type = ? AND run_id = ?2) AND run_id = ?2", MODEL_OUTPUT)
-    report = replay(RunStore(store.path), run_id, tools=installed())
+    report = replay(ObjectiveStore(store.path), run_id, tools=installed())
     assert not report.matches
     assert report.divergences[-1].where == "the answer"
     assert "'failed'" in report.divergences[-1].replayed and report.requests == 10
@@ -114,7 +114,7 @@ def test_a_run_stored_without_model_outputs_is_readable_but_not_replayable(tmp_p
     assert done.returncode == 1 and "keeps no model outputs" in done.stderr and "Traceback" not in done.stderr
     assert agent(env, "show", run_id).returncode == 0
     with pytest.raises(NotReplayable):
-        ReplayModel.from_run(RunStore(tmp_path / "home" / "runs.sqlite3"), run_id)
+        ReplayModel.from_run(ObjectiveStore(tmp_path / "home" / "runs.sqlite3"), run_id)
 
 
 def test_an_agent_alone_can_run_on_replayed_outputs(tmp_path: Path) -> None:

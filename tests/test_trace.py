@@ -22,21 +22,21 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from agent.cli.setup import installed
-from agent.tasks import ObjectiveRunner, RunOptions, RunStore
+from agent.tasks import ObjectiveOptions, ObjectiveRunner, ObjectiveStore
 from agent.tasks.recording import MODEL_OUTPUT
 from agent.trace import Spans
 
 pytestmark = pytest.mark.timeout(120)
 
 
-def traced_run(tmp_path: Path, *, capture: bool) -> tuple[list[ReadableSpan], RunStore, str]:
+def traced_run(tmp_path: Path, *, capture: bool) -> tuple[list[ReadableSpan], ObjectiveStore, str]:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    store = RunStore(tmp_path / "runs.sqlite3")
+    store = ObjectiveStore(tmp_path / "runs.sqlite3")
     runner = ObjectiveRunner(model=make_model(), store=store, tools=installed(),
                              observers=[Spans(provider.get_tracer("test"), capture_content=capture)])
-    events = list(runner.run(OBJECTIVE, options=RunOptions(tools=("Calculator",))))
+    events = list(runner.run(OBJECTIVE, options=ObjectiveOptions(tools=("Calculator",))))
     return list(exporter.get_finished_spans()), store, events[0].run_id  # type: ignore[attr-defined]
 
 
@@ -184,9 +184,9 @@ def test_a_run_left_unfinished_still_ends_its_spans(tmp_path: Path) -> None:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    runner = ObjectiveRunner(model=make_model(), store=RunStore(tmp_path / "runs.sqlite3"), tools=installed(),
+    runner = ObjectiveRunner(model=make_model(), store=ObjectiveStore(tmp_path / "runs.sqlite3"), tools=installed(),
                              observers=[Spans(provider.get_tracer("test"))])
-    events = runner.run(OBJECTIVE, options=RunOptions(tools=("Calculator",)))
+    events = runner.run(OBJECTIVE, options=ObjectiveOptions(tools=("Calculator",)))
     for event in events:
         if type(event).__name__ == "TaskStarted":
             break

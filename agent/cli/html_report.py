@@ -12,7 +12,7 @@ from pathlib import Path
 
 from agent.cli.report_model import Change, RunView, TaskView, run_view
 from agent.events import CallRecord, Spliced
-from agent.tasks.store import RunStore
+from agent.tasks.store import ObjectiveStore
 
 STYLE = """
 :root { --model: #4f7cff; --tool: #f0a33a; --ok: #1f8f4e; --err: #c93434; --ink: #1d2330; --dim: #6b7280; }
@@ -52,7 +52,7 @@ details.call[open] > .detail { display: block; }
 """
 
 
-def write_report(store: RunStore, run_id: str, path: Path) -> Path:
+def write_report(store: ObjectiveStore, run_id: str, path: Path) -> Path:
     page = render(run_view(store, run_id))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")

@@ -9,10 +9,10 @@ from dataclasses import asdict
 from rich.console import Console
 
 from agent.cli.exits import EXIT_DONE, EXIT_FAILED
-from agent.tasks.store import RunStore
+from agent.tasks.store import ObjectiveStore
 
 
-def cmd_replay(args: argparse.Namespace, out: Console, err: Console, store: RunStore) -> int:
+def cmd_replay(args: argparse.Namespace, out: Console, err: Console, store: ObjectiveStore) -> int:
     from agent.cli.setup import installed
     from agent.replay import replay
     from agent.trace.setup import observers_from_env

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.events import CallRecord, Part, Spliced, parts_of
-from agent.tasks.models import RunRecord
 from agent.tasks.recording import MODEL_OUTPUT
-from agent.tasks.store import RunStore
+from agent.tasks.state import ObjectiveRecord
+from agent.tasks.store import ObjectiveStore
 
 
 @dataclass
@@ -50,7 +50,7 @@ class Change:
 
 @dataclass
 class RunView:
-    run: RunRecord
+    run: ObjectiveRecord
     tasks: list[TaskView]
     changes: list[Change]
     planning_seconds: float = 0.0
@@ -86,7 +86,7 @@ def result_parts(result: Mapping[str, Any]) -> tuple[Part, ...]:
     return parts_of(str(result.get("text", "")))
 
 
-def run_view(store: RunStore, run_id: str) -> RunView:
+def run_view(store: ObjectiveStore, run_id: str) -> RunView:
     run = store.run(run_id)
     views = {t.id: TaskView(t.id, t.text, t.status.value, detail=t.detail) for t in store.tasks(run.id)}
     view = RunView(run, list(views.values()), [])

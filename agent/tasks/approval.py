@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from agent.errors import ToolError
-from agent.tasks.models import Approve
+from agent.tasks.state import Approve
 from agent.settings import DEFAULTS
 from agent.tools import Tool
 
@@ -18,6 +18,14 @@ DECLINED = "the user declined this call"
 APPROVAL_SECONDS = 600.0
 """Added to a wrapped tool's time limit: the time the user may take to answer."""
 PYTHON_TOOLS = frozenset({"python"})
+
+
+def chosen_tools(tools: list[Tool], names: Iterable[str] | None) -> list[Tool]:
+    """The `tools` named in `names` (any case); all of them when `names` is None."""
+    if names is None:
+        return tools
+    wanted = {n.casefold() for n in names}
+    return [t for t in tools if t.name.casefold() in wanted]
 
 
 def needs_approval(tool: Tool, policy: Approve) -> bool:

@@ -17,7 +17,7 @@ from typing import Any, Protocol, cast
 
 from agent.errors import ContextOverflow, ModelError
 from agent.models.base import Capabilities, Completion, FinishReason, Model, Profile, Recipe, Request, Usage
-from agent.tasks.events import ObjectiveEvent, RunStarted, TaskFinished, TaskStarted
+from agent.tasks.events import ObjectiveEvent, ObjectiveStarted, TaskFinished, TaskStarted
 
 MODEL_OUTPUT = "model_output"
 MODEL_INFO = "model_info"
@@ -179,12 +179,21 @@ class Recorder:
         for observer in self.observers:
             observer.close()
 
+    def watch(self, events: Iterator[ObjectiveEvent]) -> Iterator[ObjectiveEvent]:
+        """`events`, each told to the observers as it passes; closed when they end or are left."""
+        try:
+            for event in events:
+                self.event(event)
+                yield event
+        finally:
+            self.close()
+
     def model(self, inner: Model) -> Model:
         self._model = inner
         return _RecordingModel(inner, self)
 
     def event(self, event: ObjectiveEvent) -> None:
-        if isinstance(event, RunStarted) and self._model is not None:
+        if isinstance(event, ObjectiveStarted) and self._model is not None:
             self.pending.append({"type": MODEL_INFO, "name": self._model.name,
                        "capabilities": capabilities_json(self._model.capabilities)})
         if isinstance(event, TaskStarted):

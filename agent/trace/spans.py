@@ -23,7 +23,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from agent.events import CallFinished, CallStarted
 from agent.models.base import Model, Request
 from agent.tasks.events import (
-    Judged, Notice, ObjectiveEvent, ObjectiveFinished, RunStarted, TaskFinished, TaskOutput, TasksCreated,
+    Judged, Notice, ObjectiveEvent, ObjectiveFinished, ObjectiveStarted, TaskFinished, TaskOutput, TasksCreated,
     TasksPlanned, TasksReordered, TaskStarted,
 )
 from agent.tasks.recording import ModelOutput
@@ -63,7 +63,7 @@ class Spans:
         return trace.set_span_in_context(span) if span is not None else None
 
     def event(self, event: ObjectiveEvent) -> None:
-        if isinstance(event, RunStarted):
+        if isinstance(event, ObjectiveStarted):
             self._started(event)
         elif isinstance(event, TaskStarted):
             task = event.task
@@ -89,7 +89,7 @@ class Spans:
         elif isinstance(event, ObjectiveFinished):
             self._finished(event)
 
-    def _started(self, event: RunStarted) -> None:
+    def _started(self, event: ObjectiveStarted) -> None:
         attributes: dict[str, Any] = {
             "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": AGENT_NAME,
             "gen_ai.conversation.id": event.run_id, "gen_ai.request.model": event.model,
