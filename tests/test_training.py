@@ -13,6 +13,7 @@ import pytest
 
 from agent.errors import ConfigError
 from agent.models.catalog import list_models, model_path, resolve_model
+from agent.models.llama_cpu import plain_buffers
 from agent.training import (EpochFinished, SamplingConfig, SamplingFinished, TrainConfig, TrainingFinished,
                             UnsupportedModel, train)
 from agent.training.fit import Checkpoint
@@ -70,6 +71,7 @@ def test_the_tuned_model_resolves_through_the_catalog_and_generates(
     assert "tiny-tools" in [m.name for m in list_models()]
     model = resolve_model("tiny-tools")
     assert model.name == "tiny-tools"
+    plain_buffers()
     llm = llama_cpp.Llama(model_path=str(path), n_ctx=256, verbose=False, n_threads=1)
     out = llm.create_completion("Question: A box holds 12 eggs. How many eggs are in 5 boxes?\nAnswer:",
                                 max_tokens=8, temperature=0.0)

@@ -33,6 +33,7 @@ import llama_cpp
 import numpy as np
 
 from agent.errors import ConfigError, UserError
+from agent.models.llama_cpu import plain_buffers
 from agent.models.llama_sampling import Vocab
 from agent.models.llama_states import (
     SavedState, StateCache, StateStats, Tokens, as_tokens, capture, common_prefix, restore,
@@ -82,6 +83,8 @@ class Engine:
     def __init__(self, path: Path, options: EngineOptions) -> None:
         from llama_cpp import Llama
         from llama_cpp._utils import suppress_stdout_stderr
+
+        plain_buffers()
 
         threads = options.threads()
         self.path = path

@@ -9,6 +9,7 @@ import llama_cpp
 import numpy as np
 
 from agent.models.catalog import model_path
+from agent.models.llama_cpu import plain_buffers
 
 
 class LlamaScorer:
@@ -18,6 +19,7 @@ class LlamaScorer:
 
     def __init__(self, path: str | PathLike[str], *, n_ctx: int = 2048, n_threads: int | None = None) -> None:
         self.n_ctx = n_ctx
+        plain_buffers()
         self._llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, logits_all=True, verbose=False,
                                     n_threads=n_threads)
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import llama_cpp
 
+from agent.models.llama_cpu import plain_buffers
 from agent.training import native
 from agent.training.plan import FitPlan
 
@@ -70,6 +71,7 @@ def check_architecture(path: Path) -> str:
     `UnsupportedArchitecture` for one that cannot be trained."""
     from llama_cpp._utils import suppress_stdout_stderr
 
+    plain_buffers()
     params = llama_cpp.llama_model_default_params()
     params.vocab_only = True
     with suppress_stdout_stderr(disable=False):  # llama.cpp's load notes stay off the caller's terminal
@@ -86,6 +88,7 @@ def check_architecture(path: Path) -> str:
 
 
 def load_model(path: Path) -> Any:
+    plain_buffers()
     params = llama_cpp.llama_model_default_params()
     params.load_mode = LLAMA_LOAD_MODE_NONE  # a memory-mapped model segfaults in the AdamW step
     model = llama_cpp.llama_model_load_from_file(str(path).encode(), params)

@@ -11,6 +11,8 @@ from typing import Any
 import llama_cpp
 import numpy as np
 
+from agent.models.llama_cpu import plain_buffers
+
 
 class PrefixLlama:
     """A llama.cpp model with logits for every position that evaluates only the tokens
@@ -18,6 +20,7 @@ class PrefixLlama:
 
     def __init__(self, path: str | PathLike[str], *, n_ctx: int = 1024, threads: int = 1) -> None:
         self.n_ctx = n_ctx
+        plain_buffers()
         self.llm: Any = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_batch=256, logits_all=True,
                                         verbose=False, n_threads=threads, n_threads_batch=threads)
         self.evaluated = 0

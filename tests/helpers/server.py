@@ -19,6 +19,10 @@ import pytest
 
 from agent.models.catalog import model_path
 
+SERVE = ("import runpy; from agent.models.llama_cpu import plain_buffers; plain_buffers(); "
+         "runpy.run_module('llama_cpp.server', run_name='__main__', alter_sys=True)")
+"""`python -m llama_cpp.server`, with the weights in plain buffers on a CPU with AMX."""
+
 TOOLS_FORMAT = "chatml-function-calling"
 """llama-cpp-python's chat format with function calling for ChatML models (SmolLM2 is one)."""
 
@@ -34,7 +38,7 @@ def llama_server(log_dir: Path, *, chat_format: str | None = None, n_ctx: int = 
     """The server's base URL while it runs; stopped on leaving."""
     port = free_port()
     log = log_dir / "server.log"
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path("smollm2-135m")),
+    command = [sys.executable, "-c", SERVE, "--model", str(model_path("smollm2-135m")),
                "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx), "--verbose", "False"]
     if chat_format is not None:
         command += ["--chat_format", chat_format]
