@@ -20,9 +20,9 @@ if TYPE_CHECKING:
 
 STATUS_STYLE = {
     TaskStatus.PENDING: "dim", TaskStatus.RUNNING: "bold yellow",
-    TaskStatus.DONE: "green", TaskStatus.FAILED: "bold red",
+    TaskStatus.DONE: "green", TaskStatus.FAILED: "bold red", TaskStatus.CUT_OFF: "yellow",
 }
-STATUS_MARK = {TaskStatus.PENDING: "·", TaskStatus.DONE: "✓", TaskStatus.FAILED: "✗"}
+STATUS_MARK = {TaskStatus.PENDING: "·", TaskStatus.DONE: "✓", TaskStatus.FAILED: "✗", TaskStatus.CUT_OFF: "…"}
 
 
 def tasks_table(tasks: Sequence[Task], *, spinner: Spinner | None = None, title: str | None = "Tasks") -> Table:
@@ -104,6 +104,12 @@ def footer(model: str, totals: Totals, *, elapsed: float, extra_tokens: int = 0)
     if totals.cost:
         parts.append(f"${totals.cost:.4f}")
     return Text("  ·  ".join(parts), style="dim")
+
+
+def judged_line(done: bool, reason: str) -> str:
+    """The done-check's verdict, with its reason when it gave one."""
+    verdict = f"done? {'yes' if done else 'no'}"
+    return f"{verdict}: {reason}" if reason.strip() else verdict
 
 
 def answer_view(answer: str) -> RenderableType:

@@ -15,6 +15,9 @@ class TaskStatus(str, Enum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    CUT_OFF = "cut_off"
+    """Stopped by the run's time budget before it finished; it runs again from its start
+    when the run is resumed with more time."""
 
 
 class RunStatus(str, Enum):

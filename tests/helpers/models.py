@@ -3,8 +3,9 @@ and the final answer apart and answers each from a function, counting what it wa
 
 `make_model` is a factory for the CLI's `python:MODULE:FACTORY` model specs; it reads
 `INTERLEAF_TEST_LOG` (a file that gets one line per task execution) and
-`INTERLEAF_TEST_DELAY` (seconds each task takes) and `INTERLEAF_TEST_CALL` (a call each
-task's text makes, e.g. `[Calendar()]`)."""
+`INTERLEAF_TEST_DELAY` (seconds each task takes), `INTERLEAF_TEST_CALL` (a call each
+task's text makes, e.g. `[Calendar()]`), `INTERLEAF_TEST_AFTER_CALL` (seconds a task takes
+after its call) and `INTERLEAF_TEST_ANSWER` (the final answer the model writes)."""
 
 from __future__ import annotations
 
@@ -57,7 +58,9 @@ class ObjectiveScript:
     order: Callable[[Request], list[int]] | None = None
     execute: Callable[[str], str] = lambda task: f"Result of {task}."
     answer: str = "The final answer."
-    carry_on: str = " Done."
+    reason: str = "checked"
+    """The reason the done-check gives."""
+    carry_on: str | Callable[[], str] = " Done."
     """The reply once a task's text already holds a completed call."""
     asked: Counter[str] = field(default_factory=Counter)
     executed: list[str] = field(default_factory=list)
@@ -70,7 +73,7 @@ class ObjectiveScript:
         if step == "create":
             return json.dumps({"tasks": self.create(request)})
         if step == "judge":
-            return json.dumps({"done": self.judge(request), "reason": "checked"})
+            return json.dumps({"done": self.judge(request), "reason": self.reason})
         if step == "prioritise":
             ids = [int(m) for m in re.findall(r"^(\d+)\. ", request.prompt.user, re.MULTILINE)]
             return json.dumps({"order": self.order(request) if self.order else ids})
@@ -78,7 +81,7 @@ class ObjectiveScript:
             return self.answer
         task = task_of(request)
         if request.prompt.assistant:
-            return self.carry_on
+            return self.carry_on() if callable(self.carry_on) else self.carry_on
         self.executed.append(task)
         return self.execute(task)
 
@@ -107,8 +110,15 @@ def make_model() -> FunctionModel:
         proposed["n"] += 1
         return [f"extra task number {proposed['n']} about {chr(96 + proposed['n']) * 5}"]
 
+    after_call = float(os.environ.get("INTERLEAF_TEST_AFTER_CALL", "0"))
+
+    def carry_on() -> str:
+        time.sleep(after_call)
+        return " Done."
+
     script = ObjectiveScript(plan=["book the flights", "find a hotel", "list the museums", "pack the bags"],
-                             create=create, execute=execute)
+                             create=create, execute=execute, carry_on=carry_on,
+                             answer=os.environ.get("INTERLEAF_TEST_ANSWER", "The final answer."))
     return script.model()
 
 
