@@ -14,6 +14,7 @@ from rich.console import Console, RenderableType
 from rich.live import Live
 from rich.markdown import Markdown
 
+from agent.cli.render import judged_line
 from agent.cli.view import RunView
 from agent.events import CallFinished
 from agent.tasks.context import clip
@@ -148,7 +149,7 @@ def plain_lines(event: ObjectiveEvent) -> list[str]:
     if isinstance(event, TaskFinished):
         return [f"task {event.task.id} {event.task.status.value}: {clip(event.task.result, 300)}"]
     if isinstance(event, Judged):
-        return [f"done? {'yes' if event.done else 'no'}: {event.reason}"]
+        return [judged_line(event.done, event.reason)]
     if isinstance(event, TasksCreated):
         added = "; ".join(f"{t.id}. {t.text}" for t in event.tasks)
         return [f"new tasks: {added}" if added else "no new tasks"]

@@ -10,7 +10,7 @@ from rich.panel import Panel
 from rich.spinner import Spinner
 from rich.text import Text
 
-from agent.cli.render import call_text, footer, record_text, tail, tasks_table
+from agent.cli.render import call_text, footer, judged_line, record_text, tail, tasks_table
 from agent.events import CallFinished, CallStarted, RunFinished, TextDelta
 from agent.tasks.events import (
     AnswerDelta, Judged, Notice, ObjectiveEvent, ObjectiveFinished, RunStarted, TaskFinished, TaskOutput,
@@ -65,7 +65,7 @@ class RunView:
                 if task_id in self.tasks:
                     self.tasks[task_id] = replace(self.tasks[task_id], position=10_000 + n)
         elif isinstance(event, Judged):
-            self.notes.append(f"done? {'yes' if event.done else 'no'}: {event.reason}")
+            self.notes.append(judged_line(event.done, event.reason))
         elif isinstance(event, Notice):
             self.notes.append(event.message)
         elif isinstance(event, AnswerDelta):
