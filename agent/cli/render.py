@@ -97,10 +97,12 @@ def format_seconds(seconds: float) -> str:
     return f"{minutes}:{secs:02d}" if minutes < 60 else f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
 
 
-def footer(model: str, totals: Totals, *, elapsed: float, extra_tokens: int = 0) -> Text:
+def footer(model: str, totals: Totals, *, elapsed: float, extra_tokens: int = 0, extra_calls: int = 0) -> Text:
+    """The run's totals, with the tokens and calls counted since they were saved."""
     tokens = totals.prompt_tokens + totals.completion_tokens + extra_tokens
     parts = [f"model {model}", f"tokens {tokens:,} ({totals.completion_tokens + extra_tokens:,} out)",
-             f"calls {totals.tool_calls}", f"tasks {totals.tasks_run}", f"elapsed {format_seconds(elapsed)}"]
+             f"calls {totals.tool_calls + extra_calls}", f"tasks {totals.tasks_run}",
+             f"elapsed {format_seconds(elapsed)}"]
     if totals.cost:
         parts.append(f"${totals.cost:.4f}")
     return Text("  ·  ".join(parts), style="dim")

@@ -223,7 +223,8 @@ class _Session:
     def execute(self, task: Task) -> Generator[ObjectiveEvent, None, Task]:
         with self.store.transaction():
             self.store.update_task(self.id, task.id, status=TaskStatus.RUNNING, attempts=task.attempts + 1)
-            started = self.emit(TaskStarted(replace(task, status=TaskStatus.RUNNING, attempts=task.attempts + 1)))
+            running = replace(task, status=TaskStatus.RUNNING, attempts=task.attempts + 1)
+            started = self.emit(TaskStarted(running, self.totals.snapshot()))
         yield started
         context = results_context(self.store.tasks(self.id), max_chars=self.limits.context_chars)
         prompt = task.text if self.options.single else task_prompt(self.record.objective, task, context)

@@ -4,8 +4,9 @@ and the final answer apart and answers each from a function, counting what it wa
 `make_model` is a factory for the CLI's `python:MODULE:FACTORY` model specs; it reads
 `INTERLEAF_TEST_LOG` (a file that gets one line per task execution) and
 `INTERLEAF_TEST_DELAY` (seconds each task takes), `INTERLEAF_TEST_CALL` (a call each
-task's text makes, e.g. `[Calendar()]`), `INTERLEAF_TEST_AFTER_CALL` (seconds a task takes
-after its call) and `INTERLEAF_TEST_ANSWER` (the final answer the model writes)."""
+task's text makes, e.g. `[Calendar()]`), `INTERLEAF_TEST_GATE` (a file whose existence a
+task waits for after its call, at most a minute) and `INTERLEAF_TEST_ANSWER` (the final
+answer the model writes)."""
 
 from __future__ import annotations
 
@@ -110,10 +111,13 @@ def make_model() -> FunctionModel:
         proposed["n"] += 1
         return [f"extra task number {proposed['n']} about {chr(96 + proposed['n']) * 5}"]
 
-    after_call = float(os.environ.get("INTERLEAF_TEST_AFTER_CALL", "0"))
+    gate = os.environ.get("INTERLEAF_TEST_GATE", "")
 
     def carry_on() -> str:
-        time.sleep(after_call)
+        waited = 0.0
+        while gate and not os.path.exists(gate) and waited < 60:
+            time.sleep(0.05)
+            waited += 0.05
         return " Done."
 
     script = ObjectiveScript(plan=["book the flights", "find a hotel", "list the museums", "pack the bags"],
