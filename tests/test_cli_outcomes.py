@@ -91,3 +91,31 @@ def test_an_answer_that_keeps_to_what_ran_is_the_models(env: dict[str, str]) -> 
                  INTERLEAF_TEST_ANSWER="Fly on Monday and sleep at the Hotel Lisboa.")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "Fly on Monday and sleep at the Hotel Lisboa."
+
+
+def test_export_keeps_answers_a_check_backs_and_says_what_it_does(env: dict[str, str]) -> None:
+    model = ("--model", MODEL, "--single")
+    used = agent(env, "run", "count the guests", *model, "--tools", "Calculator",
+                 INTERLEAF_TEST_CALL="[Calculator(3 + 4)]", INTERLEAF_TEST_CARRY=" So 7 people.")
+    guessed = agent(env, "run", "guess the weather", *model, "--tools", "")
+    failed = agent(env, "run", "price the food", *model, "--tools", "Calculator",
+                   INTERLEAF_TEST_CALL="[Calculator(1/0)]", INTERLEAF_TEST_CARRY=" So 7 people.")
+    assert [r.returncode for r in (used, guessed, failed)] == [0, 0, 0], failed.stderr
+    pairs = agent(env, "export", "pairs")
+    assert pairs.returncode == 0, pairs.stderr
+    lines = [json.loads(line) for line in pairs.stdout.splitlines()]
+    assert [(p["instruction"], p["calls"]) for p in lines] == [("count the guests", 1)], lines
+    assert "[Calculator(3 + 4) → 7] So 7 people." in lines[0]["output"]
+    assert "1 pairs" in pairs.stderr
+
+
+@pytest.mark.model
+def test_export_calls_tells_what_it_is_doing(env: dict[str, str]) -> None:
+    agent(env, "run", "count the guests", "--model", MODEL, "--single", "--tools", "Calculator",
+          INTERLEAF_TEST_CALL="[Calculator(3 + 4)]", INTERLEAF_TEST_CARRY=" So 7 people.")
+    judged = agent(env, "export", "calls", "--tau", "-100")
+    assert judged.returncode == 0, judged.stderr
+    assert json.loads(judged.stdout)["calls"][0]["kept"] is True
+    said = judged.stderr.splitlines()
+    assert said[0] == "loading smollm2-135m to score the calls…"
+    assert "judged 1/1 answers (1 of 1 calls kept)" in said and said[-1].startswith("done: 1 of 1")

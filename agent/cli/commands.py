@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from agent.cli.output import JsonOutput, LiveOutput, Output, PlainOutput, QuietOutput
     from agent.cli.render import RUN_COLUMNS, run_detail, run_rows, runs_table, tools_table
     from agent.cli.setup import check_environment, installed, load_model, model_spec, select_tools
-    from agent.finetune import judged_text, stored_pairs, to_jsonl
     from agent.models import DEFAULT_MODEL, MODEL_ENV, list_models
     from agent.models.base import Recipe
     from agent.models.catalog import ModelInfo, model_file, model_profile
@@ -294,20 +293,9 @@ def cmd_eval(args: argparse.Namespace, consoles: Consoles) -> int:
 
 
 def cmd_export(args: argparse.Namespace, consoles: Consoles) -> int:
-    from agent.finetune import judged_text, stored_pairs, to_jsonl
+    from agent.cli.export import cmd_export as export
 
-    store = open_store(args.home)
-    if args.kind == "pairs":
-        lines = to_jsonl(stored_pairs(store))
-    else:
-        from agent.models.llama_scorer import LlamaScorer
-
-        scorer = LlamaScorer.named(args.model)
-        texts = [p.output for p in stored_pairs(store) if p.calls]
-        lines = (json.dumps(judged_text(text, scorer, tau=args.tau), ensure_ascii=False) for text in texts)
-    for line in lines:
-        consoles.out.print(line, markup=False, highlight=False, soft_wrap=True)
-    return 0
+    return export(args, consoles)
 
 
 def cmd_train(args: argparse.Namespace, consoles: Consoles) -> int:
