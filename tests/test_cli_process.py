@@ -64,6 +64,9 @@ def test_a_failing_model_exits_1_and_a_finished_run_0(env: dict[str, str]) -> No
 
 def test_configuration_mistakes_fail_at_start(env: dict[str, str], tmp_path: Path) -> None:
     one_line_error(agent(env, "run", "x", "--model", "missing.gguf"), 1, "no model file missing.gguf: it does not exist")
+    (tmp_path / "corrupt.gguf").write_bytes(b"\x00not a model" * 100)
+    one_line_error(agent(env, "run", "x", "--model", str(tmp_path / "corrupt.gguf")), 1,
+                   "corrupt.gguf is not a GGUF model file")
     one_line_error(agent({**env, "INTERLEAF_SEARCH": "bogus"}, "run", "x", "--model", MODEL), 1,
                    "$INTERLEAF_SEARCH must be one of web, local, auto; got 'bogus'")
     assert not (tmp_path / "home" / "runs.sqlite3").exists()
