@@ -119,3 +119,13 @@ def test_export_calls_tells_what_it_is_doing(env: dict[str, str]) -> None:
     said = judged.stderr.splitlines()
     assert said[0] == "loading smollm2-135m to score the calls…"
     assert "judged 1/1 answers (1 of 1 calls kept)" in said and said[-1].startswith("done: 1 of 1")
+
+
+def test_a_budget_spent_before_any_task_ran_says_so_and_how_to_go_on(env: dict[str, str]) -> None:
+    stopped = agent(env, "run", "plan a trip", "--model", MODEL, "--tools", "", "--max-tokens", "1")
+    run_id = last_run(env)
+    assert stopped.returncode == 1
+    assert stopped.stderr.startswith("agent: no task ran before the run stopped (max_tokens: "), stopped.stderr
+    assert stopped.stderr.rstrip().endswith(f"raise the limit to go on: agent resume {run_id} --max-tokens N")
+    resumed = agent(env, "resume", run_id, "--max-tokens", "100000", "--max-tasks", "1", "--quiet")
+    assert resumed.returncode == 0 and resumed.stdout.strip() == "The final answer.", resumed.stderr

@@ -21,7 +21,9 @@ from rich.markup import escape
 
 if TYPE_CHECKING:
     from agent.cli.approval import prompt_approval
-    from agent.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, cut_off_hint, exit_code, failure_reason
+    from agent.cli.exits import (
+        EXIT_FAILED, EXIT_INTERRUPTED, cut_off_hint, exit_code, failure_hint, failure_reason,
+    )
     from agent.cli.limits import apply_limits
     from agent.cli.output import JsonOutput, LiveOutput, Output, PlainOutput, QuietOutput
     from agent.cli.render import RUN_COLUMNS, run_detail, run_rows, runs_table, tools_table
@@ -114,8 +116,10 @@ def cmd_resume(args: argparse.Namespace, consoles: Consoles) -> int:
 
 
 def drive(runner: ObjectiveRunner, run_id: str, output: Output, consoles: Consoles) -> int:
-    from agent.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, cut_off_hint, exit_code, failure_reason
-    from agent.tasks import ObjectiveFinished, RunStatus
+    from agent.cli.exits import (
+        EXIT_FAILED, EXIT_INTERRUPTED, cut_off_hint, exit_code, failure_hint, failure_reason,
+    )
+    from agent.tasks import ObjectiveFinished
 
     last: ObjectiveFinished | None = None
     try:
@@ -128,13 +132,10 @@ def drive(runner: ObjectiveRunner, run_id: str, output: Output, consoles: Consol
         last = None
     tasks = runner.store.tasks(run_id)
     code = exit_code(last, tasks)
-    cut_off = cut_off_hint(run_id, tasks)
     if last is not None and code == EXIT_FAILED:
-        hint = f"; if the cause can be fixed, resume it with: agent resume {run_id}" \
-            if last.status is RunStatus.FAILED else f"; {cut_off or f'`agent show {run_id}` shows the tasks'}"
-        consoles.err.print(f"agent: {failure_reason(last, tasks)}{hint}",
+        consoles.err.print(f"agent: {failure_reason(last, tasks)}; {failure_hint(last, tasks, run_id)}",
                            markup=False, highlight=False, soft_wrap=True)
-    elif last is not None and cut_off:
+    elif last is not None and cut_off_hint(run_id, tasks):
         consoles.err.print(f"agent: {cut_off_hint(run_id, tasks, named=True)}", markup=False, highlight=False,
                            soft_wrap=True)
     elif code == EXIT_INTERRUPTED:

@@ -45,7 +45,23 @@ def failure_reason(last: ObjectiveFinished, tasks: Sequence[Task]) -> str:
         return f"no task finished with a result ({shown}{more})"
     if not tasks:
         return "no task finished with a result: the plan had no task"
+    if all(t.status is TaskStatus.PENDING for t in tasks):
+        return f"no task ran before the run stopped ({last.stop_reason.value}: {last.detail})"
     return "no task finished with a result: every task wrote nothing"
+
+
+def failure_hint(last: ObjectiveFinished, tasks: Sequence[Task], run_id: str) -> str:
+    """What the user can do about a failed run, in a clause."""
+    from agent.cli.limits import LIMIT_FLAGS
+
+    if last.status is RunStatus.FAILED:
+        return f"if the cause can be fixed, resume it with: agent resume {run_id}"
+    flag = LIMIT_FLAGS.get(last.stop_reason.value)
+    if cut_off_hint(run_id, tasks):
+        return cut_off_hint(run_id, tasks)
+    if flag and any(t.status is TaskStatus.PENDING for t in tasks):
+        return f"raise the limit to go on: agent resume {run_id} {flag} N"
+    return f"`agent show {run_id}` shows the tasks"
 
 
 def cut_off_hint(run_id: str, tasks: Sequence[Task], *, named: bool = False) -> str:
