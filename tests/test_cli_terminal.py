@@ -87,6 +87,11 @@ def test_json_announces_a_call_that_waits_for_approval(tmp_path: Path) -> None:
     assert ended(child) == 0
 
 
+def styled(text: str) -> str:
+    """A pattern for `text` as the terminal shows it, styles switching anywhere in it."""
+    return r"(?:\x1b\[[\d;]*m)*".join(re.escape(c) for c in text)
+
+
 FOOTER = re.compile(r"tokens ([\d,]+) \(([\d,]+) out\)  ·  calls (\d+)  ·  tasks (\d+)")
 
 
@@ -105,9 +110,12 @@ def test_the_footer_counts_calls_and_tokens_as_they_happen_and_ends_at_the_saved
     live_out = int(child.match.group(2).replace(",", ""))
     assert live_out > json.loads(saved)["completion_tokens"]  # the task's text so far counts
     gate.touch()
+    # What each task wrote stays on the screen once the view closes (its last frame is above).
+    child.expect(styled("1. Result of book the flights: [Calendar() → Today is"))
+    shown = child.before
+    child.expect(styled("2. Result of find a hotel"))
     child.expect(r"· run ([0-9a-f]{8})")
     run_id = child.match.group(1)
-    shown = child.before
     assert ended(child) == 0
     last = FOOTER.findall(shown)[-1]
     listed = subprocess.run([AGENT, "show", run_id, "--json"], capture_output=True, text=True, timeout=60,
