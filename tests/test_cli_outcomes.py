@@ -5,28 +5,19 @@ budget cut off is recorded as cut off and resumes; the final answer holds only w
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.cli import AGENT, MODEL, agent_env
 
-ROOT = Path(__file__).resolve().parent.parent
-AGENT = str(Path(sys.executable).parent / "agent")
-MODEL = "python:helpers.models:make_model"
 pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    values = dict(os.environ)
-    values.update({"INTERLEAF_HOME": str(tmp_path / "home"),
-                   "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)])})
-    for name in ("INTERLEAF_MODEL", "INTERLEAF_SEARCH", "INTERLEAF_TEST_DELAY", "INTERLEAF_TEST_CALL"):
-        values.pop(name, None)
-    return values
+    return agent_env(tmp_path, drop=("INTERLEAF_TEST_DELAY", "INTERLEAF_TEST_CALL"))
 
 
 def agent(env: dict[str, str], *argv: str, **extra: str) -> subprocess.CompletedProcess[str]:

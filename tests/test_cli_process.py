@@ -4,29 +4,18 @@ the documented exit code, never a traceback."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers.cli import AGENT, MODEL, agent_env
 
-ROOT = Path(__file__).resolve().parent.parent
-AGENT = str(Path(sys.executable).parent / "agent")
-MODEL = "python:helpers.models:make_model"
 pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    values = dict(os.environ)
-    values.update({
-        "INTERLEAF_HOME": str(tmp_path / "home"), "INTERLEAF_INDEX": str(tmp_path / "index.sqlite3"),
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)]),
-    })
-    for name in ("INTERLEAF_MODEL", "INTERLEAF_SEARCH"):
-        values.pop(name, None)
-    return values
+    return agent_env(tmp_path)
 
 
 def agent(env: dict[str, str], *argv: str | bytes, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
