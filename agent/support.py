@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from agent.events import CallRecord, Part, Spliced
+from agent.parts import CallRecord, Part, Spliced, from_data
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?")
 _WORD = re.compile(r"[^\W\d_]{4,}")
@@ -72,11 +72,14 @@ def _words(text: str) -> set[str]:
 
 
 def parts_from_json(data: Sequence[Any]) -> tuple[Part, ...]:
-    """The typed parts of a result as stored in a run's transcript."""
+    """The typed parts of a result as a run's transcript stores them (each call or
+    spliced value as its fields, or tagged by `kind` as `agent.parts.to_data` writes)."""
     parts: list[Part] = []
     for item in data:
         if isinstance(item, str):
             parts.append(item)
+        elif isinstance(item, Mapping) and "kind" in item:
+            parts.extend(from_data([item]))
         elif isinstance(item, Mapping) and "name" in item:
             parts.append(CallRecord(int(item.get("index", 0)), str(item["name"]), str(item.get("raw", "")),
                                     str(item.get("text", "")), item.get("arguments"), item.get("result"),
