@@ -13,9 +13,8 @@ from typing import IO, Any, Protocol, Self
 from rich.console import Console, RenderableType
 from rich.live import Live
 from rich.markdown import Markdown
-from rich.text import Text
 
-from agent.cli.render import highlight_calls, judged_line
+from agent.cli.render import judged_line, task_line
 from agent.cli.view import RunView
 from agent.events import CallFinished
 from agent.tasks.context import clip
@@ -91,12 +90,12 @@ class LiveOutput(_Base):
         for task in self.view.ordered_tasks():
             # What each task wrote stays on the screen (the live panel showed only the running one).
             if task.result.strip() and task.result.strip() != finished.answer.strip():
-                self.console.print(Text(f"{task.id}. ", style="bold").append_text(highlight_calls(task.result)))
+                self.console.print(task_line(task))
         if finished.answer and finished.status is RunStatus.FINISHED:
             self.console.rule("Answer", align="left")
             self.console.print(Markdown(finished.answer))
         self.console.print(f"{finished.stop_reason.value}: {finished.detail} · run {finished.run_id}",
-                           style="dim", markup=False)
+                           style="dim", markup=False, highlight=False)
 
     def handle(self, event: ObjectiveEvent) -> None:
         self.view.handle(event)

@@ -172,6 +172,11 @@ def runs_table(rows: Sequence[tuple[str, ...]], *, width: int) -> Table:
     return table
 
 
+def task_line(task: Task) -> Text:
+    """What a task wrote, after its number, calls highlighted."""
+    return Text(f"{task.id}. ", style="bold").append_text(highlight_calls(task_parts(task)))
+
+
 def run_detail(run: RunRecord, tasks: Sequence[Task]) -> RenderableType:
     head = Text(f"Run {run.id}", style="bold")
     head.append(f"  {run.status.value}")
@@ -181,7 +186,7 @@ def run_detail(run: RunRecord, tasks: Sequence[Task]) -> RenderableType:
     parts: list[RenderableType] = [head, Text(f"Objective: {run.objective}"), tasks_table(tasks, title=None)]
     for task in tasks:
         if task.result:
-            parts.append(Text(f"{task.id}. ", style="bold").append_text(highlight_calls(task_parts(task))))
+            parts.append(task_line(task))
     if run.answer:
         parts.append(answer_view(run.answer))
     t = run.totals
