@@ -24,10 +24,10 @@ from typing import Any, Protocol
 
 from agent.events import RunResult, StopReason
 from agent.markup import DEFAULT_MARKUP, Markup
-from agent.support import parts_from_json, supported
-from agent.tasks.models import TaskStatus
-from agent.tasks.store import RunStore
 from agent.parts import CallRecord, Part, parts_of, rendered
+from agent.support import parts_from_json, supported
+from agent.tasks.state import TaskStatus
+from agent.tasks.store import ObjectiveStore
 
 PAPER_TAU = 1.0
 PAPER_WINDOW = 5
@@ -154,7 +154,7 @@ def to_jsonl(items: Iterable[Pair | CallVerdict]) -> Iterator[str]:
 
 
 
-def stored_pairs(store: RunStore) -> Iterator[Pair]:
+def stored_pairs(store: ObjectiveStore) -> Iterator[Pair]:
     """Pairs from the saved objective runs: each finished task whose answer a check backs
     (`agent.support.supported`, read from the parts its transcript stored). A question
     (`agent run --single`) is its own instruction; a planned run's written answer is

@@ -13,8 +13,8 @@ from agent.events import CallRecord, Part, RunFinished, RunResult, Spliced, Stop
 from agent.models.base import Usage
 from agent.support import supported, uses
 from agent.tasks.events import TaskOutput, to_json
-from agent.tasks.models import RunOptions, TaskStatus
-from agent.tasks.store import DB_NAME, RunStore
+from agent.tasks.state import ObjectiveOptions, TaskStatus
+from agent.tasks.store import DB_NAME, ObjectiveStore
 
 
 def export(home: Path, *argv: str) -> tuple[list[dict[str, object]], str]:
@@ -29,7 +29,7 @@ def call(result: str | None, error: str | None = None, raw: str = "3 + 4") -> Ca
     return CallRecord(0, "Calculator", raw, f"[Calculator({raw}) → {shown}]", result=result, error=error)
 
 
-def finished_task(store: RunStore, run_id: str, task_id: int, *parts: Part) -> None:
+def finished_task(store: ObjectiveStore, run_id: str, task_id: int, *parts: Part) -> None:
     text = "".join(p if isinstance(p, str) else p.text for p in parts)
     calls = tuple(p for p in parts if isinstance(p, CallRecord))
     result = RunResult(text, calls, Usage(), StopReason.END, "", 0.0, parts=parts)
@@ -39,8 +39,8 @@ def finished_task(store: RunStore, run_id: str, task_id: int, *parts: Part) -> N
 
 @pytest.fixture()
 def home(tmp_path: Path) -> Path:
-    store = RunStore(tmp_path / DB_NAME)
-    run = store.create_run("plan a picnic", model="scripted", options=RunOptions())
+    store = ObjectiveStore(tmp_path / DB_NAME)
+    run = store.create_run("plan a picnic", model="scripted", options=ObjectiveOptions())
     tasks = store.add_tasks(run.id, ["count the guests", "price the food", "guess the weather", "book a park",
                                      "count the chairs"], origin="plan")
     finished_task(store, run.id, tasks[0].id, "We are ", call("7"), " 7 people.")

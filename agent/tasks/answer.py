@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from agent.tasks.models import Task, TaskStatus
+from agent.tasks.state import Task, TaskStatus
 from agent.tasks.repetition import is_repeating, trim_repetition
 from agent.tasks.similarity import normalise, similarity
 
