@@ -1,8 +1,8 @@
 """Data for fine-tuning, from the agent's own runs.
 
 Two kinds:
-- instruction–answer pairs from runs that ended well (the model finished its text and
-  every call it made succeeded);
+- instruction–answer pairs from runs that ended well and whose answer a check backs
+  (every call succeeded, and a call's result or a spliced value is used by the text);
 - Toolformer-style call annotations: a call is kept only if its result makes the text
   that follows easier to predict (Schick et al. 2023, section 2):
 
@@ -20,11 +20,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from agent.events import RunResult, StopReason
 from agent.markup import DEFAULT_MARKUP, Markup
-from agent.parts import CallRecord, Part, calls_in, clean, parts_of, rendered
+from agent.parts import CallRecord, Part, parts_of, rendered
+from agent.support import parts_from_json, supported
 from agent.tasks.state import TaskStatus
 from agent.tasks.store import ObjectiveStore
 
@@ -125,8 +126,9 @@ def _verdicts(parts: Sequence[Part], scorer: Scorer, markup: Markup, window: int
 
 
 def good_run(result: RunResult) -> bool:
-    """A run worth learning from: it ended on its own and no call failed."""
-    return result.stop_reason is StopReason.END and bool(result.text.strip()) and all(c.ok for c in result.calls)
+    """A run worth learning from: it ended on its own, no call failed, and a check backs
+    its answer (a call whose result the text uses, or a spliced value)."""
+    return result.stop_reason is StopReason.END and bool(result.text.strip()) and supported(result.parts)
 
 
 @dataclass(frozen=True)
@@ -152,22 +154,29 @@ def to_jsonl(items: Iterable[Pair | CallVerdict]) -> Iterator[str]:
 
 
 
-def clean_text(text: str, markup: Markup = DEFAULT_MARKUP) -> bool:
-    """Text worth learning from: not empty, and every call in it has a result that is
-    not an error."""
-    return clean(parts_of(text, markup))
-
-
 def stored_pairs(store: ObjectiveStore) -> Iterator[Pair]:
-    """Pairs from the saved objective runs: each finished task whose text is clean, and
-    the answer of each run that ended on its own."""
+    """Pairs from the saved objective runs: each finished task whose answer a check backs
+    (`agent.support.supported`, read from the parts its transcript stored). A question
+    (`agent run --single`) is its own instruction; a planned run's written answer is
+    backed by no check and is left out."""
     for run in store.runs(limit=1_000_000):
+        finals = task_results(store.events(run.id))
         for task in store.tasks(run.id):
-            if task.status is TaskStatus.DONE and clean_text(task.result):
-                yield Pair(f"Objective: {run.objective}\n\nTask: {task.text}", task.result.strip(),
-                           len(calls_in(parts_of(task.result))))
-        if run.stop_reason in (StopReason.DONE, StopReason.EMPTY) and clean_text(run.answer):
-            yield Pair(run.objective, run.answer.strip(), len(calls_in(parts_of(run.answer))))
+            parts = finals.get(task.id)
+            if task.status is not TaskStatus.DONE or not task.result.strip() or parts is None or not supported(parts):
+                continue
+            instruction = run.objective if run.options.single else f"Objective: {run.objective}\n\nTask: {task.text}"
+            yield Pair(instruction, task.result.strip(), sum(isinstance(p, CallRecord) for p in parts))
+
+
+def task_results(events: Iterable[dict[str, Any]]) -> dict[int, tuple[Part, ...]]:
+    """The parts of each task's last finished agent run in a run's transcript."""
+    finals: dict[int, tuple[Part, ...]] = {}
+    for event in events:
+        inner = event.get("event") if event.get("type") == "task_output" else None
+        if isinstance(inner, dict) and inner.get("type") == "run_finished":
+            finals[int(event.get("task_id", 0))] = parts_from_json(inner.get("result", {}).get("parts", []))
+    return finals
 
 
 def judged_text(text: str, scorer: Scorer, *, tau: float = PAPER_TAU) -> dict[str, object]:

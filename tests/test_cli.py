@@ -205,7 +205,8 @@ def test_live_view_renders_tasks_stream_and_footer() -> None:
     assert "check the weather" in plain and "running" in plain and "pending" in plain
     assert "Task 1: check the weather" in plain
     assert "It will be [Search(weather Lisbon) → sunny] tomorrow." in plain
-    assert "model tiny-model" in plain and "elapsed 1:15" in plain and "calls 0" in plain
+    assert "model tiny-model" in plain and "elapsed 1:15" in plain
+    assert "calls 1" in plain  # the finished call counts at once, before its task ends
     assert "\x1b[" in raw
 
 
@@ -234,6 +235,20 @@ def test_live_output_prints_the_answer_as_markdown() -> None:
                                       "# Day one\n\n- **Alfama**", Totals()))
     plain = ANSI.sub("", console.file.getvalue())  # type: ignore[attr-defined]
     assert "Day one" in plain and "• Alfama" in plain and "**" not in plain
+
+
+def test_live_output_keeps_what_tasks_wrote_and_an_all_digit_run_id_whole() -> None:
+    console = Console(file=io.StringIO(), width=100, force_terminal=True)
+    task = Task(id=1, text="check the weather", position=1, status=TaskStatus.DONE,
+                result="It is [Calendar() → Monday] today.")
+    with LiveOutput(console, refresh_per_second=4) as live:
+        live.handle(ObjectiveStarted("12345678", "plan", "m", False, (task,)))
+        live.handle(ObjectiveFinished("12345678", ObjectiveStatus.FINISHED, StopReason.EMPTY, "no task is left",
+                                      "Monday.", Totals()))
+    raw = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "· run 12345678" in raw  # one style for the whole line: the id is not coloured as a number
+    after = ANSI.sub("", raw).split("Answer")[0]
+    assert "1. It is [Calendar() → Monday] today." in after
 
 
 def test_show_highlights_completed_calls() -> None:

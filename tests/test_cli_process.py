@@ -4,29 +4,18 @@ the documented exit code, never a traceback."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers.cli import AGENT, MODEL, agent_env
 
-ROOT = Path(__file__).resolve().parent.parent
-AGENT = str(Path(sys.executable).parent / "agent")
-MODEL = "python:helpers.models:make_model"
 pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    values = dict(os.environ)
-    values.update({
-        "INTERLEAF_HOME": str(tmp_path / "home"), "INTERLEAF_INDEX": str(tmp_path / "index.sqlite3"),
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)]),
-    })
-    for name in ("INTERLEAF_MODEL", "INTERLEAF_SEARCH"):
-        values.pop(name, None)
-    return values
+    return agent_env(tmp_path)
 
 
 def agent(env: dict[str, str], *argv: str | bytes, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -64,6 +53,9 @@ def test_a_failing_model_exits_1_and_a_finished_run_0(env: dict[str, str]) -> No
 
 def test_configuration_mistakes_fail_at_start(env: dict[str, str], tmp_path: Path) -> None:
     one_line_error(agent(env, "run", "x", "--model", "missing.gguf"), 1, "no model file missing.gguf: it does not exist")
+    (tmp_path / "corrupt.gguf").write_bytes(b"\x00not a model" * 100)
+    one_line_error(agent(env, "run", "x", "--model", str(tmp_path / "corrupt.gguf")), 1,
+                   "corrupt.gguf is not a GGUF model file")
     one_line_error(agent({**env, "INTERLEAF_SEARCH": "bogus"}, "run", "x", "--model", MODEL), 1,
                    "$INTERLEAF_SEARCH must be one of web, local, auto; got 'bogus'")
     assert not (tmp_path / "home" / "runs.sqlite3").exists()

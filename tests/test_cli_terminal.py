@@ -1,10 +1,13 @@
 """The live view in a real pseudo-terminal: Ctrl-C during a task says at once that the
 run is stopping; the approval question is asked inside the view, and Ctrl-C there stops
-at once; `--json` announces a call that waits for approval (asked on stderr)."""
+at once; `--json` announces a call that waits for approval (asked on stderr); the
+footer counts calls and tokens as they happen and ends at the saved totals."""
 
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 import os
 import sqlite3
 import sys
@@ -82,3 +85,43 @@ def test_json_announces_a_call_that_waits_for_approval(tmp_path: Path) -> None:
     child.sendline("n")
     child.expect("the user declined this call")
     assert ended(child) == 0
+
+
+def styled(text: str) -> str:
+    """A pattern for `text` as the terminal shows it, styles switching anywhere in it."""
+    return r"(?:\x1b\[[\d;]*m)*".join(re.escape(c) for c in text)
+
+
+FOOTER = re.compile(r"tokens ([\d,]+) \(([\d,]+) out\)  ·  calls (\d+)  ·  tasks (\d+)")
+
+
+def test_the_footer_counts_calls_and_tokens_as_they_happen_and_ends_at_the_saved_totals(tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    child = spawn(tmp_path, "run", "plan a trip", "--model", MODEL, "--tools", "Calendar", "--max-tasks", "2",
+                  INTERLEAF_TEST_CALL="[Calendar()]", INTERLEAF_TEST_GATE=str(gate))
+    # The first task's call has finished; the task waits on the gate, so it has not ended.
+    child.expect(r"calls 1  ·  tasks 0")
+    with closing(sqlite3.connect(tmp_path / "home" / "runs.sqlite3")) as db:
+        status, saved = db.execute("SELECT t.status, r.totals FROM tasks t JOIN runs r ON r.id = t.run_id "
+                                   "WHERE t.id = 1").fetchone()
+    assert status == "running"
+    assert json.loads(saved)["tool_calls"] == 0  # saved only when the task ends
+    child.expect(FOOTER)
+    live_out = int(child.match.group(2).replace(",", ""))
+    assert live_out > json.loads(saved)["completion_tokens"]  # the task's text so far counts
+    gate.touch()
+    # What each task wrote stays on the screen once the view closes (its last frame is above).
+    child.expect(styled("1. Result of book the flights: [Calendar() → Today is"))
+    shown = child.before
+    child.expect(styled("2. Result of find a hotel"))
+    child.expect(r"· run ([0-9a-f]{8})")
+    run_id = child.match.group(1)
+    assert ended(child) == 0
+    last = FOOTER.findall(shown)[-1]
+    listed = subprocess.run([AGENT, "show", run_id, "--json"], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "INTERLEAF_HOME": str(tmp_path / "home")})
+    totals = json.loads(listed.stdout)["totals"]
+    assert [int(n.replace(",", "")) for n in last] == [
+        totals["prompt_tokens"] + totals["completion_tokens"], totals["completion_tokens"], totals["tool_calls"],
+        totals["tasks_run"]]
+    assert totals["tool_calls"] == 2 and totals["tasks_run"] == 2

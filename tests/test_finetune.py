@@ -59,14 +59,16 @@ def result(text: str, reason: StopReason, *errors: str | None) -> RunResult:
 
 def test_only_good_runs_become_pairs() -> None:
     runs = [
-        ("q1", result("a [T() → ok] b", StopReason.END, None)),
+        ("q1", result("a [T() → ok] ok b", StopReason.END, None)),
+        ("q5", result("a [T() → ok] b", StopReason.END, None)),  # the result is not used
+        ("q6", result("a guess", StopReason.END)),  # no call, no check
         ("q2", result("cut off", StopReason.MAX_TOKENS)),
         ("q3", result("x [T() → Error: no] y", StopReason.END, "no")),
         ("q4", result("  ", StopReason.END)),
     ]
     pairs = list(instruction_pairs(runs))
-    assert pairs == [Pair("q1", "a [T() → ok] b", 1)]
-    assert json.loads(next(to_jsonl(pairs))) == {"instruction": "q1", "output": "a [T() → ok] b", "calls": 1}
+    assert pairs == [Pair("q1", "a [T() → ok] ok b", 1)]
+    assert json.loads(next(to_jsonl(pairs))) == {"instruction": "q1", "output": "a [T() → ok] ok b", "calls": 1}
 
 
 @pytest.mark.model

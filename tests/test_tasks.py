@@ -175,6 +175,17 @@ def test_done_judgement_ends_the_run(store: ObjectiveStore) -> None:
     assert script.asked["create"] == 0
 
 
+@pytest.mark.parametrize("reason", ["...", "…", "", " - ", "true"])
+def test_a_done_check_without_a_reason_is_not_shown_as_one(store: ObjectiveStore, reason: str) -> None:
+    from agent.cli.output import plain_lines
+
+    script = ObjectiveScript(plan=["only"], judge=lambda: True, reason=reason)
+    events = run(script.model(), store, max_tasks=10)
+    judged = next(e for e in events if isinstance(e, Judged))
+    assert judged.reason == "" and plain_lines(judged) == ["done? yes"]
+    assert finished(events).detail == "the model judged the objective done"
+
+
 @pytest.mark.parametrize(("limits", "reason"), [
     ({"max_tasks": 2}, StopReason.MAX_TASKS),
     ({"max_tokens": 5}, StopReason.MAX_TOKENS),

@@ -219,3 +219,19 @@ def test_the_answer_keeps_within_the_runs_tokens(tmp_path: Path) -> None:
     end = list(runner.run("x", options=ObjectiveOptions(limits=TaskLimits(max_tokens=40, task_tokens=20))))[-1]
     assert isinstance(end, ObjectiveFinished) and end.stop_reason is StopReason.MAX_TOKENS
     assert script.asked["answer"] == 0 and end.answer.startswith("- one: ")
+
+
+def test_the_final_answer_names_no_task_that_did_not_run() -> None:
+    from agent.tasks.answer import NO_RESULTS, final_answer, listed_answer
+    from agent.tasks.state import Task, TaskStatus
+
+    tasks = [Task(1, "book the flights", 1, TaskStatus.DONE, result="Flights on TAP, 120 euros."),
+             Task(2, "find a hotel", 2, TaskStatus.CUT_OFF, result="The"),
+             Task(3, "list the museums", 3)]
+    listed = "- book the flights: Flights on TAP, 120 euros."
+    assert listed_answer(tasks) == listed
+    assert final_answer("Fly TAP for 120 euros.", tasks) == "Fly TAP for 120 euros."
+    assert final_answer("Fly TAP. Then find a hotel near the centre.", tasks) == listed
+    assert final_answer("- Flights: TAP\n- Museums: list the museums of Belém", tasks) == listed
+    assert final_answer("  ", tasks) == listed
+    assert final_answer("Anything at all.", tasks[1:]) == NO_RESULTS

@@ -91,3 +91,10 @@ def test_a_spent_budget_stops_before_the_next_task() -> None:
     assert isinstance(step, StopTasks) and step.reason is StopReason.MAX_CALLS
     step = next_step(state(task(1), totals=Totals(completion_tokens=100), max_tokens=100))
     assert isinstance(step, StopTasks) and step.reason is StopReason.MAX_TOKENS
+
+
+def test_a_task_the_time_budget_cut_off_stops_the_tasks_on_time() -> None:
+    cut = task(1, TaskStatus.CUT_OFF, result="The")
+    step = next_step(state(cut, task(2), totals=Totals(seconds=3.0, tasks_run=0), timeout=2))
+    assert step == StopTasks(StopReason.TIMEOUT, "the run took 3 s of at most 2 s")
+    assert next_step(state(cut, task(2))) == StopTasks(StopReason.TIMEOUT, "")

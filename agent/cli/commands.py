@@ -20,12 +20,13 @@ from rich.markup import escape
 
 if TYPE_CHECKING:
     from agent.cli.approval import prompt_approval
-    from agent.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, exit_code, failure_reason
+    from agent.cli.exits import (
+        EXIT_FAILED, EXIT_INTERRUPTED, cut_off_hint, exit_code, failure_hint, failure_reason,
+    )
     from agent.cli.limits import apply_limits
     from agent.cli.output import JsonOutput, LiveOutput, Output, PlainOutput, QuietOutput
     from agent.cli.render import RUN_COLUMNS, run_detail, run_rows, runs_table, tools_table
     from agent.cli.setup import check_environment, installed, load_model, model_spec, select_tools
-    from agent.finetune import judged_text, stored_pairs, to_jsonl
     from agent.models import DEFAULT_MODEL, MODEL_ENV, list_models
     from agent.models.base import Recipe
     from agent.models.catalog import ModelInfo, model_file, model_profile
@@ -118,8 +119,10 @@ def cmd_resume(args: argparse.Namespace, consoles: Consoles) -> int:
 
 
 def drive(runner: ObjectiveRunner, run_id: str, output: Output, consoles: Consoles) -> int:
-    from agent.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, exit_code, failure_reason
-    from agent.tasks import ObjectiveFinished, ObjectiveStatus
+    from agent.cli.exits import (
+        EXIT_FAILED, EXIT_INTERRUPTED, cut_off_hint, exit_code, failure_hint, failure_reason,
+    )
+    from agent.tasks import ObjectiveFinished
 
     last: ObjectiveFinished | None = None
     try:
@@ -130,12 +133,14 @@ def drive(runner: ObjectiveRunner, run_id: str, output: Output, consoles: Consol
                     last = event
     except KeyboardInterrupt:
         last = None
-    code = exit_code(last, runner.store.tasks(run_id))
+    tasks = runner.store.tasks(run_id)
+    code = exit_code(last, tasks)
     if last is not None and code == EXIT_FAILED:
-        hint = f"; if the cause can be fixed, resume it with: agent resume {run_id}" \
-            if last.status is ObjectiveStatus.FAILED else f"; `agent show {run_id}` shows the tasks"
-        consoles.err.print(f"agent: {failure_reason(last, runner.store.tasks(run_id))}{hint}",
+        consoles.err.print(f"agent: {failure_reason(last, tasks)}; {failure_hint(last, tasks, run_id)}",
                            markup=False, highlight=False, soft_wrap=True)
+    elif last is not None and cut_off_hint(run_id, tasks):
+        consoles.err.print(f"agent: {cut_off_hint(run_id, tasks, named=True)}", markup=False, highlight=False,
+                           soft_wrap=True)
     elif code == EXIT_INTERRUPTED:
         consoles.err.print(f"Stopped; the run is saved. Resume it with: agent resume {run_id}",
                            markup=False, highlight=False, soft_wrap=True)
@@ -296,20 +301,9 @@ def cmd_eval(args: argparse.Namespace, consoles: Consoles) -> int:
 
 
 def cmd_export(args: argparse.Namespace, consoles: Consoles) -> int:
-    from agent.finetune import judged_text, stored_pairs, to_jsonl
+    from agent.cli.export import cmd_export as export
 
-    store = open_store(args.home)
-    if args.kind == "pairs":
-        lines = to_jsonl(stored_pairs(store))
-    else:
-        from agent.models.llama_scorer import LlamaScorer
-
-        scorer = LlamaScorer.named(args.model)
-        texts = [p.output for p in stored_pairs(store) if p.calls]
-        lines = (json.dumps(judged_text(text, scorer, tau=args.tau), ensure_ascii=False) for text in texts)
-    for line in lines:
-        consoles.out.print(line, markup=False, highlight=False, soft_wrap=True)
-    return 0
+    return export(args, consoles)
 
 
 def cmd_replay(args: argparse.Namespace, consoles: Consoles) -> int:

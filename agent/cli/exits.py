@@ -38,14 +38,41 @@ def failure_reason(last: ObjectiveFinished, tasks: Sequence[Task]) -> str:
     """Why a run failed, in one line: the model's error, or what became of its tasks."""
     if last.status is ObjectiveStatus.FAILED:
         return f"the run failed: {last.detail}"
-    failed = [t for t in tasks if t.status is TaskStatus.FAILED]
+    failed = [t for t in tasks if t.status in (TaskStatus.FAILED, TaskStatus.CUT_OFF)]
     if failed:
         shown = "; ".join(f"task {t.id}: {t.detail or 'failed'}" for t in failed[:3])
         more = f" (and {len(failed) - 3} more)" if len(failed) > 3 else ""
         return f"no task finished with a result ({shown}{more})"
     if not tasks:
         return "no task finished with a result: the plan had no task"
+    if all(t.status is TaskStatus.PENDING for t in tasks):
+        return f"no task ran before the run stopped ({last.stop_reason.value}: {last.detail})"
     return "no task finished with a result: every task wrote nothing"
+
+
+def failure_hint(last: ObjectiveFinished, tasks: Sequence[Task], run_id: str) -> str:
+    """What the user can do about a failed run, in a clause."""
+    from agent.cli.limits import LIMIT_FLAGS
+
+    if last.status is ObjectiveStatus.FAILED:
+        return f"if the cause can be fixed, resume it with: agent resume {run_id}"
+    flag = LIMIT_FLAGS.get(last.stop_reason.value)
+    if cut_off_hint(run_id, tasks):
+        return cut_off_hint(run_id, tasks)
+    if flag and any(t.status is TaskStatus.PENDING for t in tasks):
+        return f"raise the limit to go on: agent resume {run_id} {flag} N"
+    return f"`agent show {run_id}` shows the tasks"
+
+
+def cut_off_hint(run_id: str, tasks: Sequence[Task], *, named: bool = False) -> str:
+    """How to go on with a run whose time budget cut a task off ("" when none was);
+    `named` says first which tasks were cut off."""
+    cut = [str(t.id) for t in tasks if t.status is TaskStatus.CUT_OFF]
+    if not cut:
+        return ""
+    which = f"task {cut[0]}" if len(cut) == 1 else f"tasks {', '.join(cut)}"
+    said = f"the time budget cut off {which}; " if named else ""
+    return f"{said}`agent resume {run_id} --timeout SECONDS` (more than the run took) runs {which} again"
 
 
 def _has_result(task: Task) -> bool:

@@ -14,6 +14,7 @@ from rich.console import Console, RenderableType
 from rich.live import Live
 from rich.markdown import Markdown
 
+from agent.cli.render import judged_line, task_line
 from agent.cli.view import RunView
 from agent.events import CallFinished
 from agent.tasks.context import clip
@@ -86,11 +87,15 @@ class LiveOutput(_Base):
         finished = self.view.finished
         if finished is None or finished.status is ObjectiveStatus.INTERRUPTED:
             return
+        for task in self.view.ordered_tasks():
+            # What each task wrote stays on the screen (the live panel showed only the running one).
+            if task.result.strip() and task.result.strip() != finished.answer.strip():
+                self.console.print(task_line(task))
         if finished.answer and finished.status is ObjectiveStatus.FINISHED:
             self.console.rule("Answer", align="left")
             self.console.print(Markdown(finished.answer))
         self.console.print(f"{finished.stop_reason.value}: {finished.detail} · run {finished.run_id}",
-                           style="dim", markup=False)
+                           style="dim", markup=False, highlight=False)
 
     def handle(self, event: ObjectiveEvent) -> None:
         self.view.handle(event)
@@ -148,7 +153,7 @@ def plain_lines(event: ObjectiveEvent) -> list[str]:
     if isinstance(event, TaskFinished):
         return [f"task {event.task.id} {event.task.status.value}: {clip(event.task.result, 300)}"]
     if isinstance(event, Judged):
-        return [f"done? {'yes' if event.done else 'no'}: {event.reason}"]
+        return [judged_line(event.done, event.reason)]
     if isinstance(event, TasksCreated):
         added = "; ".join(f"{t.id}. {t.text}" for t in event.tasks)
         return [f"new tasks: {added}" if added else "no new tasks"]

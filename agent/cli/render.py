@@ -21,9 +21,9 @@ if TYPE_CHECKING:
 
 STATUS_STYLE = {
     TaskStatus.PENDING: "dim", TaskStatus.RUNNING: "bold yellow",
-    TaskStatus.DONE: "green", TaskStatus.FAILED: "bold red",
+    TaskStatus.DONE: "green", TaskStatus.FAILED: "bold red", TaskStatus.CUT_OFF: "yellow",
 }
-STATUS_MARK = {TaskStatus.PENDING: "·", TaskStatus.DONE: "✓", TaskStatus.FAILED: "✗"}
+STATUS_MARK = {TaskStatus.PENDING: "·", TaskStatus.DONE: "✓", TaskStatus.FAILED: "✗", TaskStatus.CUT_OFF: "…"}
 
 
 def tasks_table(tasks: Sequence[Task], *, spinner: Spinner | None = None, title: str | None = "Tasks") -> Table:
@@ -107,13 +107,21 @@ def format_seconds(seconds: float) -> str:
     return f"{minutes}:{secs:02d}" if minutes < 60 else f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
 
 
-def footer(model: str, totals: Totals, *, elapsed: float, extra_tokens: int = 0) -> Text:
+def footer(model: str, totals: Totals, *, elapsed: float, extra_tokens: int = 0, extra_calls: int = 0) -> Text:
+    """The run's totals, with the tokens and calls counted since they were saved."""
     tokens = totals.prompt_tokens + totals.completion_tokens + extra_tokens
     parts = [f"model {model}", f"tokens {tokens:,} ({totals.completion_tokens + extra_tokens:,} out)",
-             f"calls {totals.tool_calls}", f"tasks {totals.tasks_run}", f"elapsed {format_seconds(elapsed)}"]
+             f"calls {totals.tool_calls + extra_calls}", f"tasks {totals.tasks_run}",
+             f"elapsed {format_seconds(elapsed)}"]
     if totals.cost:
         parts.append(f"${totals.cost:.4f}")
     return Text("  ·  ".join(parts), style="dim")
+
+
+def judged_line(done: bool, reason: str) -> str:
+    """The done-check's verdict, with its reason when it gave one."""
+    verdict = f"done? {'yes' if done else 'no'}"
+    return f"{verdict}: {reason}" if reason.strip() else verdict
 
 
 def answer_view(answer: str) -> RenderableType:
@@ -164,6 +172,11 @@ def runs_table(rows: Sequence[tuple[str, ...]], *, width: int) -> Table:
     return table
 
 
+def task_line(task: Task) -> Text:
+    """What a task wrote, after its number, calls highlighted."""
+    return Text(f"{task.id}. ", style="bold").append_text(highlight_calls(task_parts(task)))
+
+
 def run_detail(run: ObjectiveRecord, tasks: Sequence[Task]) -> RenderableType:
     head = Text(f"Run {run.id}", style="bold")
     head.append(f"  {run.status.value}")
@@ -173,7 +186,7 @@ def run_detail(run: ObjectiveRecord, tasks: Sequence[Task]) -> RenderableType:
     parts: list[RenderableType] = [head, Text(f"Objective: {run.objective}"), tasks_table(tasks, title=None)]
     for task in tasks:
         if task.result:
-            parts.append(Text(f"{task.id}. ", style="bold").append_text(highlight_calls(task_parts(task))))
+            parts.append(task_line(task))
     if run.answer:
         parts.append(answer_view(run.answer))
     t = run.totals

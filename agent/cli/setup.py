@@ -30,12 +30,20 @@ def load_model(spec: str | None, *, n_ctx: int | None = None, threads: int | Non
 
 def model_spec(spec: str | None) -> str | None:
     """The spec as the run keeps it: a `.gguf` path made absolute (so the run resumes from
-    any folder), and refused at once when no such file exists."""
+    any folder), and refused at once when no such file exists or it is not a GGUF file
+    (no run is made that nothing could fix)."""
     if spec is None or not spec.lower().endswith(".gguf") or ":" in spec.split("/")[0]:
         return spec
     path = Path(spec).expanduser()
     if path.is_dir() or not path.exists():
         raise ConfigError(f"no model file {spec}: {'it is a folder' if path.is_dir() else 'it does not exist'}")
+    try:
+        with path.open("rb") as f:
+            magic = f.read(4)
+    except OSError as exc:
+        raise ConfigError(f"cannot read the model file {spec}: {exc.strerror or exc}") from None
+    if magic != b"GGUF":
+        raise ConfigError(f"{spec} is not a GGUF model file (it does not start with the GGUF magic bytes)")
     return str(path.resolve())
 
 

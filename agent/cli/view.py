@@ -10,7 +10,7 @@ from rich.panel import Panel
 from rich.spinner import Spinner
 from rich.text import Text
 
-from agent.cli.render import call_text, footer, record_text, tail, tasks_table
+from agent.cli.render import call_text, footer, judged_line, record_text, tail, tasks_table
 from agent.events import CallFinished, CallStarted, RunFinished, TextDelta
 from agent.tasks.events import (
     AnswerDelta, Judged, Notice, ObjectiveEvent, ObjectiveFinished, ObjectiveStarted, TaskFinished, TaskOutput,
@@ -36,6 +36,9 @@ class RunView:
         self.totals = Totals()
         self.earlier = 0.0
         self.live_tokens = 0
+        """Tokens written since the last saved totals (each streamed piece counts one)."""
+        self.live_calls = 0
+        """Calls finished since the last saved totals."""
         self.answer = ""
         self.finished: ObjectiveFinished | None = None
         self.started = time.monotonic() if clock is None else clock
@@ -49,23 +52,26 @@ class RunView:
         if isinstance(event, ObjectiveStarted):
             self.run_id, self.objective, self.model = event.run_id, event.objective, event.model
             self.tasks = {t.id: t for t in event.tasks}
-            self.totals, self.earlier = event.totals, event.totals.seconds
+            self.spent(event.totals)
+            self.earlier = event.totals.seconds
         elif isinstance(event, (TasksPlanned, TasksCreated)):
             self.tasks.update({t.id: t for t in event.tasks})
         elif isinstance(event, TaskStarted):
             self.tasks[event.task.id] = event.task
-            self.running, self.stream, self.pending_call, self.live_tokens = event.task.id, Text(), None, 0
+            self.running, self.stream, self.pending_call = event.task.id, Text(), None
+            self.spent(event.totals)
         elif isinstance(event, TaskOutput):
             self.handle_output(event)
         elif isinstance(event, TaskFinished):
             self.tasks[event.task.id] = event.task
-            self.totals, self.running, self.live_tokens = event.totals, None, 0
+            self.running = None
+            self.spent(event.totals)
         elif isinstance(event, TasksReordered):
             for n, task_id in enumerate(event.order):
                 if task_id in self.tasks:
                     self.tasks[task_id] = replace(self.tasks[task_id], position=10_000 + n)
         elif isinstance(event, Judged):
-            self.notes.append(f"done? {'yes' if event.done else 'no'}: {event.reason}")
+            self.notes.append(judged_line(event.done, event.reason))
         elif isinstance(event, Notice):
             self.notes.append(event.message)
         elif isinstance(event, AnswerDelta):
@@ -74,8 +80,14 @@ class RunView:
         elif isinstance(event, ObjectiveFinished):
             if self.running in self.tasks:
                 self.tasks[self.running] = replace(self.tasks[self.running], status=TaskStatus.PENDING)
-            self.finished, self.totals, self.running = event, event.totals, None
+            self.finished, self.running = event, None
+            self.spent(event.totals)
             self.answer = event.answer or self.answer
+
+    def spent(self, totals: Totals | None) -> None:
+        """The run's saved totals replace what was counted live since the last ones."""
+        if totals is not None:
+            self.totals, self.live_tokens, self.live_calls = totals, 0, 0
 
     def handle_output(self, event: TaskOutput) -> None:
         inner = event.event
@@ -86,6 +98,7 @@ class RunView:
             self.pending_call = call_text(inner.call.name, inner.call.raw, pending=True)
         elif isinstance(inner, CallFinished):
             self.pending_call = None
+            self.live_calls += 1
             self.stream.append_text(record_text(inner.record))
         elif isinstance(inner, RunFinished):
             self.pending_call = None
@@ -114,5 +127,6 @@ class RunView:
         if self.stopping and self.finished is None:
             parts.append(Text(self.stopping, style="bold yellow"))
         shown = self.finished.totals.seconds if self.finished else self.earlier + elapsed
-        parts.append(footer(self.model, self.totals, elapsed=shown, extra_tokens=self.live_tokens))
+        parts.append(footer(self.model, self.totals, elapsed=shown, extra_tokens=self.live_tokens,
+                            extra_calls=self.live_calls))
         return Group(*parts)

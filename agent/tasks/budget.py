@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from agent.events import StopReason
-from agent.tasks.state import TaskLimits, Totals
+from agent.events import RunResult, StopReason
+from agent.tasks.state import TaskLimits, TaskStatus, Totals
 
 Stop = tuple[StopReason, str]
 
@@ -17,11 +17,30 @@ def budget_stop(totals: Totals, limits: TaskLimits) -> Stop | None:
         return StopReason.MAX_CALLS, f"{t.tool_calls} tool calls made of at most {lim.max_calls}"
     if t.completion_tokens >= lim.max_tokens:
         return StopReason.MAX_TOKENS, f"{t.completion_tokens} tokens written of at most {lim.max_tokens}"
-    if lim.timeout is not None and t.seconds >= lim.timeout:
-        return StopReason.TIMEOUT, f"the run took {t.seconds:.0f} s of at most {lim.timeout:g} s"
+    spent = time_stop(t, lim)
+    if spent is not None:
+        return spent
     if lim.max_cost is not None and t.cost is not None and t.cost >= lim.max_cost:
         return StopReason.MAX_COST, f"the run cost ${t.cost:.4f} of at most ${lim.max_cost:g}"
     return None
+
+
+def time_stop(totals: Totals, limits: TaskLimits) -> Stop | None:
+    """The time budget's stop once the run's seconds reach it; None before."""
+    if limits.timeout is not None and totals.seconds >= limits.timeout:
+        return StopReason.TIMEOUT, f"the run took {totals.seconds:.0f} s of at most {limits.timeout:g} s"
+    return None
+
+
+def task_outcome(result: RunResult, totals: Totals, limits: TaskLimits) -> tuple[TaskStatus, str]:
+    """The status an agent run that ended leaves its task in, and why in words: cut off
+    when the run's time budget stopped it (it runs again from its start on resume),
+    failed when the context filled up, done otherwise."""
+    if result.stop_reason is StopReason.TIMEOUT and time_stop(totals, limits) is not None:
+        return TaskStatus.CUT_OFF, f"cut off by the run's time budget ({limits.timeout:g} s)"
+    if result.stop_reason is StopReason.CONTEXT_FULL:
+        return TaskStatus.FAILED, result.detail
+    return TaskStatus.DONE, result.detail
 
 
 def room_for_new_tasks(totals: Totals, limits: TaskLimits, *, pending: int) -> int:

@@ -40,6 +40,8 @@ class TasksPlanned:
 @dataclass(frozen=True)
 class TaskStarted:
     task: Task
+    totals: Totals | None = None
+    """What the run has spent so far (the planning steps before this task included)."""
 
 
 @dataclass(frozen=True)

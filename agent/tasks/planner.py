@@ -115,7 +115,7 @@ def judgement_in_text(text: str) -> Judgement | None:
     found = _VERDICT.search(text)
     if found is None:
         return None
-    return Judgement(found.group(1).casefold() in ("true", "yes"), " ".join(text.split()))
+    return Judgement(found.group(1).casefold() in ("true", "yes"), reason_of(text))
 
 
 def parse_order(data: Any) -> list[int] | None:
@@ -128,7 +128,15 @@ def parse_order(data: Any) -> list[int] | None:
 def parse_judgement(data: Any) -> Judgement | None:
     if not isinstance(data, dict) or not isinstance(data.get("done"), bool):
         return None
-    return Judgement(data["done"], str(data.get("reason", "")).strip())
+    return Judgement(data["done"], reason_of(str(data.get("reason", ""))))
+
+
+def reason_of(text: str) -> str:
+    """`text` on one line as a judgement's reason, or "" when it gives none: nothing but
+    punctuation ("...") or the verdict word itself."""
+    text = " ".join(text.split())
+    words = _VERDICT.sub("", text)
+    return text if any(c.isalnum() for c in words) else ""
 
 
 def listing(tasks: Sequence[Task]) -> str:

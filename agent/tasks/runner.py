@@ -19,8 +19,9 @@ from agent.errors import ModelError, UserError
 from agent.events import CallFinished, RunFinished, RunResult, StopReason, TextDelta
 from agent.models.base import CallTrigger, Model, Usage
 from agent.settings import DEFAULTS
+from agent.tasks.answer import NO_RESULTS, final_answer, listed_answer, ran
 from agent.tasks.approval import ApproveFn, approved_tools, chosen_tools, tool_timeout
-from agent.tasks.budget import Stop, room_for_new_tasks, task_budget
+from agent.tasks.budget import Stop, room_for_new_tasks, task_budget, task_outcome
 from agent.tasks.context import results_context, task_prompt
 from agent.tasks.events import (
     AnswerDelta, Judged, Notice, ObjectiveEvent, ObjectiveFinished, ObjectiveStarted, TaskFinished, TaskOutput,
@@ -29,7 +30,7 @@ from agent.tasks.events import (
 from agent.tasks.metering import TimedModel, cost_of, price_of
 from agent.tasks.planner import Planner, Planning, plan_notice, reorder
 from agent.tasks.recording import Recorder, RunObserver
-from agent.tasks.repetition import RepetitionGuard, is_repeating, trim_repetition
+from agent.tasks.repetition import RepetitionGuard, trim_repetition
 from agent.tasks.similarity import dedupe
 from agent.tasks.state import ObjectiveOptions, ObjectiveRecord, ObjectiveStatus, Phase, Task, TaskStatus
 from agent.tasks.steps import (
@@ -38,10 +39,8 @@ from agent.tasks.steps import (
 from agent.tasks.store import ObjectiveStore, process_alive
 from agent.tools import Tool
 
-NO_RESULTS = "No task finished with a result, so there is no answer."
 MIN_ANSWER_TOKENS = 32
 """With fewer tokens left in the run, the answer lists the task results as they are."""
-_FAILED_STOPS = (StopReason.CONTEXT_FULL,)
 
 
 class ObjectiveNotResumable(UserError):
@@ -149,7 +148,7 @@ class _Session:
                 yield from self.plan()
             case Start(task):
                 running = replace(task, status=TaskStatus.RUNNING, attempts=task.attempts + 1)
-                yield self.commit(lambda: TaskStarted(running),
+                yield self.commit(lambda: TaskStarted(running, self.totals.snapshot()),
                                   lambda: self.store.update_task(self.id, task.id, status=TaskStatus.RUNNING,
                                                                  attempts=running.attempts))
             case Execute(task):
@@ -192,9 +191,10 @@ class _Session:
         resumed = record.totals.requests > 0 or bool(self.store.tasks(self.id))
         with self.store.transaction():
             for task in self.store.tasks(self.id):
-                if task.status is TaskStatus.RUNNING:
+                if task.status in (TaskStatus.RUNNING, TaskStatus.CUT_OFF):
+                    how = "interrupted" if task.status is TaskStatus.RUNNING else "cut off by the time budget"
                     self.store.update_task(self.id, task.id, status=TaskStatus.PENDING,
-                                           detail="interrupted; runs again from its start")
+                                           detail=f"{how}; runs again from its start")
             self.store.update_run(self.id, status=ObjectiveStatus.RUNNING, pid=os.getpid())
         return resumed
 
@@ -297,9 +297,10 @@ class _Session:
         self.spend(result.usage)
         self.totals.tool_calls += min(len(result.calls), allowed_calls)
         self.totals.tool_seconds += sum(c.seconds for c in result.calls)
-        self.totals.tasks_run += 1
-        status = TaskStatus.FAILED if result.stop_reason in _FAILED_STOPS else TaskStatus.DONE
-        done = replace(task, status=status, result=result.text.strip(), detail=result.detail)
+        status, detail = task_outcome(result, self.totals, self.limits)
+        if status is not TaskStatus.CUT_OFF:
+            self.totals.tasks_run += 1
+        done = replace(task, status=status, result=result.text.strip(), detail=detail)
         return self.commit(lambda: TaskFinished(done, self.totals.snapshot()),
                            lambda: self.store.update_task(self.id, task.id, status=status, result=done.result,
                                                           detail=done.detail))
@@ -356,11 +357,11 @@ class _Session:
     def answer(self) -> Iterator[ObjectiveEvent]:
         self.check_cancel()
         tasks = self.store.tasks(self.id)
-        finished = [t for t in tasks if t.status is TaskStatus.DONE and t.result.strip()]
+        finished = ran(tasks)
         if self.options.single or not finished:
             text = finished[0].result if finished else NO_RESULTS
         elif self.answer_tokens() < MIN_ANSWER_TOKENS:
-            text = "\n".join(f"- {t.text}: {t.result}" for t in finished)
+            text = listed_answer(tasks)
         else:
             parts: list[str] = []
             done_text = results_context(tasks, max_chars=max(self.limits.context_chars, 2500), recent=len(tasks))
@@ -371,8 +372,7 @@ class _Session:
                 yield AnswerDelta(chunk)
             self.spend(usage)
             self.check_cancel()
-            joined = "".join(parts)
-            text = (trim_repetition(joined) if is_repeating(joined) else joined).strip() or NO_RESULTS
+            text = final_answer("".join(parts), tasks)
         yield self.finished(text)
 
     def answer_tokens(self) -> int:

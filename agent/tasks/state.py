@@ -17,6 +17,9 @@ class TaskStatus(str, Enum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    CUT_OFF = "cut_off"
+    """Stopped by the run's time budget before it finished; it runs again from its start
+    when the run is resumed with more time."""
 
 
 class ObjectiveStatus(str, Enum):

@@ -12,7 +12,8 @@ one of the `Step` types below:
     Create      a finished task that may lead to new ones: ask for them
     Prioritise  tasks were just created: order the pending ones
     FollowUp    a finished task that leads to nothing new: mark it followed up
-    StopTasks   a budget is spent or no task is left: store why; the answer is next
+    StopTasks   a budget is spent, the time budget cut a task off, or no task is left:
+                store why; the answer is next
     Answer      phase answering: write the answer and finish the run
 """
 
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from typing import assert_never
 
 from agent.reasons import StopReason
-from agent.tasks.budget import budget_stop, room_for_new_tasks
+from agent.tasks.budget import budget_stop, room_for_new_tasks, time_stop
 from agent.tasks.similarity import is_duplicate
 from agent.tasks.state import ObjectiveOptions, Phase, Task, TaskStatus, Totals
 
@@ -122,6 +123,9 @@ def _executing(state: ObjectiveState) -> Step:
     if unfinished:
         return _follow_up(state, unfinished[0])
     limits = state.options.limits
+    cut_off = [t for t in state.tasks if t.status is TaskStatus.CUT_OFF]
+    if cut_off:
+        return StopTasks(*(time_stop(state.totals, limits) or (StopReason.TIMEOUT, cut_off[0].detail)))
     stop = budget_stop(state.totals, limits)
     if stop is not None:
         return StopTasks(*stop)

@@ -6,8 +6,10 @@ steps apart by their schema. Both count what they were asked.
 
 `make_model` is a factory for the CLI's `python:MODULE:FACTORY` model specs; it reads
 `INTERLEAF_TEST_LOG` (a file that gets one line per task execution) and
-`INTERLEAF_TEST_DELAY` (seconds each task takes) and `INTERLEAF_TEST_CALL` (a call each
-task's text makes, e.g. `[Calendar()]`)."""
+`INTERLEAF_TEST_DELAY` (seconds each task takes), `INTERLEAF_TEST_CALL` (a call each
+task's text makes, e.g. `[Calendar()]`), `INTERLEAF_TEST_GATE` (a file whose existence a
+task waits for after its call, at most a minute), `INTERLEAF_TEST_CARRY` (what a task
+writes after its call) and `INTERLEAF_TEST_ANSWER` (the final answer the model writes)."""
 
 from __future__ import annotations
 
@@ -65,7 +67,9 @@ class ObjectiveScript:
     """The pending task ids, reordered; None keeps their order."""
     execute: Callable[[str], str] = lambda task: f"Result of {task}."
     answer: str = "The final answer."
-    carry_on: str = " Done."
+    reason: str = "checked"
+    """The reason the done-check gives."""
+    carry_on: str | Callable[[], str] = " Done."
     """The reply once a task's text already holds a completed call."""
     asked: Counter[str] = field(default_factory=Counter)
     executed: list[str] = field(default_factory=list)
@@ -78,7 +82,7 @@ class ObjectiveScript:
         if step == "create":
             return json.dumps({"tasks": self.create(_last_task(request))})
         if step == "judge":
-            return json.dumps({"done": self.judge(), "reason": "checked"})
+            return json.dumps({"done": self.judge(), "reason": self.reason})
         if step == "prioritise":
             ids = [int(m) for m in re.findall(r"^(\d+)\. ", request.prompt.user, re.MULTILINE)]
             return json.dumps({"order": self.order(ids) if self.order else ids})
@@ -86,7 +90,7 @@ class ObjectiveScript:
             return self.answer
         task = task_of(request)
         if request.prompt.assistant:
-            return self.carry_on
+            return self.carry_on() if callable(self.carry_on) else self.carry_on
         self.executed.append(task)
         return self.execute(task)
 
@@ -133,8 +137,18 @@ def make_model() -> FunctionModel:
         proposed["n"] += 1
         return [f"extra task number {proposed['n']} about {chr(96 + proposed['n']) * 5}"]
 
+    gate = os.environ.get("INTERLEAF_TEST_GATE", "")
+
+    def carry_on() -> str:
+        waited = 0.0
+        while gate and not os.path.exists(gate) and waited < 60:
+            time.sleep(0.05)
+            waited += 0.05
+        return os.environ.get("INTERLEAF_TEST_CARRY", " Done.")
+
     script = ObjectiveScript(plan=["book the flights", "find a hotel", "list the museums", "pack the bags"],
-                             create=create, execute=execute)
+                             create=create, execute=execute, carry_on=carry_on,
+                             answer=os.environ.get("INTERLEAF_TEST_ANSWER", "The final answer."))
     return script.model()
 
 
