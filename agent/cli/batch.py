@@ -23,18 +23,6 @@ if TYPE_CHECKING:
 EXIT_DONE, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 
-def add_pool_options(parser: argparse.ArgumentParser, positive: Any) -> None:
-    group = parser.add_argument_group("workers (default: local processes, one per core)")
-    group.add_argument("--workers", type=positive, default=None, metavar="N",
-                       help="workers, each loading its models once (default: the cores, or the Ray cluster's CPUs)")
-    group.add_argument("--cpus-per-worker", type=positive, default=1, metavar="N",
-                       help="CPUs a worker holds on Ray, and its llama.cpp threads (default: 1)")
-    group.add_argument("--ray", action="store_true",
-                       help="run on Ray (a cluster of this machine alone unless --ray-address is given)")
-    group.add_argument("--ray-address", metavar="ADDRESS", default=None,
-                       help="the Ray cluster to join (e.g. HEAD:6379, or auto for the one `ray start` made here)")
-
-
 def add_parser(sub: Any, home: argparse.ArgumentParser, positive: Any) -> None:
     batch = sub.add_parser("batch", parents=[home], help="run many objectives from a JSON Lines file",
                            description="Run each objective of FILE (JSON Lines: {\"objective\": ..., plus optional "
@@ -49,6 +37,8 @@ def add_parser(sub: Any, home: argparse.ArgumentParser, positive: Any) -> None:
     batch.add_argument("--resume", action="store_true",
                        help="continue the last batch of FILE: run only the items that have not ended")
     batch.add_argument("--json", action="store_true", help="one JSON line per ended item on stdout")
+    from agent.batch.options import add_pool_options
+
     add_pool_options(batch, positive)
 
 
@@ -63,19 +53,14 @@ def load_worker_model(spec: str | None, threads: int) -> Model:
 
 
 def open_pool(args: argparse.Namespace, err: Console) -> Pool:
-    """A Ray pool when asked and Ray is installed; else local processes, and it says so."""
-    from agent.batch.local import local_pool
-    from agent.batch.ray_cluster import RAY_EXTRA, ray_available, ray_pool
+    """Where the batch runs, as the options ask; says so when Ray was asked for but is missing."""
+    from agent.batch.start import open_pool as start
 
-    wants_ray = args.ray or args.ray_address is not None
-    if wants_ray and ray_available():
-        return ray_pool(load_worker_model, workers=args.workers, cpus=args.cpus_per_worker,
-                        address=args.ray_address)
-    if wants_ray:
-        err.print(f"Ray is not installed ({RAY_EXTRA}): running on local processes instead",
-                  style="yellow", markup=False, soft_wrap=True)
-    workers = args.workers or os.cpu_count() or 1
-    return local_pool(load_worker_model, workers=workers, cpus=args.cpus_per_worker if args.workers else None)
+    pool, note = start(load_worker_model, workers=args.workers, cpus=args.cpus_per_worker, ray=args.ray,
+                       address=args.ray_address)
+    if note:
+        err.print(note, style="yellow", markup=False, soft_wrap=True)
+    return pool
 
 
 def cmd_batch(args: argparse.Namespace, out: Console, err: Console, store: RunStore) -> int:
@@ -169,4 +154,4 @@ def _finish(err: Console, ended: Any, total: int, *, interrupted: bool, resume: 
     return EXIT_FAILED if failed or len(records) < total else EXIT_DONE
 
 
-__all__ = ["add_parser", "add_pool_options", "cmd_batch", "load_worker_model", "open_pool"]
+__all__ = ["add_parser", "cmd_batch", "load_worker_model", "open_pool"]
