@@ -103,3 +103,25 @@ def test_asking_for_ray_without_it_runs_on_local_processes_and_says_so(monkeypat
     pool, note = start.open_pool(load_worker_model, workers=3, ray=True)
     assert "Ray is not installed" in note and "interleaf[ray]" in note
     assert pool.description.startswith("a local process pool") and pool.size == 3
+
+
+def test_the_progress_bar_counts_done_failed_and_throughput(tmp_path: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from agent.batch.driver import ItemEnded
+    from agent.cli.batch import _show
+    from agent.tasks.models import Phase, RunRecord, Totals
+
+    items = write_items(tmp_path)
+    run = RunRecord("r1", "x", "m", RunOptions(), RunStatus.FINISHED, Phase.FINISHED, None, "", "", Totals(), 0,
+                    0.0, 0.0, None)
+    events = [ItemEnded(items[0], ItemRecord(items[0].key, 1, DONE, "r1", "", 1, 0.1), run),
+              ItemRetried(items[1], "the worker process was killed (SIGKILL)", "w1"),
+              ItemEnded(items[1], ItemRecord(items[1].key, 2, FAILED, "r2", "failed 2 times", 2, 0.0), run)]
+    err = Console(file=io.StringIO(), force_terminal=True, width=120)
+    _show(iter(events), 4, Console(file=io.StringIO()), err, as_json=False)
+    shown = err.file.getvalue()  # type: ignore[attr-defined]
+    assert "2/4" in shown and "done 1" in shown and "failed 1" in shown and "items/min" in shown
+    assert "line 2: retrying on another worker (the worker process was killed (SIGKILL))" in shown

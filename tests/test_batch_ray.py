@@ -1,7 +1,7 @@
 """Batches on a Ray cluster that this module starts on 127.0.0.1 (one for all its tests,
 as Ray takes seconds to start): the same runs as one after the other in one process, a
-killed actor's item retried, the installed `agent batch` joining the cluster, and an
-eval with the packaged model equal to a local one item by item."""
+killed actor's item retried, the installed `agent batch` joining the cluster, and
+`agent eval` on it with the packaged model giving what a local run gives."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from batch_cases import FRAGILE, MODEL, batched, sequential, summary, write_item
 from helpers.batch import wait_for_pid
 
 from agent.batch.pool import Pool
-from agent.batch.ray_cluster import LOOPBACK_ENV, RayBackend, ray_pool
+from agent.batch.ray_cluster import LOOPBACK_ENV, ray_pool
 from agent.cli.batch import load_worker_model
 from agent.tasks import RunOptions, RunStatus, RunStore
 
@@ -105,15 +105,20 @@ def test_agent_batch_joins_a_cluster_and_its_runs_are_ordinary_runs(cluster: str
 
 
 @pytest.mark.model
-def test_an_eval_on_ray_with_the_packaged_model_equals_a_local_one(cluster: str) -> None:
-    from agent.batch.evals import eval_units, load_eval_model, run_units
+def test_agent_eval_on_ray_with_the_packaged_model_equals_a_local_run(cluster: str, tmp_path: Path) -> None:
+    from agent.batch.evals import load_eval_model
     from agent.evals import arithmetic
     from agent.evals.runner import Setup
 
-    setup, problems = Setup("smollm2-135m"), arithmetic.load_problems()[:1]
-    local = list(arithmetic.run(setup, load_eval_model("smollm2-135m", 1), problems))
-    on_ray = Pool(RayBackend(load_eval_model, cpus=1), workers=1)
-    [(got_setup, outcomes)] = list(run_units(eval_units(arithmetic.TASK, [setup], problems), on_ray))
-    assert got_setup == setup
-    assert [(o.item, o.predicted, o.text, o.correct) for o in outcomes] == \
-        [(o.item, o.predicted, o.text, o.correct) for o in local]
+    problem = arithmetic.load_problems()[0]
+    [local] = arithmetic.run(Setup("smollm2-135m"), load_eval_model("smollm2-135m", 1), [problem])
+    log = tmp_path / "outcomes.jsonl"
+    result = subprocess.run([AGENT, "eval", "arithmetic", "--models", "smollm2-135m", "--configs", "defaults",
+                             "--ids", problem.id, "--ray-address", cluster, "--workers", "1", "--log", str(log)],
+                            env=dict(os.environ), capture_output=True, text=True, timeout=200)
+    assert result.returncode == 0, result.stderr
+    assert "Running 1 items on the Ray cluster at" in result.stderr
+    assert "| arithmetic | smollm2-135m | agent defaults | 1 |" in result.stdout
+    [logged] = [json.loads(line) for line in log.read_text().splitlines()]
+    assert (logged["item"], logged["predicted"], logged["text"], logged["correct"]) == \
+        (local.item, local.predicted, local.text, local.correct)
