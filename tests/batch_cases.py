@@ -3,13 +3,16 @@ of them in this process, and the comparison item by item."""
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from agent.batch.driver import ItemEnded, run_batch
 from agent.batch.items import BatchItem, Defaults, read_items
 from agent.batch.ledger import Ledger
-from agent.batch.pool import Pool
+from agent.batch.pool import Pool, UnitDone
+from agent.batch.work import WorkerState
 from agent.tasks import ObjectiveRunner, RunOptions, RunStore
 from helpers.models import make_model
 
@@ -50,3 +53,25 @@ def batched(items: list[BatchItem], pool: Pool, store: RunStore) -> tuple[list[I
     events = list(run_batch(items, pool, store=store, ledger=ledger, batch_id=ledger.start(Path("batch.jsonl"))))
     ended = sorted((e for e in events if isinstance(e, ItemEnded)), key=lambda e: e.item.line)
     return ended, events
+
+
+@dataclass(frozen=True)
+class ProbeUnit:
+    """A unit that reports its worker: process, llama.cpp threads, models loaded so far."""
+
+    key: str
+    model: str = MODEL
+
+    def execute(self, worker: WorkerState) -> tuple[int, int, int]:
+        worker.model(self.model)
+        return os.getpid(), worker.threads, worker.loads
+
+
+def probe(pool: Pool, units: int = 6) -> dict[int, set[tuple[int, int]]]:
+    """Each worker process: the (threads, loads) it reported."""
+    seen: dict[int, set[tuple[int, int]]] = {}
+    for event in pool.run([ProbeUnit(str(n)) for n in range(units)]):
+        assert isinstance(event, UnitDone), event
+        pid, threads, loads = event.value  # type: ignore[misc]
+        seen.setdefault(pid, set()).add((threads, loads))
+    return seen

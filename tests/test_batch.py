@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from batch_cases import FRAGILE, LINES, batched, sequential, summary, write_items
+from batch_cases import FRAGILE, LINES, batched, probe, sequential, summary, write_items
 from helpers.batch import wait_for_pid
 
 from agent.batch import start
@@ -44,6 +44,11 @@ def test_a_batch_stores_the_same_runs_as_running_each_item_alone(tmp_path: Path,
     assert [e.record.status for e in ended] == [DONE] * len(LINES)
     assert {r.id for r in store.runs()} == {e.run.id for e in ended}
     assert all(store.run(e.run.id).pid is None for e in ended)
+
+
+def test_each_worker_process_loads_its_model_once_and_has_its_share_of_threads(faults: Path) -> None:
+    seen = probe(local_pool(load_worker_model, workers=2, cpus=1))
+    assert len(seen) == 2 and all(reports == {(1, 1)} for reports in seen.values())
 
 
 def test_a_killed_worker_s_item_runs_again_elsewhere_and_one_that_always_kills_fails(

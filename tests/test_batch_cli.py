@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -59,7 +60,7 @@ def test_ctrl_c_keeps_what_ended_and_resume_runs_only_what_is_missing(tmp_path: 
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
-    assert f"Continue with: agent batch {batch} --resume" in err
+    assert f"Continue with: {shlex.join(['agent', *argv[1:], '--resume'])}" in err
     ended = [first, *(json.loads(line) for line in out.splitlines())]
     assert first["status"] == "done" and len(ended) < 4
     asked = Path(env["INTERLEAF_TEST_LOG"]).read_text().splitlines()

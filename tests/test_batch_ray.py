@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from batch_cases import FRAGILE, MODEL, batched, sequential, summary, write_items
+from batch_cases import FRAGILE, MODEL, batched, probe, sequential, summary, write_items
 from helpers.batch import wait_for_pid
 
 from agent.batch.pool import Pool
@@ -55,6 +55,13 @@ def pool(workers: int = 2) -> Pool:
 
 def test_the_cluster_listens_on_loopback(cluster: str) -> None:
     assert cluster.startswith("127.0.0.1:")
+
+
+def test_each_actor_loads_its_model_once_with_threads_for_its_cpus(cluster: str) -> None:
+    seen = probe(pool())
+    assert len(seen) == 2 and all(reports == {(1, 1)} for reports in seen.values())
+    [reports] = probe(ray_pool(load_worker_model, workers=1, cpus=2)).values()
+    assert reports == {(2, 1)}
 
 
 def test_a_batch_on_ray_stores_the_same_runs_as_running_each_item_alone(cluster: str, tmp_path: Path) -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
+import sys
 import time
 from contextlib import closing
 from pathlib import Path
@@ -97,7 +99,13 @@ def cmd_batch(args: argparse.Namespace, out: Console, err: Console, store: RunSt
     finally:
         pool.close()
     return _finish(err, ledger.items(batch_id).values(), len(items), interrupted=interrupted,
-                   resume=f"agent batch {args.file} --resume")
+                   resume=resume_command(args))
+
+
+def resume_command(args: argparse.Namespace) -> str:
+    """The command that continues this batch: as it was given, with --resume."""
+    given = sys.argv[1:] if sys.argv[1:2] == ["batch"] else ["batch", str(args.file)]
+    return shlex.join(["agent", *given, *([] if args.resume else ["--resume"])])
 
 
 def _show(events: Any, total: int, out: Console, err: Console, *, as_json: bool) -> None:
