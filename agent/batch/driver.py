@@ -3,6 +3,7 @@ back (each item's run, and the ledger entry that says the item has ended)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 
@@ -48,13 +49,13 @@ def missing(items: Sequence[BatchItem], ledger: Ledger, batch_id: str) -> list[B
     return [item for item in items if item.key not in ended]
 
 
-def run_batch(items: Sequence[BatchItem], pool: Pool, *, store: RunStore, ledger: Ledger,
-              batch_id: str) -> Generator[BatchEvent, None, None]:
-    """Run `items` on `pool`, storing each run as it comes back. Stopping early (Ctrl-C)
-    keeps every item that had ended."""
+def run_batch(items: Sequence[BatchItem], pool: Pool, *, store: RunStore, ledger: Ledger, batch_id: str,
+              cancel: threading.Event | None = None) -> Generator[BatchEvent, None, None]:
+    """Run `items` on `pool`, storing each run as it comes back. Setting `cancel` stops
+    the batch between two writes; every item that had ended is kept."""
     by_key = {item.key: item for item in items}
     units = [ObjectiveUnit(item.key, item.objective, item.model, item.options) for item in items]
-    for event in pool.run(units):
+    for event in pool.run(units, cancel):
         item = by_key[event.key]
         if isinstance(event, UnitRetried):
             yield ItemRetried(item, event.reason, event.worker)

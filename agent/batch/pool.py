@@ -4,6 +4,7 @@ the queue once, for another worker; a second failure is final."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -97,9 +98,10 @@ class Pool:
         self.size = workers
         self.description = f"{backend.description}, {workers} worker{'s' if workers != 1 else ''}"
 
-    def run(self, units: Sequence[Unit]) -> Iterator[PoolEvent]:
-        """Every unit ends once, as `UnitDone` or `UnitFailed`. Closing the iterator early
-        (Ctrl-C, or the caller stops) stops the workers and drops what they held."""
+    def run(self, units: Sequence[Unit], cancel: threading.Event | None = None) -> Iterator[PoolEvent]:
+        """Every unit ends once, as `UnitDone` or `UnitFailed`, unless `cancel` is set first:
+        then, as when the iterator is closed early, the workers are stopped and what they
+        held is dropped."""
         queue: deque[Unit] = deque(units)
         attempts: dict[str, int] = {}
         tried_on: dict[str, set[str]] = {}
@@ -107,7 +109,7 @@ class Pool:
         busy: dict[str, tuple[Worker, Unit]] = {}
         idle = [self.backend.start_worker() for _ in range(min(self.size, len(queue)))]
         try:
-            while queue or busy:
+            while (queue or busy) and not (cancel is not None and cancel.is_set()):
                 while idle and queue:
                     worker = idle.pop()
                     unit = _pick(queue, tried_on, worker.name)

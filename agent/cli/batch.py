@@ -9,6 +9,7 @@ import json
 import os
 import shlex
 import sys
+import threading
 import time
 from contextlib import closing
 from pathlib import Path
@@ -16,13 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
+from agent.cli.exits import EXIT_DONE, EXIT_FAILED, EXIT_INTERRUPTED
+from agent.cli.interrupt import cancel_on_signals
+
 if TYPE_CHECKING:
     from agent.batch.driver import BatchEvent
     from agent.batch.pool import Pool
     from agent.models.base import Model
     from agent.tasks.store import RunStore
 
-EXIT_DONE, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+STOPPING = "stopping… items that ended are kept; the rest run with --resume (Ctrl-C again to quit at once)"
 
 
 def add_parser(sub: Any, home: argparse.ArgumentParser, positive: Any) -> None:
@@ -90,16 +94,22 @@ def cmd_batch(args: argparse.Namespace, out: Console, err: Console, store: RunSt
         return _finish(err, ledger.items(batch_id).values(), len(items), interrupted=False)
     pool = open_pool(args, err)
     err.print(f"Running {len(todo)} item{'s' if len(todo) != 1 else ''} on {pool.description}", markup=False)
-    interrupted = False
+    cancel = threading.Event()
     try:
-        with closing(run_batch(todo, pool, store=store, ledger=ledger, batch_id=batch_id)) as events:
+        with cancel_on_signals(cancel, _stopping), \
+                closing(run_batch(todo, pool, store=store, ledger=ledger, batch_id=batch_id, cancel=cancel)) as events:
             _show(events, len(todo), out, err, as_json=args.json)
     except KeyboardInterrupt:
-        interrupted = True
+        cancel.set()
     finally:
         pool.close()
-    return _finish(err, ledger.items(batch_id).values(), len(items), interrupted=interrupted,
+    return _finish(err, ledger.items(batch_id).values(), len(items), interrupted=cancel.is_set(),
                    resume=resume_command(args))
+
+
+def _stopping() -> None:
+    # Called from a signal handler: os.write cannot re-enter a write stderr is in.
+    os.write(2, f"{STOPPING}\n".encode())
 
 
 def resume_command(args: argparse.Namespace) -> str:
