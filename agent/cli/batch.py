@@ -10,7 +10,6 @@ import os
 import shlex
 import sys
 import threading
-import time
 from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -119,29 +118,21 @@ def resume_command(args: argparse.Namespace) -> str:
 
 
 def _show(events: Any, total: int, out: Console, err: Console, *, as_json: bool) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from agent.batch.driver import ItemEnded
+    from agent.cli.progress import ItemsProgress
 
-    started, done, failed = time.monotonic(), 0, 0
-    columns = (TextColumn("batch"), BarColumn(), MofNCompleteColumn(), TextColumn("done {task.fields[done]}"),
-               TextColumn("failed {task.fields[failed]}"), TextColumn("{task.fields[rate]}"), TimeElapsedColumn())
-    with Progress(*columns, console=err, disable=not err.is_terminal) as progress:
-        task = progress.add_task("batch", total=total, done=0, failed=0, rate="")
+    with ItemsProgress(err, total) as progress:
         for event in events:
             if not isinstance(event, ItemEnded):
-                _line(err, f"line {event.item.line}: retrying on another worker ({event.reason})")
+                progress.say(f"line {event.item.line}: retrying on another worker ({event.reason})")
                 continue
-            ok = event.record.status == "done"
-            done, failed = done + ok, failed + (not ok)
-            rate = (done + failed) / max(1e-9, time.monotonic() - started) * 60
-            progress.update(task, advance=1, done=done, failed=failed, rate=f"{rate:.1f} items/min")
+            progress.ended(event.record.status == "done")
             if as_json:
                 out.file.write(json.dumps(_item_json(event), ensure_ascii=False) + "\n")
                 out.file.flush()
             elif not err.is_terminal:
-                _line(err, f"line {event.item.line}: {event.record.status} (run {event.run.id})"
-                      + (f": {event.record.reason}" if event.record.reason else ""))
+                progress.say(f"line {event.item.line}: {event.record.status} (run {event.run.id})"
+                             + (f": {event.record.reason}" if event.record.reason else ""))
 
 
 def _item_json(event: BatchEvent) -> dict[str, Any]:
