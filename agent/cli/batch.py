@@ -1,6 +1,5 @@
 """`agent batch FILE`: many objectives on a pool of workers (Ray when asked), with a
-progress bar; and the options `agent eval` shares with it (--workers, --ray,
---ray-address)."""
+progress bar, a summary and the exit code; and the loader its workers use."""
 
 from __future__ import annotations
 
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
+from agent.batch.options import add_pool_options
 from agent.cli.exits import EXIT_DONE, EXIT_FAILED, EXIT_INTERRUPTED
 from agent.cli.interrupt import cancel_on_signals
 
@@ -42,8 +42,6 @@ def add_parser(sub: Any, home: argparse.ArgumentParser, positive: Any) -> None:
     batch.add_argument("--resume", action="store_true",
                        help="continue the last batch of FILE: run only the items that have not ended")
     batch.add_argument("--json", action="store_true", help="one JSON line per ended item on stdout")
-    from agent.batch.options import add_pool_options
-
     add_pool_options(batch, positive)
 
 
