@@ -11,9 +11,10 @@ def add_pool_options(parser: argparse.ArgumentParser, positive: Callable[[str], 
     """The options of a command that runs on a pool: --workers, --cpus-per-worker, --ray, --ray-address."""
     group = parser.add_argument_group("workers (default: local processes, one per core)")
     group.add_argument("--workers", type=positive, default=None, metavar="N",
-                       help="workers, each loading its models once (default: the cores, or the Ray cluster's CPUs)")
+                       help="workers, each loading its models once (default: as many as the cores, or the Ray "
+                       "cluster's CPUs, hold)")
     group.add_argument("--cpus-per-worker", type=positive, default=1, metavar="N",
-                       help="CPUs a worker holds on Ray, and its llama.cpp threads (default: 1)")
+                       help="CPUs each worker holds, and its llama.cpp threads (default: 1)")
     group.add_argument("--ray", action="store_true",
                        help="run on Ray (a cluster of this machine alone unless --ray-address is given)")
     group.add_argument("--ray-address", metavar="ADDRESS", default=None,

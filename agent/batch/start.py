@@ -13,11 +13,11 @@ from agent.batch.work import Loader
 def open_pool(loader: Loader, *, workers: int | None = None, cpus: int = 1, ray: bool = False,
               address: str | None = None) -> tuple[Pool, str]:
     """The pool, and a note for the user when Ray was asked for but is not installed.
-    Without Ray, `workers` defaults to the machine's cores, each worker getting an equal
-    share of them as threads unless `workers` is given (then `cpus` each)."""
+    Each worker holds `cpus` CPUs and runs as many llama.cpp threads; `workers` defaults
+    to as many as the machine's cores (or the Ray cluster's CPUs) hold."""
     wants_ray = ray or address is not None
     if wants_ray and ray_available():
         return ray_pool(loader, workers=workers, cpus=cpus, address=address), ""
     note = f"Ray is not installed ({RAY_EXTRA}): running on local processes instead" if wants_ray else ""
-    return local_pool(loader, workers=workers or os.cpu_count() or 1, cpus=cpus if workers else None), note
+    return local_pool(loader, workers=workers or max(1, (os.cpu_count() or 1) // cpus), cpus=cpus), note
 
