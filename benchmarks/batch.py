@@ -17,9 +17,9 @@ from agent.batch.evals import eval_units, load_eval_model, run_units
 from agent.batch.local import local_pool
 from agent.batch.pool import Pool
 from agent.batch.ray_cluster import LOOPBACK_ENV, RayBackend, ray_available
+from agent.cli.evals import sample
 from agent.evals import arithmetic
-from agent.evals.cli import sample
-from agent.evals.runner import Outcome, Setup
+from agent.evals.runner import ItemOutcome, Setup
 from agent.models import resolve_model
 
 
@@ -28,14 +28,14 @@ def load() -> str:
     return f"load {one:.1f} (5 min {five:.1f}) on {os.cpu_count()} cores"
 
 
-def sequential(setup: Setup, problems: list[arithmetic.Problem]) -> tuple[float, list[Outcome]]:
+def sequential(setup: Setup, problems: list[arithmetic.Problem]) -> tuple[float, list[ItemOutcome]]:
     started = time.perf_counter()
     model = resolve_model(setup.model)
     outcomes = list(arithmetic.run(setup, model, problems))
     return time.perf_counter() - started, outcomes
 
 
-def pooled(pool: Pool, setup: Setup, problems: list[arithmetic.Problem]) -> tuple[float, list[Outcome]]:
+def pooled(pool: Pool, setup: Setup, problems: list[arithmetic.Problem]) -> tuple[float, list[ItemOutcome]]:
     started = time.perf_counter()
     try:
         [(_, outcomes)] = list(run_units(eval_units(arithmetic.TASK, [setup], problems), pool))
@@ -44,7 +44,7 @@ def pooled(pool: Pool, setup: Setup, problems: list[arithmetic.Problem]) -> tupl
     return time.perf_counter() - started, outcomes
 
 
-def report(name: str, seconds: float, outcomes: list[Outcome], baseline: float) -> None:
+def report(name: str, seconds: float, outcomes: list[ItemOutcome], baseline: float) -> None:
     correct = sum(o.correct for o in outcomes)
     print(f"{name:<34} {seconds:7.1f} s  {len(outcomes) / seconds * 60:5.1f} items/min  "
           f"{correct}/{len(outcomes)} correct  speed-up {baseline / seconds:.2f}x  [{load()}]", flush=True)

@@ -13,7 +13,7 @@ from agent.batch.items import BatchItem, Defaults, read_items
 from agent.batch.ledger import Ledger
 from agent.batch.pool import Pool, UnitDone
 from agent.batch.work import WorkerState
-from agent.tasks import ObjectiveRunner, RunOptions, RunStore
+from agent.tasks import ObjectiveOptions, ObjectiveRunner, ObjectiveStore
 from helpers.models import make_model
 
 MODEL = "python:helpers.models:make_model"
@@ -25,17 +25,17 @@ LINES = ('{"objective": "plan a trip"}', '{"objective": "What is 2 + 2?", "singl
 def write_items(folder: Path, lines: tuple[str, ...] = LINES, model: str = MODEL) -> list[BatchItem]:
     path = folder / "batch.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return read_items(path, Defaults(model=model, options=RunOptions(tools=())))
+    return read_items(path, Defaults(model=model, options=ObjectiveOptions(tools=())))
 
 
-def summary(store: RunStore, run_id: str) -> dict[str, Any]:
+def summary(store: ObjectiveStore, run_id: str) -> dict[str, Any]:
     run = store.run(run_id)
     return {"objective": run.objective, "status": run.status, "stop": run.stop_reason, "answer": run.answer,
             "tasks": [(t.text, t.status, t.result) for t in store.tasks(run_id)],
             "events": [e["type"] for e in store.events(run_id)]}
 
 
-def sequential(items: list[BatchItem], store: RunStore) -> list[dict[str, Any]]:
+def sequential(items: list[BatchItem], store: ObjectiveStore) -> list[dict[str, Any]]:
     """Each item run as `agent run` runs it, one after the other in this process."""
     out = []
     for item in items:
@@ -47,7 +47,7 @@ def sequential(items: list[BatchItem], store: RunStore) -> list[dict[str, Any]]:
     return out
 
 
-def batched(items: list[BatchItem], pool: Pool, store: RunStore) -> tuple[list[ItemEnded], list[Any]]:
+def batched(items: list[BatchItem], pool: Pool, store: ObjectiveStore) -> tuple[list[ItemEnded], list[Any]]:
     """Ended items in file order, and every event as it came."""
     ledger = Ledger(store.path)
     events = list(run_batch(items, pool, store=store, ledger=ledger, batch_id=ledger.start(Path("batch.jsonl"))))

@@ -20,7 +20,7 @@ from agent.batch.ledger import DONE, FAILED, ItemRecord, Ledger
 from agent.batch.local import local_pool
 from agent.cli.batch import load_worker_model
 from agent.errors import ConfigError
-from agent.tasks import RunOptions, RunStatus, RunStore
+from agent.tasks import ObjectiveOptions, ObjectiveStatus, ObjectiveStore
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -37,8 +37,8 @@ def faults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_a_batch_stores_the_same_runs_as_running_each_item_alone(tmp_path: Path, faults: Path) -> None:
     items = write_items(tmp_path)
-    alone = sequential(items, RunStore(tmp_path / "alone.db"))
-    store = RunStore(tmp_path / "runs.db")
+    alone = sequential(items, ObjectiveStore(tmp_path / "alone.db"))
+    store = ObjectiveStore(tmp_path / "runs.db")
     ended, _ = batched(items, local_pool(load_worker_model, workers=2, cpus=1), store)
     assert [summary(store, e.run.id) for e in ended] == alone
     assert [e.record.status for e in ended] == [DONE] * len(LINES)
@@ -56,10 +56,10 @@ def test_a_killed_worker_s_item_runs_again_elsewhere_and_one_that_always_kills_f
     lines = ('{"objective": "hang once, then answer"}', '{"objective": "always crash"}',
              '{"objective": "an easy one"}')
     items = write_items(tmp_path, lines, model=FRAGILE)
-    items = [i.__class__(i.line, i.key, i.objective, i.model, RunOptions(tools=(), single=True)) for i in items]
+    items = [i.__class__(i.line, i.key, i.objective, i.model, ObjectiveOptions(tools=(), single=True)) for i in items]
     killer = threading.Thread(target=lambda: os.kill(wait_for_pid(faults), signal.SIGKILL), daemon=True)
     killer.start()
-    store = RunStore(tmp_path / "runs.db")
+    store = ObjectiveStore(tmp_path / "runs.db")
     ended, events = batched(items, local_pool(load_worker_model, workers=2, cpus=1), store)
     killer.join(timeout=5)
     hung, crashed, easy = ended
@@ -69,7 +69,7 @@ def test_a_killed_worker_s_item_runs_again_elsewhere_and_one_that_always_kills_f
     assert any("SIGKILL" in e.reason for e in retried if e.item.line == 1)
     assert (crashed.record.status, crashed.record.attempts) == (FAILED, 2)
     assert "failed 2 times" in crashed.record.reason and "exit code 3" in crashed.record.reason
-    assert store.run(crashed.run.id).status is RunStatus.FAILED
+    assert store.run(crashed.run.id).status is ObjectiveStatus.FAILED
     assert store.run(crashed.run.id).detail == crashed.record.reason
     assert easy.record.status == DONE and easy.record.attempts == 1
 
@@ -93,7 +93,7 @@ def test_batch_lines_are_checked_and_keyed_by_their_content(tmp_path: Path) -> N
 
 def test_the_ledger_knows_what_ended_in_the_last_batch_of_a_file(tmp_path: Path) -> None:
     items = write_items(tmp_path)
-    ledger = Ledger(RunStore(tmp_path / "runs.db").path)
+    ledger = Ledger(ObjectiveStore(tmp_path / "runs.db").path)
     file = tmp_path / "batch.jsonl"
     assert ledger.latest(file) is None
     batch = ledger.start(file)
@@ -117,10 +117,10 @@ def test_the_progress_bar_counts_done_failed_and_throughput(tmp_path: Path) -> N
 
     from agent.batch.driver import ItemEnded
     from agent.cli.batch import _show
-    from agent.tasks.models import Phase, RunRecord, Totals
+    from agent.tasks.state import ObjectiveRecord, Phase, Totals
 
     items = write_items(tmp_path)
-    run = RunRecord("r1", "x", "m", RunOptions(), RunStatus.FINISHED, Phase.FINISHED, None, "", "", Totals(), 0,
+    run = ObjectiveRecord("r1", "x", "m", ObjectiveOptions(), ObjectiveStatus.FINISHED, Phase.FINISHED, None, "", "", Totals(), 0,
                     0.0, 0.0, None)
     events = [ItemEnded(items[0], ItemRecord(items[0].key, 1, DONE, "r1", "", 1, 0.1), run),
               ItemRetried(items[1], "the worker process was killed (SIGKILL)", "w1"),

@@ -21,7 +21,7 @@ from helpers.batch import wait_for_pid
 from agent.batch.pool import Pool
 from agent.batch.ray_cluster import LOOPBACK_ENV, ray_pool
 from agent.cli.batch import load_worker_model
-from agent.tasks import RunOptions, RunStatus, RunStore
+from agent.tasks import ObjectiveOptions, ObjectiveStatus, ObjectiveStore
 
 os.environ.setdefault(LOOPBACK_ENV, "0")  # read when Ray is imported: its cluster binds to 127.0.0.1
 ray = pytest.importorskip("ray")
@@ -66,27 +66,27 @@ def test_each_actor_loads_its_model_once_with_threads_for_its_cpus(cluster: str)
 
 def test_a_batch_on_ray_stores_the_same_runs_as_running_each_item_alone(cluster: str, tmp_path: Path) -> None:
     items = write_items(tmp_path)
-    alone = sequential(items, RunStore(tmp_path / "alone.db"))
-    store = RunStore(tmp_path / "runs.db")
+    alone = sequential(items, ObjectiveStore(tmp_path / "alone.db"))
+    store = ObjectiveStore(tmp_path / "runs.db")
     ended, _ = batched(items, pool(), store)
     assert [summary(store, e.run.id) for e in ended] == alone
-    assert all(e.record.attempts == 1 and e.run.status is RunStatus.FINISHED for e in ended)
+    assert all(e.record.attempts == 1 and e.run.status is ObjectiveStatus.FINISHED for e in ended)
 
 
 def test_a_killed_actor_s_item_is_retried_on_another(cluster: str, tmp_path: Path) -> None:
     faults = Path(os.environ["INTERLEAF_TEST_FAULTS"])
     items = write_items(tmp_path, ('{"objective": "hang once, then answer"}', '{"objective": "always crash"}'),
                         model=FRAGILE)
-    items = [i.__class__(i.line, i.key, i.objective, i.model, RunOptions(tools=(), single=True)) for i in items]
+    items = [i.__class__(i.line, i.key, i.objective, i.model, ObjectiveOptions(tools=(), single=True)) for i in items]
     killer = threading.Thread(target=lambda: os.kill(wait_for_pid(faults), signal.SIGKILL), daemon=True)
     killer.start()
-    store = RunStore(tmp_path / "runs.db")
+    store = ObjectiveStore(tmp_path / "runs.db")
     (hung, crashed), events = batched(items, pool(), store)
     killer.join(timeout=5)
     assert (hung.record.status, hung.record.attempts, hung.run.answer) == ("done", 2, "Result of hang once, then answer.")
     assert (crashed.record.status, crashed.record.attempts) == ("failed", 2)
     assert "the Ray worker died" in crashed.record.reason
-    assert store.run(crashed.run.id).status is RunStatus.FAILED
+    assert store.run(crashed.run.id).status is ObjectiveStatus.FAILED
 
 
 def test_agent_batch_joins_a_cluster_and_its_runs_are_ordinary_runs(cluster: str, tmp_path: Path) -> None:

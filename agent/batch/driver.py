@@ -12,15 +12,15 @@ from agent.batch.ledger import DONE, FAILED, ItemRecord, Ledger
 from agent.batch.pool import Pool, UnitDone, UnitFailed, UnitRetried
 from agent.batch.work import ObjectiveUnit, RunExport, import_run, record_failure
 from agent.models import DEFAULT_MODEL
-from agent.tasks.models import RunRecord, RunStatus
-from agent.tasks.store import RunStore
+from agent.tasks.state import ObjectiveRecord, ObjectiveStatus
+from agent.tasks.store import ObjectiveStore
 
 
 @dataclass(frozen=True)
 class ItemEnded:
     item: BatchItem
     record: ItemRecord
-    run: RunRecord
+    run: ObjectiveRecord
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def missing(items: Sequence[BatchItem], ledger: Ledger, batch_id: str) -> list[B
     return [item for item in items if item.key not in ended]
 
 
-def run_batch(items: Sequence[BatchItem], pool: Pool, *, store: RunStore, ledger: Ledger, batch_id: str,
+def run_batch(items: Sequence[BatchItem], pool: Pool, *, store: ObjectiveStore, ledger: Ledger, batch_id: str,
               cancel: threading.Event | None = None) -> Generator[BatchEvent, None, None]:
     """Run `items` on `pool`, storing each run as it comes back. Setting `cancel` stops
     the batch between two writes; every item that had ended is kept."""
@@ -63,7 +63,7 @@ def run_batch(items: Sequence[BatchItem], pool: Pool, *, store: RunStore, ledger
         if isinstance(event, UnitDone):
             assert isinstance(event.value, RunExport)
             run = import_run(store, event.value)
-            failed = run.status is not RunStatus.FINISHED
+            failed = run.status is not ObjectiveStatus.FINISHED
             record = ItemRecord(item.key, item.line, FAILED if failed else DONE, run.id,
                                 run.detail if failed else "", event.attempts, event.seconds)
         else:

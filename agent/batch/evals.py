@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from agent.batch.pool import Pool, UnitDone, UnitFailed
 from agent.batch.work import WorkerState
 from agent.evals import arithmetic, bfcl
-from agent.evals.runner import Outcome, Setup
+from agent.evals.runner import ItemOutcome, Setup
 from agent.models import resolve_model
 from agent.models.base import Model
 
@@ -28,7 +28,7 @@ class EvalUnit:
     max_tokens: int = 96
     """bfcl: completion tokens per item."""
 
-    def execute(self, worker: WorkerState) -> Outcome:
+    def execute(self, worker: WorkerState) -> ItemOutcome:
         model = worker.model(self.setup.model)
         if isinstance(self.item, arithmetic.Problem):
             outcomes = arithmetic.run(self.setup, model, [self.item], tools=worker.tools(), style=self.style)
@@ -49,22 +49,22 @@ def eval_units(task: str, setups: Sequence[Setup], items: Sequence[Item], *, sty
 
 
 def run_units(units: Sequence[EvalUnit], pool: Pool,
-              on_outcome: Callable[[EvalUnit, Outcome], None] | None = None) -> Iterator[tuple[Setup, list[Outcome]]]:
+              on_outcome: Callable[[EvalUnit, ItemOutcome], None] | None = None) -> Iterator[tuple[Setup, list[ItemOutcome]]]:
     """Each configuration with its outcomes in item order, as soon as all of them are in.
     An item that failed on two workers counts as wrong, its reason as its text."""
     by_key = {unit.key: unit for unit in units}
     expected: dict[Setup, list[str]] = {}
     for unit in units:
         expected.setdefault(unit.setup, []).append(unit.key)
-    got: dict[str, Outcome] = {}
+    got: dict[str, ItemOutcome] = {}
     for event in pool.run(units):
         if isinstance(event, UnitDone):
-            assert isinstance(event.value, Outcome)
+            assert isinstance(event.value, ItemOutcome)
             outcome = event.value
         elif isinstance(event, UnitFailed):
             unit = by_key[event.key]
             answer = unit.item.answer if isinstance(unit.item, arithmetic.Problem) else unit.item.answers
-            outcome = Outcome(unit.item.id, False, 0, 0, 0, 0.0, "", str(answer), event.reason, "error")
+            outcome = ItemOutcome(unit.item.id, False, 0, 0, 0, 0.0, "", str(answer), event.reason, "error")
         else:
             continue
         got[event.key] = outcome

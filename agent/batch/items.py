@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import ConfigError
-from agent.tasks.models import RunOptions
+from agent.tasks.state import ObjectiveOptions
 
 _LIMITS = {"max_tasks": int, "max_calls": int, "max_tokens": int, "timeout": float, "max_cost": float}
 _OVERRIDES = {"grammar": ("grammar", bool), "trigger": ("trigger_k", int), "examples": ("examples", int),
@@ -30,7 +30,7 @@ class Defaults:
     """What a line that does not say otherwise gets (the command line's options)."""
 
     model: str | None = None
-    options: RunOptions = field(default_factory=RunOptions)
+    options: ObjectiveOptions = field(default_factory=ObjectiveOptions)
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class BatchItem:
     objective: str
     model: str | None
     """A model spec; None: the default model."""
-    options: RunOptions
+    options: ObjectiveOptions
 
 
 def read_items(path: Path, defaults: Defaults | None = None) -> list[BatchItem]:
@@ -87,7 +87,7 @@ def parse_item(line: int, data: Any, defaults: Defaults) -> BatchItem:
                      options=_options(data, defaults.options))
 
 
-def _options(data: dict[str, Any], base: RunOptions) -> RunOptions:
+def _options(data: dict[str, Any], base: ObjectiveOptions) -> ObjectiveOptions:
     limits: dict[str, Any] = {name: _number(data[name], kind, name) for name, kind in _LIMITS.items() if name in data}
     overrides: dict[str, Any] = {field_name: _value(data[name], kind, name)
                  for name, (field_name, kind) in _OVERRIDES.items() if name in data}

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from agent.models.base import Model
-from agent.tasks.models import RunOptions, RunRecord, RunStatus, Task
+from agent.tasks.state import ObjectiveOptions, ObjectiveRecord, ObjectiveStatus, Task
 from agent.tasks.runner import ObjectiveRunner
-from agent.tasks.store import RunStore
+from agent.tasks.store import ObjectiveStore
 from agent.tools import Tool, installed_tools
 
 Loader = Callable[[str | None, int], Model]
@@ -61,7 +61,7 @@ class Unit(Protocol):
 class RunExport:
     """A finished objective run as its worker stored it, to be written by the driver."""
 
-    record: RunRecord
+    record: ObjectiveRecord
     tasks: tuple[Task, ...]
     events: tuple[dict[str, object], ...]
 
@@ -73,11 +73,11 @@ class ObjectiveUnit:
     key: str
     objective: str
     model: str | None
-    options: RunOptions
+    options: ObjectiveOptions
 
     def execute(self, worker: WorkerState) -> RunExport:
         model = worker.model(self.model)
-        store = RunStore(":memory:")
+        store = ObjectiveStore(":memory:")
         try:
             runner = ObjectiveRunner(model=model, store=store, tools=worker.tools())
             record = runner.start(self.objective, options=self.options, model_spec=self.model or model.name)
@@ -88,15 +88,15 @@ class ObjectiveUnit:
             store.close()
 
 
-def export_run(store: RunStore, run_id: str) -> RunExport:
+def export_run(store: ObjectiveStore, run_id: str) -> RunExport:
     return RunExport(store.run(run_id), tuple(store.tasks(run_id)), tuple(store.events(run_id)))
 
 
-def import_run(store: RunStore, run: RunExport) -> RunRecord:
+def import_run(store: ObjectiveStore, run: RunExport) -> ObjectiveRecord:
     """Write `run` into `store` as a new run (ids of its own) with the same tasks, order,
     results, totals and transcript; it is not running in any process."""
     record = run.record
-    status = RunStatus.INTERRUPTED if record.status is RunStatus.RUNNING else record.status
+    status = ObjectiveStatus.INTERRUPTED if record.status is ObjectiveStatus.RUNNING else record.status
     with store.transaction():
         new = store.create_run(record.objective, model=record.model, options=record.options)
         for task in sorted(run.tasks, key=lambda t: t.id):
@@ -112,9 +112,9 @@ def import_run(store: RunStore, run: RunExport) -> RunRecord:
     return store.run(new.id)
 
 
-def record_failure(store: RunStore, objective: str, *, model: str, options: RunOptions, reason: str) -> RunRecord:
+def record_failure(store: ObjectiveStore, objective: str, *, model: str, options: ObjectiveOptions, reason: str) -> ObjectiveRecord:
     """A run for an item no worker could finish: failed with `reason`, resumable from its start."""
     with store.transaction():
         new = store.create_run(objective, model=model, options=options)
-        store.update_run(new.id, status=RunStatus.FAILED, detail=reason, pid=None)
+        store.update_run(new.id, status=ObjectiveStatus.FAILED, detail=reason, pid=None)
     return store.run(new.id)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from agent.batch.driver import BatchEvent
     from agent.batch.pool import Pool
     from agent.models.base import Model
-    from agent.tasks.store import RunStore
+    from agent.tasks.store import ObjectiveStore
 
 STOPPING = "stopping… items that ended are kept; the rest run with --resume (Ctrl-C again to quit at once)"
 
@@ -66,17 +66,17 @@ def open_pool(args: argparse.Namespace, err: Console) -> Pool:
     return pool
 
 
-def cmd_batch(args: argparse.Namespace, out: Console, err: Console, store: RunStore) -> int:
+def cmd_batch(args: argparse.Namespace, out: Console, err: Console, store: ObjectiveStore) -> int:
     from agent.batch.driver import missing, run_batch
     from agent.batch.items import Defaults, read_items
     from agent.batch.ledger import Ledger
     from agent.cli.setup import check_environment, installed, model_spec, select_tools
     from agent.models import DEFAULT_MODEL, MODEL_ENV
-    from agent.tasks import RunOptions
+    from agent.tasks import ObjectiveOptions
 
     check_environment()
     spec = model_spec(args.model or os.environ.get(MODEL_ENV) or None) or DEFAULT_MODEL
-    options = RunOptions(tools=select_tools(installed(), args.tools), single=args.single)
+    options = ObjectiveOptions(tools=select_tools(installed(), args.tools), single=args.single)
     items = read_items(args.file, Defaults(model=spec, options=options))
     ledger = Ledger(store.path)
     batch_id = ledger.latest(args.file) if args.resume else ledger.start(args.file)

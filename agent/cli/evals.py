@@ -1,4 +1,7 @@
-"""`agent eval`: run the evals over a grid of configurations and print the table."""
+"""`agent eval`: run the evals over a grid of configurations and print the table.
+
+The evals themselves (`agent.evals`) return data; this module parses the command line and
+prints their progress and results."""
 
 from __future__ import annotations
 
@@ -13,8 +16,8 @@ from typing import Any, TextIO, TypeVar
 from agent.batch.options import add_pool_options
 from agent.errors import InterleafError
 from agent.evals import arithmetic, bfcl
-from agent.evals.report import print_row, print_table, table
-from agent.evals.runner import Outcome, Row, Setup, grid, run_grid
+from agent.evals.report import line, table
+from agent.evals.runner import ItemOutcome, Row, Setup, grid, run_grid
 from agent.models import resolve_model
 from agent.models.base import Model
 
@@ -119,7 +122,7 @@ def chosen_items(args: argparse.Namespace) -> list[arithmetic.Problem] | list[bf
     return sample(bfcl.load_cases(*bfcl.data_files()), args.limit, args.seed)
 
 
-def runner(args: argparse.Namespace) -> tuple[str, Callable[[Setup, Model], Iterator[Outcome]]]:
+def runner(args: argparse.Namespace) -> tuple[str, Callable[[Setup, Model], Iterator[ItemOutcome]]]:
     items = chosen_items(args)
     if args.task == "arithmetic":
         problems = [p for p in items if isinstance(p, arithmetic.Problem)]
@@ -137,13 +140,13 @@ def on_pool(args: argparse.Namespace, task: str, configs: list[Setup], log: Text
     units = eval_units(task, configs, chosen_items(args), style=args.examples, max_tokens=args.max_tokens or 96)
     pool, note = open_pool(load_eval_model, workers=args.workers, cpus=args.cpus_per_worker, ray=args.ray,
                            address=args.ray_address)
-    for line in (note, f"Running {len(units)} items on {pool.description}"):
-        if line:
-            print(line, file=sys.stderr, flush=True)
+    for text in (note, f"Running {len(units)} items on {pool.description}"):
+        if text:
+            print(text, file=sys.stderr, flush=True)
     rows: dict[Setup, Row] = {}
     try:
         for setup, outcomes in run_units(units, pool):
-            rows[setup] = run_grid(task, [setup], lambda s: iter(outcomes), log=log, on_row=print_row)[0]
+            rows[setup] = run_grid(task, [setup], lambda s: iter(outcomes), log=log, on_row=_print_row)[0]
     finally:
         pool.close()
     return [rows[s] for s in configs if s in rows]
@@ -174,8 +177,13 @@ def main(argv: list[str] | None = None) -> int:
             except InterleafError as exc:
                 print(f"agent eval: {exc}", file=sys.stderr)
                 return 2
-            rows += run_grid(task, [setup], lambda s: run(s, model), log=log, on_row=print_row)
-    print_table(rows)
+            rows += run_grid(task, [setup], lambda s: run(s, model), log=log, on_row=_print_row)
+    print(table(rows), flush=True)
     if args.markdown:
         args.markdown.write_text(table(rows) + "\n", encoding="utf-8")
     return 0
+
+
+def _print_row(row: Row) -> None:
+    """Progress: one line per finished configuration."""
+    print(line(row), flush=True)
