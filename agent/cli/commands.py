@@ -318,8 +318,15 @@ def cmd_train(args: argparse.Namespace, consoles: Consoles) -> int:
     return train(args, consoles.out)
 
 
+def cmd_batch(args: argparse.Namespace, consoles: Consoles) -> int:
+    from agent.cli.batch import cmd_batch as run_batch
+
+    return run_batch(args, consoles.out, consoles.err, open_store(args.home))
+
+
 COMMANDS = {
     "run": cmd_run, "resume": cmd_resume, "runs": cmd_runs, "show": cmd_show, "tools": cmd_tools,
     "models": cmd_models, "index": cmd_index, "eval": cmd_eval, "export": cmd_export, "train": cmd_train,
     "replay": cmd_replay,
+    "batch": cmd_batch,
 }

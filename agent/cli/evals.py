@@ -11,8 +11,9 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
+from agent.batch.options import add_pool_options
 from agent.errors import InterleafError
 from agent.evals import arithmetic, bfcl
 from agent.evals.report import line, table
@@ -48,7 +49,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-tokens", type=int, default=0, help="bfcl: completion tokens per item (0: the default)")
     p.add_argument("--log", type=Path, help="append every item's outcome here as JSON lines")
     p.add_argument("--markdown", type=Path, help="write the table here")
+    add_pool_options(p, _positive)
     return p
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be above zero, got {value}")
+    return value
 
 
 _FLAGS: dict[str, bool | None] = {"on": True, "off": False, "recipe": None}
@@ -102,15 +111,45 @@ def load_model(spec: str, args: argparse.Namespace) -> Model:
     return resolve_model(spec, **options)
 
 
-def runner(args: argparse.Namespace) -> tuple[str, Callable[[Setup, Model], Iterator[ItemOutcome]]]:
+def chosen_items(args: argparse.Namespace) -> list[arithmetic.Problem] | list[bfcl.Case]:
+    """The items the options pick, in the order they run."""
     if args.task == "arithmetic":
         wanted = {i.strip() for i in args.ids.split(",") if i.strip()}
         problems = sample([p for p in arithmetic.load_problems() if not wanted or p.id in wanted], args.limit, args.seed)
         if wanted - {p.id for p in problems}:
             raise ValueError(f"no arithmetic items {sorted(wanted - {p.id for p in problems})}")
+        return problems
+    return sample(bfcl.load_cases(*bfcl.data_files()), args.limit, args.seed)
+
+
+def runner(args: argparse.Namespace) -> tuple[str, Callable[[Setup, Model], Iterator[ItemOutcome]]]:
+    items = chosen_items(args)
+    if args.task == "arithmetic":
+        problems = [p for p in items if isinstance(p, arithmetic.Problem)]
         return arithmetic.TASK, lambda s, m: arithmetic.run(s, m, problems, style=args.examples)
-    cases = sample(bfcl.load_cases(*bfcl.data_files()), args.limit, args.seed)
+    cases = [c for c in items if isinstance(c, bfcl.Case)]
     return bfcl.TASK, lambda s, m: bfcl.run(s, m, cases, max_tokens=args.max_tokens or 96)
+
+
+def on_pool(args: argparse.Namespace, task: str, configs: list[Setup], log: TextIO | None) -> list[Row]:
+    """`--workers N` / `--ray`: every configuration × item a unit of a worker pool; the
+    rows as a local run gives them."""
+    from agent.batch.evals import eval_units, load_eval_model, run_units
+    from agent.batch.start import open_pool
+
+    units = eval_units(task, configs, chosen_items(args), style=args.examples, max_tokens=args.max_tokens or 96)
+    pool, note = open_pool(load_eval_model, workers=args.workers, cpus=args.cpus_per_worker, ray=args.ray,
+                           address=args.ray_address)
+    for text in (note, f"Running {len(units)} items on {pool.description}"):
+        if text:
+            print(text, file=sys.stderr, flush=True)
+    rows: dict[Setup, Row] = {}
+    try:
+        for setup, outcomes in run_units(units, pool):
+            rows[setup] = run_grid(task, [setup], lambda s: iter(outcomes), log=log, on_row=_print_row)[0]
+    finally:
+        pool.close()
+    return [rows[s] for s in configs if s in rows]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,7 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     with ExitStack() as stack:
         log = stack.enter_context(args.log.open("a", encoding="utf-8")) if args.log else None
-        for setup in configs:
+        pooled = bool(args.workers or args.ray or args.ray_address)
+        if pooled:
+            rows = on_pool(args, task, configs, log)
+        for setup in [] if pooled else configs:
             try:
                 model = models.get(setup.model) or models.setdefault(setup.model, load_model(setup.model, args))
             except InterleafError as exc:

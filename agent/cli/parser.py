@@ -7,7 +7,7 @@ import sys
 from importlib import metadata
 from typing import NoReturn
 
-from agent.cli import train
+from agent.cli import batch, train
 from agent.tasks.state import Approve, TaskLimits
 
 DEFAULTS = TaskLimits()
@@ -110,6 +110,7 @@ def build_parser() -> Parser:
     _index_parser(sub)
     _export_parser(sub, home)
     train.add_parser(sub, home)
+    batch.add_parser(sub, home, positive_int)
     evals = sub.add_parser("eval", help="run the evaluation harness", add_help=False)
     evals.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
