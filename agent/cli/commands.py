@@ -10,7 +10,6 @@ import json
 import os
 import sys
 import threading
-from importlib import metadata
 from collections.abc import Mapping
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -233,6 +232,8 @@ def cmd_models(args: argparse.Namespace, consoles: Consoles) -> int:
 def file_text(info: ModelInfo) -> str:
     """Where a model's file is, or what it takes to get it (its source is a package, or
     the file itself)."""
+    from importlib import metadata
+
     from agent.models.catalog import model_file
 
     path = model_file(info.name)
