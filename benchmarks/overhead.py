@@ -11,6 +11,11 @@ Targets: under 30 µs CPU per call inline and under 45 µs with the default tool
 shape; flat: the 6,400-call cost within 1.2x of the 200-call cost. Baselines from the
 same run: calling the function directly, and a regular expression scanning the text.
 
+When smolagents is installed (`pip install -e '.[bench]'`), its ToolCallingAgent runs the
+same calls (a scripted model replying with one tool call per step, its generation time
+taken out the same way, logging off) at the smallest number of calls, and the ratio of
+its cost per call to the default tool's is printed; target: at least 20x.
+
     python benchmarks/overhead.py [--calls 200 6400] [--repeat 3]
 """
 
@@ -23,6 +28,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from agent import Agent, Tool, tool
 from agent.detector import Detector
@@ -58,17 +64,24 @@ def default(inline: Tool) -> Tool:
     return tool(name=inline.name)(inline.fn)
 
 
+def raw_text(i: int) -> str:
+    return f"{RAW_TEXT}{i:06d} was postponed to the spring session"[:200]
+
+
 @dataclass(frozen=True)
 class Shape:
     label: str
     tool: Tool
     args: Callable[[int], str]
+    """The call's arguments as written inline."""
+    kwargs: Callable[[int], dict[str, Any]]
+    """The same arguments as a function-calling model sends them."""
 
 
 SHAPES = (
-    Shape("one integer", echo, lambda i: str(i)),
-    Shape("two keyword arguments", add, lambda i: f"a={i}, b=2"),
-    Shape("raw string, 200 chars", note, lambda i: f"{RAW_TEXT}{i:06d} was postponed to the spring session"[:200]),
+    Shape("one integer", echo, lambda i: str(i), lambda i: {"x": i}),
+    Shape("two keyword arguments", add, lambda i: f"a={i}, b=2", lambda i: {"a": i, "b": 2}),
+    Shape("raw string, 200 chars", note, raw_text, lambda i: {"text": raw_text(i)}),
 )
 assert all(len(SHAPES[2].args(i)) == 200 for i in (0, 99_999))
 
@@ -107,6 +120,70 @@ def cpu_per_call(shape: Shape, fn: Tool, calls: int) -> float:
     return (total - model.cpu) / calls * 1e6
 
 
+def smolagents_cpu_per_call(shape: Shape, calls: int) -> float | None:
+    """CPU µs per call outside the model for smolagents' ToolCallingAgent making the same
+    calls (one tool call per step, then final_answer), or None when it is not installed."""
+    try:
+        import smolagents
+        from smolagents.models import ChatMessage, ChatMessageToolCall, ChatMessageToolCallFunction, MessageRole
+    except ImportError:
+        return None
+    functions = {"echo": smol_echo, "add": smol_add, "note": smol_note}
+    fn = smolagents.tool(functions[shape.tool.name])
+
+    class Scripted(smolagents.Model):  # type: ignore[misc]
+        cpu = 0.0
+        step = 0
+
+        def generate(self, messages: Any, stop_sequences: Any = None, response_format: Any = None,
+                     tools_to_call_from: Any = None, **kwargs: Any) -> Any:
+            start = time.thread_time()
+            i, self.step = self.step, self.step + 1
+            name, arguments = (fn.name, shape.kwargs(i)) if i < calls else ("final_answer", {"answer": "done"})
+            call = ChatMessageToolCall(ChatMessageToolCallFunction(arguments, name), id=f"call_{i}", type="function")
+            message = ChatMessage(role=MessageRole.ASSISTANT, content="", tool_calls=[call])
+            self.cpu += time.thread_time() - start
+            return message
+
+    model = Scripted(model_id="scripted")
+    agent = smolagents.ToolCallingAgent(tools=[fn], model=model, max_steps=calls + 1,
+                                        verbosity_level=smolagents.LogLevel.OFF)
+    gc.collect()
+    start = time.process_time()
+    answer = agent.run("count")
+    total = time.process_time() - start
+    assert answer == "done" and model.step == calls + 1, (answer, model.step)
+    return (total - model.cpu) / calls * 1e6
+
+
+def smol_echo(x: int) -> int:
+    """Returns x.
+
+    Args:
+        x: the number.
+    """
+    return x
+
+
+def smol_add(a: int, b: int) -> int:
+    """Adds a and b.
+
+    Args:
+        a: the first number.
+        b: the second number.
+    """
+    return a + b
+
+
+def smol_note(text: str) -> int:
+    """Counts the characters of a note.
+
+    Args:
+        text: the note.
+    """
+    return len(text)
+
+
 def direct_call_us(calls: int = 10_000) -> float:
     start = time.process_time()
     for i in range(calls):
@@ -131,6 +208,18 @@ def regex_mb_s(text: str) -> float:
     return len(text.encode()) / (time.perf_counter() - start) / 1e6
 
 
+def compare_smolagents(calls: int, repeat: int, defaults: dict[str, float]) -> None:
+    """smolagents' cost per call at `calls` calls against the default tool's, per shape."""
+    for shape in SHAPES:
+        runs = [smolagents_cpu_per_call(shape, calls) for _ in range(repeat)]
+        if None in runs:
+            print("smolagents is not installed (pip install -e '.[bench]'): comparison skipped")
+            return
+        theirs = statistics.median(r for r in runs if r is not None)
+        print(f"smolagents ToolCallingAgent, {shape.label}, {calls} calls: {theirs:.1f} µs per call, "
+              f"{theirs / defaults[shape.label]:.1f}x the default tool (target >= 20x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, nargs="+", default=[200, 6_400])
@@ -141,11 +230,14 @@ def main() -> None:
           f"targets: inline < 30, default < 45, {large}/{small} <= 1.2")
     print(f"baseline, calling add(a, b) directly: {direct_call_us():.2f} µs")
     print(f"{'shape':24} {'tool':8} " + " ".join(f"{n:>8}" for n in args.calls) + f" {'ratio':>6}")
+    defaults: dict[str, float] = {}
     for shape in SHAPES:
         for kind, fn in (("inline", shape.tool), ("default", default(shape.tool))):
             cost = {n: statistics.median(cpu_per_call(shape, fn, n) for _ in range(args.repeat)) for n in args.calls}
             print(f"{shape.label:24} {kind:8} " + " ".join(f"{cost[n]:8.1f}" for n in args.calls)
                   + f" {cost[large] / cost[small]:6.2f}")
+        defaults[shape.label] = cost[small]
+    compare_smolagents(small, args.repeat, defaults)
     prose = ("Out of 1400 participants, 400 passed the test; the rest did not. " * 4000)
     dense = ("Out of 1400, 400 (or [Calculator(400 / 1400) → 0.29] 29%) passed. " * 4000)
     for label, text in (("prose", prose), ("call-dense", dense)):
