@@ -102,6 +102,9 @@ class _Run:
         self.calls: list[CallRecord] = []
         self.usage = Usage()
         self.started = time.monotonic()
+        timeout = config.settings.timeout
+        self.deadline = None if timeout is None else self.started + timeout
+        """The monotonic time the run must end by, or None."""
         self.seen: Counter[tuple[tuple[str, str], str]] = Counter()
         self.checks = 0
         self.in_call = False
@@ -143,12 +146,10 @@ class _Run:
         return tuple(merged)
 
     def remaining_seconds(self) -> float | None:
-        timeout = self.config.settings.timeout
-        return None if timeout is None else timeout - (time.monotonic() - self.started)
+        return None if self.deadline is None else self.deadline - time.monotonic()
 
     def out_of_time(self) -> bool:
-        left = self.remaining_seconds()
-        return left is not None and left <= 0
+        return self.deadline is not None and time.monotonic() >= self.deadline
 
     def events(self) -> Iterator[Event]:
         step: NextStep = GenerateNext()
@@ -199,23 +200,10 @@ class _Run:
         stream: Iterator[str] | None = None
         try:
             stream = self.model.stream(request, completion)
-            tail, self.in_call = "", False
-            watch_marker = opened is None and self.config.call_grammar is not None
-            for chunk in stream:
-                found = detector.feed(chunk)
-                if len(found) == 1 and isinstance(found[0], Text) and not self.config.check_arithmetic:
-                    step = None
-                    self.add(found[0].text)
-                    yield TextDelta(found[0].text)
-                else:
-                    step = yield from self.detect(found, constrain)
-                if step is None and watch_marker:
-                    tail = (tail + chunk)[-len(self.config.markup.open.strip()) :]
-                    step = self.marker_written(detector, tail)
-                if step is None and (self.cancel.is_set() or self.out_of_time()):
-                    step = self.interrupted()
-                if step is not None:
-                    return step
+            self.in_call = False
+            step = yield from self.read(stream, constrain, watch_marker=opened is None and self.config.call_grammar is not None)
+            if step is not None:
+                return step
             step = yield from self.detect(detector.finish(cut=completion.finish_reason == "length"), None)
             return step or self.finished(completion)
         except (UserError, KeyboardInterrupt, GeneratorExit):
@@ -230,6 +218,35 @@ class _Run:
             if close is not None:
                 close()
             self.usage.add(completion.usage)
+
+    def read(self, stream: Iterator[str], constrain: Callable[[str], str | None] | None, *,
+             watch_marker: bool) -> Generator[Event, None, NextStep | None]:
+        """Feed the stream to the detector until a step is decided (None: the stream
+        ended first). A chunk that is plain text takes the short way: kept and yielded."""
+        feed, cancelled, deadline = self.detector.feed, self.cancel.is_set, self.deadline
+        plain = not self.config.check_arithmetic
+        pieces, record = self._parts, self.record
+        tail, marker = "", self.config.markup.open.strip()
+        for chunk in stream:
+            found = feed(chunk)
+            step = None
+            if found:
+                if plain and len(found) == 1 and type(found[0]) is Text:
+                    text = found[0].text
+                    if text:  # what keep_part does, inline: this runs per chunk
+                        pieces.append(text)
+                        record.append(text)
+                    yield TextDelta(text)
+                else:
+                    step = yield from self.detect(found, constrain)
+            if step is None and watch_marker:
+                tail = (tail + chunk)[-len(marker) :]
+                step = self.marker_written(self.detector, tail)
+            if step is None and (cancelled() or (deadline is not None and time.monotonic() >= deadline)):
+                step = self.interrupted()
+            if step is not None:
+                return step
+        return None
 
     def detect(self, found: list[Text | Opened | Closed | Malformed],
                constrain: Callable[[str], str | None] | None) -> Generator[Event, None, NextStep | None]:
