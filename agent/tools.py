@@ -72,13 +72,13 @@ class Tool:
         return list(self.parameters.model_fields)
 
     @cached_property
-    def _plain(self) -> dict[str, tuple[type, Any]] | None:
+    def _plain(self) -> dict[str, tuple[Any, Any]] | None:
         """Each parameter's type and default (or `_REQUIRED`), when every parameter is a
         plain int, str or bool without constraints, in a model made from the signature:
         then arguments of exactly those types are valid as they are. Else None."""
         if self.parameters not in _MADE_HERE:
             return None
-        plain: dict[str, tuple[type, Any]] = {}
+        plain: dict[str, tuple[Any, Any]] = {}
         for name, f in self.parameters.model_fields.items():
             if f.annotation not in _PLAIN_TYPES or f.metadata or f.default_factory is not None:
                 return None
@@ -175,7 +175,7 @@ class Tool:
         return {name: getattr(model, name) for name in names}
 
 
-def _as_given(values: dict[str, Any], plain: dict[str, tuple[type, Any]]) -> dict[str, Any] | None:
+def _as_given(values: dict[str, Any], plain: dict[str, tuple[Any, Any]]) -> dict[str, Any] | None:
     """`values` with defaults filled in when each is of exactly its parameter's plain
     type (what pydantic would return, without asking it); None when pydantic must decide."""
     bound: dict[str, Any] = {}
