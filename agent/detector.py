@@ -78,6 +78,11 @@ class Detector:
         self._viable = re.compile(rf"{marker}(?: ?({_NAME})| )?\Z")
         self._viable_chars = max(map(len, markup.opens)) + 1 + MAX_NAME_CHARS
         self._one_char = len(self._open) == 1 and all(len(o) == 1 for o in self._wide)
+        self._marks = re.compile("|".join(re.escape(o) for o in markup.opens))
+        """Any open marker: a chunk without one (and, for a longer marker, not ending in
+        its start) is plain text."""
+        self._end = re.compile("|".join(re.escape(e) for e in self._ends))
+        """The close markers and arrows, tried in order."""
         self._steps = (self._step_text, self._step_args, self._step_after)
         self.work = 0
         """Characters examined plus scanning steps taken, over the detector's life: what
@@ -118,9 +123,11 @@ class Detector:
         self.work += len(chunk)
         buf = self._buf
         if not buf:
-            if self._open not in chunk and (self._one_char or not _partial_suffix(chunk, self._open)) and (
-                    not self._wide or not any(o in chunk for o in self._wide)):
+            if self._marks.search(chunk) is None and (self._one_char or not _partial_suffix(chunk, self._open)):
                 return [Text(chunk)] if chunk else []
+            held = self._hold(chunk)
+            if held is not None:
+                return held
         elif self._calm is not None and self._calm.search(chunk) is None and len(buf) + len(chunk) <= self._limit:
             self._buf = buf = buf + chunk  # more of a name, or of arguments: nothing to decide
             self._i = len(buf)
@@ -156,13 +163,21 @@ class Detector:
         events, or None when the window now holds `[Name(`."""
         if self._opening.search(buf) is not None:
             return None
-        self.work += len(buf)
-        tail = self._viable.search(buf, max(0, len(buf) - self._viable_chars))
-        hold = tail.start() if tail else len(buf) - _partial_suffix(buf, self._open)
-        self._name_start = tail.start(1) - hold if tail and tail.group(1) else -1
-        self._buf = buf[hold:]
-        self._i = len(self._buf)
-        self._settle()
+        n = len(buf)
+        self.work += n
+        tail = self._viable.search(buf, n - self._viable_chars if n > self._viable_chars else 0)
+        if tail is not None:
+            hold = tail.start()
+            name = -1 if tail.lastindex is None else tail.start(1) - hold
+        else:
+            hold, name = n - (0 if self._one_char else _partial_suffix(buf, self._open)), -1
+        self._buf = buf[hold:] if hold else buf
+        self._i = n - hold
+        self._name_start = name
+        if name >= 0:  # what _settle decides for held text: more of the name is taken whole
+            self._calm, self._limit = _NOT_NAME, name + MAX_NAME_CHARS
+        else:
+            self._calm = None
         return [Text(buf[:hold])] if hold else []
 
     def _settle(self) -> None:
@@ -323,9 +338,9 @@ class Detector:
         self.work += len(window)
         if spaces > 2 or (stripped and stripped[0] not in self._end_initials):
             return self._false_start(events, i)
-        for end in self._ends:
-            if stripped.startswith(end):
-                return self._close_call(events, i + spaces + len(end))
+        end = self._end.match(stripped)
+        if end is not None:
+            return self._close_call(events, i + spaces + end.end())
         if not stripped or any(end.startswith(stripped) for end in self._ends):
             return False
         return self._false_start(events, i)
