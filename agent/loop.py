@@ -84,6 +84,7 @@ class GenerateNext:
 
 
 NextStep = GenerateNext | CallNext | MalformedNext | ConstrainNext | SpliceNext | FinishNext
+_GO_ON = GenerateNext()
 
 
 class _Run:
@@ -195,7 +196,8 @@ class _Run:
         completion = Completion()
         detector = self.detector
         detector.reset()
-        detector.feed(held)
+        if held:
+            detector.feed(held)
         constrain = None if opened else self.config.grammar_for
         stream: Iterator[str] | None = None
         try:
@@ -339,7 +341,7 @@ class _Run:
         shown = f"{error}; write it as {step.name}(...)" if spent is None else \
             f"the run's budget of {self.config.settings.max_calls} calls is spent"
         text = self.config.markup.render(step.name, "…", error=shown)
-        yield from self.keep(CallRecord(index, step.name, step.text, text, error=shown))
+        yield self.keep(CallRecord(index, step.name, step.text, text, error=shown))
         key = (step.name.casefold(), " ".join(step.text.split()))
         return spent or self.no_progress(key, str(error), shown=step.text)
 
@@ -347,22 +349,22 @@ class _Run:
         """The finish when the same call (`shown` as written) has given the same outcome
         too often; else the model goes on."""
         limit = self.config.settings.no_progress
-        self.seen[(key, outcome)] += 1
-        if self.seen[(key, outcome)] < limit:
-            return GenerateNext()
+        seen = self.seen[(key, outcome)] = self.seen[(key, outcome)] + 1
+        if seen < limit:
+            return _GO_ON
         return FinishNext(StopReason.NO_PROGRESS, f"{shown} gave the same result {limit} times")
 
     def splice(self, index: int, name: str, raw: str, *, result: str | None = None, error: str | None = None,
                arguments: Mapping[str, Any] | None = None, seconds: float = 0.0) -> Iterator[Event]:
         text = self.config.markup.render(name, raw, result=result or "", error=error)
-        yield from self.keep(CallRecord(index, name, raw, text, arguments=arguments,
-                                        result=result, error=error, seconds=seconds))
+        yield self.keep(CallRecord(index, name, raw, text, arguments=arguments,
+                                   result=result, error=error, seconds=seconds))
 
-    def keep(self, record: CallRecord) -> Iterator[Event]:
-        """Splice a finished call into the transcript."""
+    def keep(self, record: CallRecord) -> CallFinished:
+        """Splice a finished call into the transcript; the event that says so."""
         self.calls.append(record)
         self.keep_part(record)
-        yield CallFinished(record)
+        return CallFinished(record)
 
     def result(self, step: FinishNext) -> RunResult:
         return RunResult(
