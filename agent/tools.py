@@ -63,7 +63,7 @@ class Tool:
                 f"not starting with a digit, at most {MAX_NAME_CHARS} characters"
             )
 
-    @property
+    @cached_property
     def is_async(self) -> bool:
         return inspect.iscoroutinefunction(self.fn)
 
