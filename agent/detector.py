@@ -128,6 +128,7 @@ class Detector:
             held = self._hold(chunk)
             if held is not None:
                 return held
+            self._buf = chunk
         elif self._calm is not None and self._calm.search(chunk) is None and len(buf) + len(chunk) <= self._limit:
             self._buf = buf = buf + chunk  # more of a name, or of arguments: nothing to decide
             self._i = len(buf)
@@ -135,11 +136,13 @@ class Detector:
                 self._compact()
                 self._settle()
             return []
-        elif self._state == _TEXT:
-            held = self._hold(buf + chunk)
-            if held is not None:
-                return held
-        self._buf += chunk
+        else:
+            buf += chunk
+            if self._state == _TEXT:
+                held = self._hold(buf)
+                if held is not None:
+                    return held
+            self._buf = buf
         events: list[Event] = []
         self._scan(events)
         self._compact()
