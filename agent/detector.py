@@ -78,9 +78,9 @@ class Detector:
         self._viable = re.compile(rf"{marker}(?: ?({_NAME})| )?\Z")
         self._viable_chars = max(map(len, markup.opens)) + 1 + MAX_NAME_CHARS
         self._one_char = len(self._open) == 1 and all(len(o) == 1 for o in self._wide)
-        self._marks = re.compile("|".join(re.escape(o) for o in markup.opens))
-        """Any open marker: a chunk without one (and, for a longer marker, not ending in
-        its start) is plain text."""
+        self._wide_open = self._wide[0] if self._wide else self._open
+        """The full-width open marker (or the open marker again): a chunk without either
+        (and, for a longer marker, not ending in its start) is plain text."""
         self._end = re.compile("|".join(re.escape(e) for e in self._ends))
         """The close markers and arrows, tried in order."""
         self._steps = (self._step_text, self._step_args, self._step_after)
@@ -123,7 +123,8 @@ class Detector:
         self.work += len(chunk)
         buf = self._buf
         if not buf:
-            if self._marks.search(chunk) is None and (self._one_char or not _partial_suffix(chunk, self._open)):
+            if self._open not in chunk and self._wide_open not in chunk and (
+                    self._one_char or not _partial_suffix(chunk, self._open)):
                 return [Text(chunk)] if chunk else []
             held = self._hold(chunk)
             if held is not None:
