@@ -139,7 +139,6 @@ def drive(runner: ObjectiveRunner, run_id: str, output: Output, consoles: Consol
 
 
 def cmd_runs(args: argparse.Namespace, consoles: Consoles) -> int:
-    from agent.cli.render import RUN_COLUMNS, run_rows, runs_table
     from agent.tasks import TaskStatus
 
     store = open_store(args.home)
@@ -153,8 +152,10 @@ def cmd_runs(args: argparse.Namespace, consoles: Consoles) -> int:
             consoles.out.file.write(json.dumps(run_json(run.id, store, events=False), ensure_ascii=False) + "\n")
         return 0
     if not runs:
-        consoles.err.print(f"No runs yet in {store.path}")
+        consoles.err.print(f"No runs yet in {store.path}", markup=False, highlight=False, emoji=False)
         return 0
+    from agent.cli.render import RUN_COLUMNS, run_rows, runs_table  # the table (rich.table) only when there is one
+
     rows = run_rows(runs, counts)
     if consoles.out.is_terminal:
         consoles.out.print(runs_table(rows, width=consoles.out.width))
