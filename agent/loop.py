@@ -224,23 +224,28 @@ class _Run:
     def read(self, stream: Iterator[str], constrain: Callable[[str], str | None] | None, *,
              watch_marker: bool) -> Generator[Event, None, NextStep | None]:
         """Feed the stream to the detector until a step is decided (None: the stream
-        ended first). A chunk that is plain text takes the short way: kept and yielded."""
+        ended first). A chunk that gives one event takes the short way: plain text is
+        kept and yielded, a closed call or an opened one is read as `detect` reads it."""
         feed, cancelled, deadline = self.detector.feed, self.cancel.is_set, self.deadline
         plain = not self.config.check_arithmetic
         pieces, record = self._parts, self.record
         tail, marker = "", self.config.markup.open.strip()
         for chunk in stream:
             found = feed(chunk)
-            step = None
-            if found:
-                if plain and len(found) == 1 and type(found[0]) is Text:
-                    text = found[0].text
-                    if text:  # what keep_part does, inline: this runs per chunk
-                        pieces.append(text)
-                        record.append(text)
-                    yield TextDelta(text)
-                else:
-                    step = yield from self.detect(found, constrain)
+            step: NextStep | None = None
+            one = found[0] if len(found) == 1 else None
+            if isinstance(one, Text) and plain:
+                text = one.text
+                if text:  # what keep_part does, inline: this runs per chunk
+                    pieces.append(text)
+                    record.append(text)
+                yield TextDelta(text)
+            elif isinstance(one, Closed):
+                step = CallNext(one.call)
+            elif isinstance(one, Opened) and constrain is None:
+                self.in_call = True
+            elif found:
+                step = yield from self.detect(found, constrain)
             if step is None and watch_marker:
                 tail = (tail + chunk)[-len(marker) :]
                 step = self.marker_written(self.detector, tail)
