@@ -324,15 +324,15 @@ class _Run:
         index = len(self.calls)
         spent = self.calls_spent(index)
         if spent is not None:
-            yield from self.splice(index, call.name, call.raw, error=f"the run's budget of {budget.max_calls} calls is spent")
+            yield self.splice(index, call.name, call.raw, error=f"the run's budget of {budget.max_calls} calls is spent")
             return spent
         yield CallStarted(index, call)
         left = self.remaining_seconds()
         timeout = self.config.settings.tool_timeout if left is None else max(0.0, min(self.config.settings.tool_timeout, left))
         outcome = self.dispatcher.run(call, timeout=timeout)
         error = None if outcome.error is None else str(outcome.error)
-        yield from self.splice(index, call.name, call.raw, result=outcome.result, error=error,
-                               arguments=outcome.arguments, seconds=outcome.seconds)
+        yield self.splice(index, call.name, call.raw, result=outcome.result, error=error,
+                          arguments=outcome.arguments, seconds=outcome.seconds)
         if self.out_of_time() or self.cancel.is_set():
             return self.interrupted()
         return self.no_progress(call.key(), outcome.result or error or "", shown=f"{call.name}({call.raw})")
@@ -360,10 +360,10 @@ class _Run:
         return FinishNext(StopReason.NO_PROGRESS, f"{shown} gave the same result {limit} times")
 
     def splice(self, index: int, name: str, raw: str, *, result: str | None = None, error: str | None = None,
-               arguments: Mapping[str, Any] | None = None, seconds: float = 0.0) -> Iterator[Event]:
+               arguments: Mapping[str, Any] | None = None, seconds: float = 0.0) -> CallFinished:
         text = self.config.markup.render(name, raw, result=result or "", error=error)
-        yield self.keep(CallRecord(index, name, raw, text, arguments=arguments,
-                                   result=result, error=error, seconds=seconds))
+        return self.keep(CallRecord(index, name, raw, text, arguments=arguments,
+                                    result=result, error=error, seconds=seconds))
 
     def keep(self, record: CallRecord) -> CallFinished:
         """Splice a finished call into the transcript; the event that says so."""
