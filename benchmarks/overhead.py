@@ -4,8 +4,9 @@ Runs of N calls (200 and 6,400) go through the scripted model, for three call sh
 one integer (`[echo(17)]`), two keyword arguments (`[add(a=17, b=2)]`) and one raw string
 of 200 characters (`[note(The committee met on ...)]`), each with an inline tool and with
 the default tool (worker thread under a time limit). The CPU time the model spends
-producing its chunks is measured and taken out; what is left (detect + parse + dispatch +
-splice + the loop's bookkeeping) is reported per call.
+producing its chunks is measured and taken out, and so is the cost of measuring it (a
+thread-CPU clock reading per chunk, a system call, calibrated in the same run); what is
+left (detect + parse + dispatch + splice + the loop's bookkeeping) is reported per call.
 
 Targets: under 30 µs CPU per call inline and under 45 µs with the default tool, for every
 shape; flat: the 6,400-call cost within 1.2x of the 200-call cost. Baselines from the
