@@ -66,8 +66,7 @@ class Detector:
     ) -> None:
         self.markup = markup
         self._open = markup.open.strip()
-        self._wide = markup.opens[1:]
-        """Look-alike open markers (full-width), read as the open marker."""
+        wide = markup.opens[1:]  # look-alike open markers (full-width), read as the open marker
         self._ends = (*markup.closes, *(a.strip() for a in markup.arrows))
         self._after_chars = 3 + max(len(e) for e in self._ends)
         self._end_initials = {e[0] for e in self._ends}
@@ -77,8 +76,8 @@ class Detector:
         self._opening = re.compile(rf"{marker} ?({_NAME})\(")
         self._viable = re.compile(rf"{marker}(?: ?({_NAME})| )?\Z")
         self._viable_chars = max(map(len, markup.opens)) + 1 + MAX_NAME_CHARS
-        self._one_char = len(self._open) == 1 and all(len(o) == 1 for o in self._wide)
-        self._wide_open = self._wide[0] if self._wide else self._open
+        self._one_char = len(self._open) == 1 and all(len(o) == 1 for o in wide)
+        self._wide_open = wide[0] if wide else self._open
         """The full-width open marker (or the open marker again): a chunk without either
         (and, for a longer marker, not ending in its start) is plain text."""
         self._end = re.compile("|".join(re.escape(e) for e in self._ends))
