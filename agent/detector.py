@@ -17,35 +17,25 @@ text lives in a window that is compacted as it is read, never copied whole per c
 from __future__ import annotations
 
 from collections.abc import Callable
-import keyword
 import re
-import string
 
 from agent.detector_events import Closed, DetectorEvent, Malformed, Opened, Text
 from agent.detector_events import merge as _merge
+from agent.detector_syntax import (
+    ARGS_SPECIAL, CLOSERS, PAIRS, SINGLE_QUOTED, SPACES, TRIPLE_QUOTED, open_quote, opens_string, partial_suffix,
+)
 from agent.markup import DEFAULT_MARKUP, Markup, ParsedCall
 
 __all__ = ["Closed", "Detector", "DetectorEvent", "Malformed", "Opened", "Text"]
 
 MAX_CALL_CHARS = 8_000
 MAX_NAME_CHARS = 64
-_PAIRS = {"(": ")", "[": "]", "{": "}"}
-_CLOSERS = set(_PAIRS.values())
-_SPACES = " \u00a0\u2009\u202f"
-"""What may stand between a call's `)` and its close marker or arrow: spaces, no-break
-and thin spaces."""
-_STRING_PREFIXES = {"r", "b", "f", "u", "rb", "br", "fr", "rf"}
-_IDENT_CHARS = string.ascii_letters + string.digits + "_"
-_LOOK_BACK = 40
 _KEEP = 64
 """Characters kept in the window before the scan position when held text is moved out."""
 _WINDOW = 512
 """Scanned held text past which the window is compacted."""
 _NAME = rf"[A-Za-z_][A-Za-z0-9_]{{0,{MAX_NAME_CHARS - 1}}}"
 _NOT_NAME = re.compile(r"[^A-Za-z0-9_]")
-_ARGS_SPECIAL = re.compile(r"[()\[\]{}'\"]")
-_SINGLE_QUOTED = {q: re.compile(rf"[\\\n{q}]") for q in "'\""}
-_TRIPLE_QUOTED = {q: re.compile(rf"[\\{q}]") for q in "'\""}
 
 
 # What the held text is being read as: text (perhaps the start of `[Name(`), a call's
@@ -66,8 +56,7 @@ class Detector:
     ) -> None:
         self.markup = markup
         self._open = markup.open.strip()
-        self._wide = markup.opens[1:]
-        """Look-alike open markers (full-width), read as the open marker."""
+        wide = markup.opens[1:]  # look-alike open markers (full-width), read as the open marker
         self._ends = (*markup.closes, *(a.strip() for a in markup.arrows))
         self._after_chars = 3 + max(len(e) for e in self._ends)
         self._end_initials = {e[0] for e in self._ends}
@@ -77,7 +66,12 @@ class Detector:
         self._opening = re.compile(rf"{marker} ?({_NAME})\(")
         self._viable = re.compile(rf"{marker}(?: ?({_NAME})| )?\Z")
         self._viable_chars = max(map(len, markup.opens)) + 1 + MAX_NAME_CHARS
-        self._one_char = len(self._open) == 1 and all(len(o) == 1 for o in self._wide)
+        self._one_char = len(self._open) == 1 and all(len(o) == 1 for o in wide)
+        self._wide_open = wide[0] if wide else self._open
+        """The full-width open marker (or the open marker again): a chunk without either
+        (and, for a longer marker, not ending in its start) is plain text."""
+        self._end = re.compile("|".join(re.escape(e) for e in self._ends))
+        """The close markers and arrows, tried in order."""
         self._steps = (self._step_text, self._step_args, self._step_after)
         self.work = 0
         """Characters examined plus scanning steps taken, over the detector's life: what
@@ -118,9 +112,13 @@ class Detector:
         self.work += len(chunk)
         buf = self._buf
         if not buf:
-            if self._open not in chunk and (self._one_char or not _partial_suffix(chunk, self._open)) and (
-                    not self._wide or not any(o in chunk for o in self._wide)):
+            if self._open not in chunk and self._wide_open not in chunk and (
+                    self._one_char or not partial_suffix(chunk, self._open)):
                 return [Text(chunk)] if chunk else []
+            held = self._hold(chunk)
+            if held is not None:
+                return held
+            self._buf = chunk
         elif self._calm is not None and self._calm.search(chunk) is None and len(buf) + len(chunk) <= self._limit:
             self._buf = buf = buf + chunk  # more of a name, or of arguments: nothing to decide
             self._i = len(buf)
@@ -128,11 +126,13 @@ class Detector:
                 self._compact()
                 self._settle()
             return []
-        elif self._state == _TEXT:
-            held = self._hold(buf + chunk)
-            if held is not None:
-                return held
-        self._buf += chunk
+        else:
+            buf += chunk
+            if self._state == _TEXT:
+                held = self._hold(buf)
+                if held is not None:
+                    return held
+            self._buf = buf
         events: list[DetectorEvent] = []
         self._scan(events)
         self._compact()
@@ -156,13 +156,21 @@ class Detector:
         events, or None when the window now holds `[Name(`."""
         if self._opening.search(buf) is not None:
             return None
-        self.work += len(buf)
-        tail = self._viable.search(buf, max(0, len(buf) - self._viable_chars))
-        hold = tail.start() if tail else len(buf) - _partial_suffix(buf, self._open)
-        self._name_start = tail.start(1) - hold if tail and tail.group(1) else -1
-        self._buf = buf[hold:]
-        self._i = len(self._buf)
-        self._settle()
+        n = len(buf)
+        self.work += n
+        tail = self._viable.search(buf, n - self._viable_chars if n > self._viable_chars else 0)
+        if tail is not None:
+            hold = tail.start()
+            name = -1 if tail.lastindex is None else tail.start(1) - hold
+        else:
+            hold, name = n - (0 if self._one_char else partial_suffix(buf, self._open)), -1
+        self._buf = buf[hold:] if hold else buf
+        self._i = n - hold
+        self._name_start = name
+        if name >= 0:  # what _settle decides for held text: more of the name is taken whole
+            self._calm, self._limit = _NOT_NAME, name + MAX_NAME_CHARS
+        else:
+            self._calm = None
         return [Text(buf[:hold])] if hold else []
 
     def _settle(self) -> None:
@@ -174,8 +182,8 @@ class Detector:
             return
         if self._state == _ARGS:
             quote = self._quote
-            strings = _SINGLE_QUOTED if len(quote) == 1 else _TRIPLE_QUOTED
-            self._calm = strings[quote[0]] if quote else _ARGS_SPECIAL
+            strings = SINGLE_QUOTED if len(quote) == 1 else TRIPLE_QUOTED
+            self._calm = strings[quote[0]] if quote else ARGS_SPECIAL
             self._limit = self._start + self._max + len(self._open)
         elif self._state == _TEXT and self._name_start >= 0:
             self._calm, self._limit = _NOT_NAME, self._name_start + MAX_NAME_CHARS
@@ -208,7 +216,7 @@ class Detector:
         found = self._opening.search(buf, start)
         if found is None:
             tail = self._viable.search(buf, max(start, len(buf) - self._viable_chars))
-            hold = tail.start() if tail else len(buf) - _partial_suffix(buf, self._open)
+            hold = tail.start() if tail else len(buf) - partial_suffix(buf, self._open)
             self._start, self._i = max(start, hold), len(buf)
             self._name_start = tail.start(1) if tail and tail.group(1) else -1
             self.work += len(buf) - start
@@ -240,16 +248,16 @@ class Detector:
     def _step_args(self, events: list[DetectorEvent]) -> bool:
         if self._quote:
             return self._step_string(events)
-        match = self._search(_ARGS_SPECIAL, events)
+        match = self._search(ARGS_SPECIAL, events)
         if not isinstance(match, re.Match):
             return match
         c = match.group()
-        if c in "'\"" and self._opens_string():
-            return self._open_string(c)
+        if c in "'\"" and opens_string(self._buf, self._args_start, self._i):
+            return self._open_string()
         self._i += 1
-        if c in _PAIRS:
-            self._stack.append(_PAIRS[c])
-        elif c in _CLOSERS:
+        if c in PAIRS:
+            self._stack.append(PAIRS[c])
+        elif c in CLOSERS:
             if self._stack and self._stack[-1] == c:
                 self._stack.pop()
             elif not self._stack and c == ")":
@@ -261,40 +269,16 @@ class Detector:
                 return self._give_up(events, f"expected {expected!r} before {c!r}")
         return True
 
-    def _opens_string(self) -> bool:
-        """A quote starts a string where Python could have one, so that the apostrophe
-        in a raw argument like `what's new` stays text."""
-        before = self._buf[max(self._args_start, self._i - _LOOK_BACK) : self._i]
-        word = before[len(before.rstrip(_IDENT_CHARS)) :]
-        if word and word.lower() not in _STRING_PREFIXES:
+    def _open_string(self) -> bool:
+        opened = open_quote(self._buf, self._i)
+        if opened is None:
             return False
-        head = before[: len(before) - len(word)].rstrip(" ")
-        if not head:
-            return True
-        last_word = head[len(head.rstrip(_IDENT_CHARS)) :]
-        if last_word:
-            return keyword.iskeyword(last_word)
-        return head[-1] not in ")]}'\""
-
-    def _open_string(self, q: str) -> bool:
-        buf, i = self._buf, self._i
-        if i + 1 >= len(buf):
-            return False
-        if buf[i + 1] == q:
-            if i + 2 >= len(buf):
-                return False
-            if buf[i + 2] == q:
-                self._quote = q * 3
-                self._i += 3
-            else:
-                self._i += 2
-            return True
-        self._quote = q
-        self._i += 1
+        self._quote, read = opened
+        self._i += read
         return True
 
     def _step_string(self, events: list[DetectorEvent]) -> bool:
-        pattern = _SINGLE_QUOTED if len(self._quote) == 1 else _TRIPLE_QUOTED
+        pattern = SINGLE_QUOTED if len(self._quote) == 1 else TRIPLE_QUOTED
         match = self._search(pattern[self._quote[0]], events)
         if not isinstance(match, re.Match):
             return match
@@ -318,14 +302,14 @@ class Detector:
     def _step_after(self, events: list[DetectorEvent]) -> bool:
         i = self._i
         window = self._buf[i : i + self._after_chars]
-        stripped = window.lstrip(_SPACES)
+        stripped = window.lstrip(SPACES)
         spaces = len(window) - len(stripped)
         self.work += len(window)
         if spaces > 2 or (stripped and stripped[0] not in self._end_initials):
             return self._false_start(events, i)
-        for end in self._ends:
-            if stripped.startswith(end):
-                return self._close_call(events, i + spaces + len(end))
+        end = self._end.match(stripped)
+        if end is not None:
+            return self._close_call(events, i + spaces + end.end())
         if not stripped or any(end.startswith(stripped) for end in self._ends):
             return False
         return self._false_start(events, i)
@@ -394,10 +378,3 @@ class Detector:
         self._args_start -= cut
         self._args_end -= cut
 
-
-def _partial_suffix(data: str, marker: str) -> int:
-    """Length of the longest suffix of `data` that is a proper prefix of `marker`."""
-    for n in range(min(len(marker) - 1, len(data)), 0, -1):
-        if marker.startswith(data[-n:]):
-            return n
-    return 0

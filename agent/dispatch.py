@@ -135,8 +135,10 @@ class _DaemonPool:
         while True:
             fn, arguments, reply = self._jobs.get()
             try:
-                reply.put(True, fn(**arguments))
+                ok, value = True, fn(**arguments)
             except BaseException as exc:  # handed to the waiting dispatcher
-                reply.put(False, exc)
-            with self._lock:
+                ok, value = False, exc
+            with self._lock:  # idle before the reply: the next call finds this worker, starts none
                 self._idle += 1
+            reply.put(ok, value)
+            del fn, arguments, reply, value

@@ -84,6 +84,7 @@ class GenerateNext:
 
 
 NextStep = GenerateNext | CallNext | MalformedNext | ConstrainNext | SpliceNext | FinishNext
+_GO_ON = GenerateNext()
 
 
 class _Run:
@@ -102,6 +103,9 @@ class _Run:
         self.calls: list[CallRecord] = []
         self.usage = Usage()
         self.started = time.monotonic()
+        timeout = config.settings.timeout
+        self.deadline = None if timeout is None else self.started + timeout
+        """The monotonic time the run must end by, or None."""
         self.seen: Counter[tuple[tuple[str, str], str]] = Counter()
         self.checks = 0
         self.in_call = False
@@ -143,12 +147,10 @@ class _Run:
         return tuple(merged)
 
     def remaining_seconds(self) -> float | None:
-        timeout = self.config.settings.timeout
-        return None if timeout is None else timeout - (time.monotonic() - self.started)
+        return None if self.deadline is None else self.deadline - time.monotonic()
 
     def out_of_time(self) -> bool:
-        left = self.remaining_seconds()
-        return left is not None and left <= 0
+        return self.deadline is not None and time.monotonic() >= self.deadline
 
     def events(self) -> Iterator[Event]:
         step: NextStep = GenerateNext()
@@ -194,28 +196,16 @@ class _Run:
         completion = Completion()
         detector = self.detector
         detector.reset()
-        detector.feed(held)
+        if held:
+            detector.feed(held)
         constrain = None if opened else self.config.grammar_for
         stream: Iterator[str] | None = None
         try:
             stream = self.model.stream(request, completion)
-            tail, self.in_call = "", False
-            watch_marker = opened is None and self.config.call_grammar is not None
-            for chunk in stream:
-                found = detector.feed(chunk)
-                if len(found) == 1 and isinstance(found[0], Text) and not self.config.check_arithmetic:
-                    step = None
-                    self.add(found[0].text)
-                    yield TextDelta(found[0].text)
-                else:
-                    step = yield from self.detect(found, constrain)
-                if step is None and watch_marker:
-                    tail = (tail + chunk)[-len(self.config.markup.open.strip()) :]
-                    step = self.marker_written(detector, tail)
-                if step is None and (self.cancel.is_set() or self.out_of_time()):
-                    step = self.interrupted()
-                if step is not None:
-                    return step
+            self.in_call = False
+            step = yield from self.read(stream, constrain, watch_marker=opened is None and self.config.call_grammar is not None)
+            if step is not None:
+                return step
             step = yield from self.detect(detector.finish(cut=completion.finish_reason == "length"), None)
             return step or self.finished(completion)
         except (UserError, KeyboardInterrupt, GeneratorExit):
@@ -230,6 +220,40 @@ class _Run:
             if close is not None:
                 close()
             self.usage.add(completion.usage)
+
+    def read(self, stream: Iterator[str], constrain: Callable[[str], str | None] | None, *,
+             watch_marker: bool) -> Generator[Event, None, NextStep | None]:
+        """Feed the stream to the detector until a step is decided (None: the stream
+        ended first). A chunk that gives one event takes the short way: plain text is
+        kept and yielded, a closed call or an opened one is read as `detect` reads it."""
+        feed, cancelled, deadline = self.detector.feed, self.cancel.is_set, self.deadline
+        plain = not self.config.check_arithmetic
+        pieces, record = self._parts, self.record
+        tail, marker = "", self.config.markup.open.strip()
+        for chunk in stream:
+            found = feed(chunk)
+            step: NextStep | None = None
+            one = found[0] if len(found) == 1 else None
+            if isinstance(one, Text) and plain:
+                text = one.text
+                if text:  # what keep_part does, inline: this runs per chunk
+                    pieces.append(text)
+                    record.append(text)
+                yield TextDelta(text)
+            elif isinstance(one, Closed):
+                step = CallNext(one.call)
+            elif isinstance(one, Opened) and constrain is None:
+                self.in_call = True
+            elif found:
+                step = yield from self.detect(found, constrain)
+            if step is None and watch_marker:
+                tail = (tail + chunk)[-len(marker) :]
+                step = self.marker_written(self.detector, tail)
+            if step is None and (cancelled() or (deadline is not None and time.monotonic() >= deadline)):
+                step = self.interrupted()
+            if step is not None:
+                return step
+        return None
 
     def detect(self, found: list[Text | Opened | Closed | Malformed],
                constrain: Callable[[str], str | None] | None) -> Generator[Event, None, NextStep | None]:
@@ -300,15 +324,15 @@ class _Run:
         index = len(self.calls)
         spent = self.calls_spent(index)
         if spent is not None:
-            yield from self.splice(index, call.name, call.raw, error=f"the run's budget of {budget.max_calls} calls is spent")
+            yield self.splice(index, call.name, call.raw, error=f"the run's budget of {budget.max_calls} calls is spent")
             return spent
         yield CallStarted(index, call)
         left = self.remaining_seconds()
         timeout = self.config.settings.tool_timeout if left is None else max(0.0, min(self.config.settings.tool_timeout, left))
         outcome = self.dispatcher.run(call, timeout=timeout)
         error = None if outcome.error is None else str(outcome.error)
-        yield from self.splice(index, call.name, call.raw, result=outcome.result, error=error,
-                               arguments=outcome.arguments, seconds=outcome.seconds)
+        yield self.splice(index, call.name, call.raw, result=outcome.result, error=error,
+                          arguments=outcome.arguments, seconds=outcome.seconds)
         if self.out_of_time() or self.cancel.is_set():
             return self.interrupted()
         return self.no_progress(call.key(), outcome.result or error or "", shown=f"{call.name}({call.raw})")
@@ -322,7 +346,7 @@ class _Run:
         shown = f"{error}; write it as {step.name}(...)" if spent is None else \
             f"the run's budget of {self.config.settings.max_calls} calls is spent"
         text = self.config.markup.render(step.name, "…", error=shown)
-        yield from self.keep(CallRecord(index, step.name, step.text, text, error=shown))
+        yield self.keep(CallRecord(index, step.name, step.text, text, error=shown))
         key = (step.name.casefold(), " ".join(step.text.split()))
         return spent or self.no_progress(key, str(error), shown=step.text)
 
@@ -330,22 +354,22 @@ class _Run:
         """The finish when the same call (`shown` as written) has given the same outcome
         too often; else the model goes on."""
         limit = self.config.settings.no_progress
-        self.seen[(key, outcome)] += 1
-        if self.seen[(key, outcome)] < limit:
-            return GenerateNext()
+        seen = self.seen[(key, outcome)] = self.seen[(key, outcome)] + 1
+        if seen < limit:
+            return _GO_ON
         return FinishNext(StopReason.NO_PROGRESS, f"{shown} gave the same result {limit} times")
 
     def splice(self, index: int, name: str, raw: str, *, result: str | None = None, error: str | None = None,
-               arguments: Mapping[str, Any] | None = None, seconds: float = 0.0) -> Iterator[Event]:
+               arguments: Mapping[str, Any] | None = None, seconds: float = 0.0) -> CallFinished:
         text = self.config.markup.render(name, raw, result=result or "", error=error)
-        yield from self.keep(CallRecord(index, name, raw, text, arguments=arguments,
-                                        result=result, error=error, seconds=seconds))
+        return self.keep(CallRecord(index, name, raw, text, arguments=arguments,
+                                    result=result, error=error, seconds=seconds))
 
-    def keep(self, record: CallRecord) -> Iterator[Event]:
-        """Splice a finished call into the transcript."""
+    def keep(self, record: CallRecord) -> CallFinished:
+        """Splice a finished call into the transcript; the event that says so."""
         self.calls.append(record)
         self.keep_part(record)
-        yield CallFinished(record)
+        return CallFinished(record)
 
     def result(self, step: FinishNext) -> RunResult:
         return RunResult(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import re
 import warnings
+import weakref
 from functools import cached_property
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +30,13 @@ ENTRY_POINT_GROUP = "interleaf.tools"
 _KEYWORD_START = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)")
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+_PLAIN_TYPES = (int, str, bool)
+"""Parameter types whose values of exactly that type pydantic validates to themselves."""
+_IMMUTABLE = (int, str, bool, float, type(None))
+_REQUIRED = object()
+_MADE_HERE: weakref.WeakSet[type[BaseModel]] = weakref.WeakSet()
+"""Parameter models made from a function's signature (no validators or config of their own)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,13 +72,32 @@ class Tool:
         if self.raw and self.raw_param is None:
             raise ConfigError(f"tool {self.name}: raw=True needs a first str parameter and every other one optional")
 
-    @property
+    @cached_property
     def is_async(self) -> bool:
         return inspect.iscoroutinefunction(self.fn)
 
     @cached_property
     def param_names(self) -> list[str]:
         return list(self.parameters.model_fields)
+
+    @cached_property
+    def _plain(self) -> dict[str, tuple[Any, Any]] | None:
+        """Each parameter's type and default (or `_REQUIRED`), when every parameter is a
+        plain int, str or bool without constraints, in a model made from the signature:
+        then arguments of exactly those types are valid as they are. Else None."""
+        if self.parameters not in _MADE_HERE:
+            return None
+        plain: dict[str, tuple[Any, Any]] = {}
+        for name, f in self.parameters.model_fields.items():
+            if f.annotation not in _PLAIN_TYPES or f.metadata or f.default_factory is not None:
+                return None
+            if f.is_required():
+                plain[name] = (f.annotation, _REQUIRED)
+            elif type(f.default) in _IMMUTABLE:
+                plain[name] = (f.annotation, f.default)
+            else:
+                return None
+        return plain
 
     @cached_property
     def raw_param(self) -> str | None:
@@ -144,6 +171,11 @@ class Tool:
             if key in values:
                 raise BadArguments(self.name, f"{key!r} given twice")
             values[key] = value
+        plain = self._plain
+        if plain is not None:
+            bound = _as_given(values, plain)
+            if bound is not None:
+                return bound
         try:
             model = self.parameters.model_validate(values)
         except ValidationError as exc:
@@ -152,6 +184,23 @@ class Tool:
             )
             raise BadArguments(self.name, problems) from None
         return {name: getattr(model, name) for name in names}
+
+
+def _as_given(values: dict[str, Any], plain: dict[str, tuple[Any, Any]]) -> dict[str, Any] | None:
+    """`values` with defaults filled in when each is of exactly its parameter's plain
+    type (what pydantic would return, without asking it); None when pydantic must decide."""
+    bound: dict[str, Any] = {}
+    for name, (kind, default) in plain.items():
+        if name in values:
+            value = values[name]
+            if type(value) is not kind or (kind is int and not -(2**63) <= value < 2**63):
+                return None
+            bound[name] = value
+        elif default is _REQUIRED:
+            return None
+        else:
+            bound[name] = default
+    return bound
 
 
 @overload
@@ -234,6 +283,7 @@ def _parameter_model(fn: Callable[..., Any]) -> type[BaseModel]:
         default = ... if param.default is param.empty else param.default
         fields[param.name] = (hints[param.name], default)
     model: type[BaseModel] = create_model(f"{fn.__name__}_params", **fields)
+    _MADE_HERE.add(model)
     return model
 
 

@@ -1,11 +1,12 @@
 """The detector's worst cases: false starts in one large chunk and in 1-character chunks.
 
 Three inputs from the field's worst cases (`"[" * 200_000`, `"[a" * 200_000` and
-`"[Calculator(1+1) x" * 50_000`) are fed whole and one character at a time. Each line gives
-the CPU time, the detector's work per character (its own count of characters examined
-and steps taken), and two baselines from the same run: plain prose of the same length
-fed the same way, and the same input at a quarter of the length (a linear detector takes
-about a quarter of the time). Target: each under 0.2 s.
+`"[Calculator(1+1) x" * 50_000`), and the same with the full-width bracket `［`, are fed
+whole and one character at a time. Each line gives the CPU time, the detector's work per
+character (its own count of characters examined and steps taken), and two baselines from
+the same run: plain prose of the same length fed the same way, and the same input at a
+quarter of the length (a linear detector takes about a quarter of the time). Target: each
+under 0.2 s.
 
     python benchmarks/detector.py
 """
@@ -16,8 +17,8 @@ import time
 
 from agent.detector import Detector
 
-INPUTS = (('"[" * 200_000', "[", 200_000), ('"[a" * 200_000', "[a", 200_000),
-          ('"[Calculator(1+1) x" * 50_000', "[Calculator(1+1) x", 50_000))
+INPUTS = tuple((f'"{unit}" * {count:_}', unit, count) for bracket in "[［" for unit, count in (
+    (bracket, 200_000), (bracket + "a", 200_000), (bracket + "Calculator(1+1) x", 50_000)))
 PROSE = "Out of 1400 participants, 400 passed the test; the rest did not. "
 
 

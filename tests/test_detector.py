@@ -178,7 +178,8 @@ def test_long_arguments_in_small_chunks() -> None:
     assert [len(e.text) for e in found if isinstance(e, Malformed)] == [len("[") + 1000]
 
 
-worst_cases = ["[", "[a", "[Calculator(1+1) x", "[a(", "[ ", "[" + "b" * 64, "a" * 70, "'''", "\\"]
+worst_cases = ["[", "[a", "[Calculator(1+1) x", "[a(", "[ ", "[" + "b" * 64, "a" * 70, "'''", "\\",
+               "［", "［a", "［Calculator(1+1) x", "［ ", "［" + "b" * 64]
 
 
 @settings(max_examples=300, deadline=None)
@@ -200,7 +201,7 @@ def test_work_per_character_is_bounded(parts: list[str], data: st.DataObject) ->
 
 
 def test_worst_cases_are_linear() -> None:
-    for unit in ("[", "[a", "[Calculator(1+1) x"):
+    for unit in ("[", "[a", "[Calculator(1+1) x", "［", "［a", "［Calculator(1+1) x"):
         for whole in (True, False):
             counts = []
             for n in (1_000, 4_000):

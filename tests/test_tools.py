@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import asyncio
 import warnings
+from collections.abc import Callable
 from typing import Literal
 
 import pytest
+from pydantic import ValidationError
 
 from agent import ConfigError, ParsedCall, Tool, tool
 from agent.detector import Closed, Detector
@@ -201,3 +203,37 @@ def test_a_timeout_is_reported_in_rounded_seconds() -> None:
     assert str(ToolTimeout("Calculator", 0.496594)) == "Calculator timed out after 0.5 s"
     assert str(ToolTimeout("Search", 12.3456)) == "Search timed out after 12.3 s"
     assert str(ToolTimeout("Search", 10.0)) == "Search timed out after 10 s"
+
+
+@tool
+def plain(count: int, label: str = "x", loud: bool = False) -> str:
+    """Counts with a label."""
+    return f"{label}{count}{loud}"
+
+
+class _Word(str):
+    pass
+
+
+@pytest.mark.parametrize("args, kwargs", [
+    ((3,), {}), ((3, "a"), {"loud": True}), ((True,), {}), ((2**70,), {}), ((-(2**63),), {}), ((3.0,), {}),
+    (("3",), {}), ((3, _Word("w")), {}), ((3,), {"loud": 1}), ((), {"label": "y"}), ((None,), {}),
+])
+def test_plain_arguments_bind_as_pydantic_validates_them(args: tuple[object, ...], kwargs: dict[str, object]) -> None:
+    """Values of exactly a plain parameter type skip pydantic: the outcome is the same."""
+    names = plain.param_names
+
+    def validated() -> dict[str, object]:
+        model = plain.parameters.model_validate({**dict(zip(names, args)), **kwargs})
+        return {name: getattr(model, name) for name in names}
+
+    expected, got = _outcome(validated), _outcome(lambda: plain.bind(ParsedCall("plain", "", args, kwargs)))
+    assert got == expected
+    assert not isinstance(got, dict) or [type(v) for v in got.values()] == [type(v) for v in expected.values()]
+
+
+def _outcome(fn: Callable[[], dict[str, object]]) -> dict[str, object] | str:
+    try:
+        return fn()
+    except (ValidationError, BadArguments):
+        return "refused"

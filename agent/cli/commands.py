@@ -9,7 +9,6 @@ import json
 import os
 import sys
 import threading
-from importlib import metadata
 from collections.abc import Mapping
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -148,7 +147,6 @@ def drive(runner: ObjectiveRunner, run_id: str, output: Output, consoles: Consol
 
 
 def cmd_runs(args: argparse.Namespace, consoles: Consoles) -> int:
-    from agent.cli.render import RUN_COLUMNS, run_rows, runs_table
     from agent.tasks import TaskStatus
 
     store = open_store(args.home)
@@ -162,8 +160,10 @@ def cmd_runs(args: argparse.Namespace, consoles: Consoles) -> int:
             consoles.out.file.write(json.dumps(run_json(run.id, store, events=False), ensure_ascii=False) + "\n")
         return 0
     if not runs:
-        consoles.err.print(f"No runs yet in {store.path}")
+        consoles.err.print(f"No runs yet in {store.path}", markup=False, highlight=False, emoji=False)
         return 0
+    from agent.cli.render import RUN_COLUMNS, run_rows, runs_table  # the table (rich.table) only when there is one
+
     rows = run_rows(runs, counts)
     if consoles.out.is_terminal:
         consoles.out.print(runs_table(rows, width=consoles.out.width))
@@ -247,6 +247,8 @@ def cmd_models(args: argparse.Namespace, consoles: Consoles) -> int:
 def file_text(info: ModelInfo) -> str:
     """Where a model's file is, or what it takes to get it (its source is a package, or
     the file itself)."""
+    from importlib import metadata
+
     from agent.models.catalog import model_file
 
     path = model_file(info.name)

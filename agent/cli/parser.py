@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from importlib import metadata
-from typing import NoReturn
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
 from agent.cli import batch, train
 from agent.tasks.state import Approve, TaskLimits
@@ -74,7 +74,7 @@ def build_parser() -> Parser:
     home = Parser(add_help=False)
     home.add_argument("--home", metavar="DIR", help="where runs are stored (default: $INTERLEAF_HOME or the "
                       "user data directory)")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     run = sub.add_parser("run", parents=[home], help="work on an objective with a task list",
                          description="Plan an objective as tasks and work through them with tools.")
@@ -183,7 +183,22 @@ def _export_parser(sub: argparse._SubParsersAction[Parser], home: Parser) -> Non
     judged.add_argument("--tau", type=float, default=1.0, help="least loss reduction a kept call brings")
 
 
+class _VersionAction(argparse.Action):
+    """`--version`: the installed version, read (with importlib.metadata) only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **_: Any) -> None:
+        super().__init__(option_strings, dest, default=argparse.SUPPRESS, nargs=0,
+                         help="show program's version number and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: str | Sequence[Any] | None, option_string: str | None = None) -> None:
+        print(f"{parser.prog} {_version()}")
+        parser.exit()
+
+
 def _version() -> str:
+    from importlib import metadata
+
     try:
         return metadata.version("interleaf")
     except metadata.PackageNotFoundError:

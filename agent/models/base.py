@@ -93,7 +93,9 @@ class Prompt:
 
     def extend(self, text: str) -> Prompt:
         parts = None if self.parts is None else (*self.parts, text)
-        return replace(self, assistant=self.assistant + text, parts=parts)
+        if type(self) is not Prompt:
+            return replace(self, assistant=self.assistant + text, parts=parts)
+        return Prompt(self.system, self.user, self.assistant + text, self.layout, parts)  # replace() is slow
 
     def record(self, markup: Markup | None = None) -> tuple[Part, ...]:
         """The assistant text as parts (read from the text when none were given)."""
