@@ -23,6 +23,9 @@ class CallRecord:
     result: str | None = None
     error: str | None = None
     seconds: float = 0.0
+    content: tuple[Mapping[str, object], ...] = ()
+    """Content beyond text the tool returned (images, audio, resources), as it came;
+    the spliced `result` describes it."""
 
     @property
     def ok(self) -> bool:

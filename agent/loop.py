@@ -298,7 +298,7 @@ class _Run:
         outcome = self.dispatcher.run(call, timeout=timeout)
         error = None if outcome.error is None else str(outcome.error)
         yield from self.splice(index, call.name, call.raw, result=outcome.result, error=error,
-                               arguments=outcome.arguments, seconds=outcome.seconds)
+                               arguments=outcome.arguments, seconds=outcome.seconds, content=outcome.content)
         if self.out_of_time() or self.cancel.is_set():
             return self.interrupted()
         return self.no_progress(call.key(), outcome.result or error or "", shown=f"{call.name}({call.raw})")
@@ -326,11 +326,12 @@ class _Run:
         return FinishNext(StopReason.NO_PROGRESS, f"{shown} gave the same result {limit} times")
 
     def splice(self, index: int, name: str, raw: str, *, result: str | None = None, error: str | None = None,
-               arguments: Mapping[str, Any] | None = None, seconds: float = 0.0) -> Iterator[Event]:
+               arguments: Mapping[str, Any] | None = None, seconds: float = 0.0,
+               content: tuple[Mapping[str, object], ...] = ()) -> Iterator[Event]:
         markup = self.config.markup
         text = markup.completed(name, raw, result or "") if error is None else markup.failed(name, raw, error)
         yield from self.keep(CallRecord(index, name, raw, text, arguments=arguments,
-                                        result=result, error=error, seconds=seconds))
+                                        result=result, error=error, seconds=seconds, content=content))
 
     def keep(self, record: CallRecord) -> Iterator[Event]:
         """Splice a finished call into the transcript."""

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 
 if TYPE_CHECKING:
+    from agent.tools import Tool
     from agent.cli.approval import prompt_approval
     from agent.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, exit_code, failure_reason
     from agent.cli.limits import apply_limits
@@ -64,6 +65,14 @@ def choose_output(args: argparse.Namespace, consoles: Consoles) -> Output:
 
 
 def cmd_run(args: argparse.Namespace, consoles: Consoles) -> int:
+    from agent.cli.mcp import mcp_tools
+
+    with mcp_tools(args) as extra:
+        return run_with(args, consoles, extra)
+
+
+def run_with(args: argparse.Namespace, consoles: Consoles, extra: list[Tool]) -> int:
+    """`agent run` with `extra` tools (those of MCP servers) besides the installed ones."""
     from agent.cli.approval import prompt_approval
     from agent.cli.setup import check_environment, installed, load_model, model_spec, select_tools
     from agent.models import MODEL_ENV
@@ -74,7 +83,7 @@ def cmd_run(args: argparse.Namespace, consoles: Consoles) -> int:
         raise UserError("the objective is empty")
     check_environment()
     warnings: list[str] = []
-    tools = installed(warnings)
+    tools = installed(warnings) + extra
     chosen = select_tools(tools, args.tools)
     spec = model_spec(args.model or os.environ.get(MODEL_ENV) or None)
     model = load_model(spec, n_ctx=args.n_ctx, threads=args.threads)
@@ -96,6 +105,14 @@ def cmd_run(args: argparse.Namespace, consoles: Consoles) -> int:
 
 
 def cmd_resume(args: argparse.Namespace, consoles: Consoles) -> int:
+    from agent.cli.mcp import mcp_tools
+
+    with mcp_tools(args) as extra:
+        return resume_with(args, consoles, extra)
+
+
+def resume_with(args: argparse.Namespace, consoles: Consoles, extra: list[Tool]) -> int:
+    """`agent resume` with `extra` tools (those of MCP servers) besides the installed ones."""
     from agent.cli.approval import prompt_approval
     from agent.cli.limits import apply_limits
     from agent.cli.setup import check_environment, installed, load_model, model_spec
@@ -109,7 +126,7 @@ def cmd_resume(args: argparse.Namespace, consoles: Consoles) -> int:
     model = load_model(model_spec(args.model) or record.model)
     output = choose_output(args, consoles)
     cancel = threading.Event()
-    runner = ObjectiveRunner(model=model, store=store, tools=installed(), cancel=cancel,
+    runner = ObjectiveRunner(model=model, store=store, tools=installed() + extra, cancel=cancel,
                              approve=prompt_approval(consoles.err, output, cancel))
     return drive(runner, record.id, output, consoles)
 
@@ -305,6 +322,12 @@ def cmd_export(args: argparse.Namespace, consoles: Consoles) -> int:
     return 0
 
 
+def cmd_mcp(args: argparse.Namespace, consoles: Consoles) -> int:
+    from agent.cli.mcp import cmd_mcp as serve
+
+    return serve(args, consoles.err)
+
+
 def cmd_train(args: argparse.Namespace, consoles: Consoles) -> int:
     from agent.cli.train import cmd_train as train
 
@@ -314,4 +337,5 @@ def cmd_train(args: argparse.Namespace, consoles: Consoles) -> int:
 COMMANDS = {
     "run": cmd_run, "resume": cmd_resume, "runs": cmd_runs, "show": cmd_show, "tools": cmd_tools,
     "models": cmd_models, "index": cmd_index, "eval": cmd_eval, "export": cmd_export, "train": cmd_train,
+    "mcp": cmd_mcp,
 }

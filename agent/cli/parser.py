@@ -8,7 +8,7 @@ import sys
 from importlib import metadata
 from typing import NoReturn
 
-from agent.cli import train
+from agent.cli import mcp, train
 from agent.tasks.models import Approve, Limits
 
 DEFAULTS = Limits()
@@ -95,10 +95,12 @@ def build_parser() -> Parser:
     run.add_argument("--single", action="store_true",
                      help="no planning: one agent run on the objective, asked as a question")
     _decoding_options(run)
+    mcp.add_run_option(run)
     resume = sub.add_parser("resume", parents=[home], help="continue a stopped or crashed run")
     resume.add_argument("run_id", metavar="RUN")
     _model_options(resume, resuming=True)
     _limit_options(resume, resuming=True)
+    mcp.add_run_option(resume)
     runs = sub.add_parser("runs", parents=[home], help="list stored runs")
     runs.add_argument("--limit", type=positive_int, default=20, metavar="N")
     runs.add_argument("--json", action="store_true")
@@ -110,6 +112,7 @@ def build_parser() -> Parser:
     _index_parser(sub)
     _export_parser(sub, home)
     train.add_parser(sub, home)
+    mcp.add_parser(sub)
     if evals_available():
         evals = sub.add_parser("eval", help="run the evaluation harness", add_help=False)
         evals.add_argument("rest", nargs=argparse.REMAINDER)
