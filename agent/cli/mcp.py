@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -111,6 +112,7 @@ def mcp_tools(args: argparse.Namespace) -> Iterator[list[Tool]]:
 def cmd_mcp(args: argparse.Namespace, out: Any) -> int:
     """`agent mcp serve`: blocks until stdin closes (stdio) or the process is stopped."""
     server = tool_server(args)
+    signal.signal(signal.SIGTERM, _exit)  # stopped by a signal, the sandboxes are still closed
     if not args.http:
         import anyio
 
@@ -126,6 +128,10 @@ def cmd_mcp(args: argparse.Namespace, out: Any) -> int:
     finally:
         server.close()
     return 0
+
+
+def _exit(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def tool_server(args: argparse.Namespace) -> Any:

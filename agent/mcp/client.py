@@ -58,8 +58,14 @@ class MCPServer:
     its own it is a context manager."""
 
     def __init__(self, target: StdioServerParameters | str, *, name: str, prefix: str = "",
-                 timeout: float | None = None, startup_timeout: float = STARTUP_TIMEOUT) -> None:
+                 timeout: float | None = None, startup_timeout: float = STARTUP_TIMEOUT,
+                 examples: Mapping[str, Sequence[str]] | None = None, include: Sequence[str] | None = None) -> None:
+        """`examples` teach the markup for tools by their name on the server (small
+        models call a tool far more often when the prompt shows it used); `include`
+        keeps only the tools it names (by their name on the server)."""
         self.name = name
+        self.examples = dict(examples or {})
+        self.include = None if include is None else set(include)
         self.prefix = prefix
         self.timeout = timeout
         self.startup_timeout = startup_timeout
@@ -72,19 +78,20 @@ class MCPServer:
     @classmethod
     def stdio(cls, command: str, args: Sequence[str] = (), *, env: Mapping[str, str] | None = None,
               cwd: str | None = None, name: str | None = None, prefix: str = "", timeout: float | None = None,
-              startup_timeout: float = STARTUP_TIMEOUT) -> MCPServer:
+              **options: Any) -> MCPServer:
         """A server run as `command args...`, spoken to over its stdin and stdout. `env`
         is added to the few variables the SDK passes on (PATH, HOME, ...). `prefix` goes
-        before each tool's name; `timeout` bounds each call (default: the agent's)."""
+        before each tool's name; `timeout` bounds each call (default: the agent's);
+        `options` (startup_timeout, examples, include) as for `MCPServer`."""
         params = StdioServerParameters(command=command, args=list(args), env=dict(env) if env else None, cwd=cwd)
         label = name or shlex.join([os.path.basename(command), *args])[:80]
-        return cls(params, name=label, prefix=prefix, timeout=timeout, startup_timeout=startup_timeout)
+        return cls(params, name=label, prefix=prefix, timeout=timeout, **options)
 
     @classmethod
     def http(cls, url: str, *, name: str | None = None, prefix: str = "", timeout: float | None = None,
-             startup_timeout: float = STARTUP_TIMEOUT) -> MCPServer:
-        """A server at `url`, spoken to over streamable HTTP."""
-        return cls(url, name=name or url, prefix=prefix, timeout=timeout, startup_timeout=startup_timeout)
+             **options: Any) -> MCPServer:
+        """A server at `url`, spoken to over streamable HTTP; `options` as for `MCPServer`."""
+        return cls(url, name=name or url, prefix=prefix, timeout=timeout, **options)
 
     @classmethod
     def command_line(cls, text: str, **options: Any) -> MCPServer:
@@ -101,8 +108,10 @@ class MCPServer:
         """The server's tools, listed once (the server is started for it)."""
         with self._lock:
             if self._tools is None:
-                listed = self._live().run(_list_tools, self.startup_timeout)
-                self._tools = [make_mcp_tool(t, self._call, prefix=self.prefix, timeout=self.timeout) for t in listed]
+                listed = [t for t in self._live().run(_list_tools, self.startup_timeout)
+                          if self.include is None or t["name"] in self.include]
+                self._tools = [make_mcp_tool(t, self._call, prefix=self.prefix, timeout=self.timeout,
+                                             examples=self.examples.get(str(t["name"]), ())) for t in listed]
             return list(self._tools)
 
     def close(self) -> None:
@@ -131,13 +140,15 @@ class MCPServer:
         return self._session
 
     async def _call(self, name: str, arguments: dict[str, Any]) -> Mapping[str, Any]:
-        with self._lock:
-            session = self._live_for_call()
+        session = self._session
+        if session is None or not session.alive():  # (re)starting blocks: off the caller's loop
+            session = await asyncio.to_thread(self._live_for_call)
         return await session.call(name, arguments)
 
     def _live_for_call(self) -> _Session:
         try:
-            return self._live()
+            with self._lock:
+                return self._live()
         except ConfigError as exc:  # a restart that fails mid-run is the call's failure
             raise ToolError(str(exc)) from None
 

@@ -101,7 +101,8 @@ def _field_name(name: str, taken: Mapping[str, str]) -> str:
     return text
 
 
-def make_mcp_tool(listed: Mapping[str, Any], call: CallFn, *, prefix: str = "", timeout: float | None = None) -> Tool:
+def make_mcp_tool(listed: Mapping[str, Any], call: CallFn, *, prefix: str = "", timeout: float | None = None,
+                  examples: Sequence[str] = ()) -> Tool:
     """An Interleaf tool for the MCP tool `listed` (its entry of `tools/list`, as JSON)."""
     remote = str(listed["name"])
     schema = listed.get("inputSchema") or {"type": "object", "properties": {}}
@@ -114,7 +115,7 @@ def make_mcp_tool(listed: Mapping[str, Any], call: CallFn, *, prefix: str = "", 
 
     description = str(listed.get("description") or listed.get("title") or f"The {remote} tool of an MCP server.")
     return Tool(name=call_name(remote, prefix), description=" ".join(description.split()), fn=run,
-                parameters=parameters, param_docs=docs, timeout=timeout)
+                parameters=parameters, param_docs=docs, examples=tuple(examples), timeout=timeout)
 
 
 def tool_output(result: Mapping[str, Any]) -> ToolOutput | str:
