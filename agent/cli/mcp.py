@@ -111,6 +111,8 @@ def mcp_tools(args: argparse.Namespace) -> Iterator[list[Tool]]:
 
 def cmd_mcp(args: argparse.Namespace, out: Any) -> int:
     """`agent mcp serve`: blocks until stdin closes (stdio) or the process is stopped."""
+    if args.http and not 0 < args.port < 65536:
+        raise ConfigError(f"--port must be between 1 and 65535, got {args.port}")
     server = tool_server(args)
     signal.signal(signal.SIGTERM, _exit)  # stopped by a signal, the sandboxes are still closed
     if not args.http:
@@ -120,8 +122,6 @@ def cmd_mcp(args: argparse.Namespace, out: Any) -> int:
         return 0
     import uvicorn
 
-    if not 0 < args.port < 65536:
-        raise ConfigError(f"--port must be between 1 and 65535, got {args.port}")
     out.print(f"Serving MCP on http://{LOOPBACK}:{args.port}/mcp", markup=False, highlight=False)
     try:
         uvicorn.run(server.http_app(host=LOOPBACK), host=LOOPBACK, port=args.port, log_level="warning")
