@@ -22,6 +22,11 @@ from typing import Any
 import pytest
 from mcp import Client, StdioServerParameters
 
+from agent import Agent
+from agent.errors import ConfigError
+from agent.mcp import MCPServer
+from agent.testing import ScriptedModel
+
 pytestmark = pytest.mark.timeout(180)
 
 AGENT = str(Path(sys.executable).with_name("agent"))
@@ -134,8 +139,20 @@ def test_over_http_each_session_has_its_own_interpreter(isolation: None, http_se
             return answers
 
     assert asyncio.run(two_clients()) == ["'first'", "'second'", "42"]
+    # Interleaf's own client over HTTP: the agent's calls share one session.
+    model = ScriptedModel(["[Python(y = 6 * 7)]", " [Python(y)]", " Done."])
+    with Agent(model=model, tools=[MCPServer.http(url)]) as agent:
+        assert [c.result for c in agent.run("Compute.").calls] == ["(no output)", "42"]
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
+
+
+def test_an_http_server_that_does_not_answer_is_a_configuration_error() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(ConfigError, match="could not be started"):
+        MCPServer.http(f"http://127.0.0.1:{port}/mcp", startup_timeout=20).tools()
 
 
 def test_serving_over_http_is_refused_on_a_bad_port() -> None:
