@@ -127,6 +127,10 @@ def test_a_server_that_cannot_start_is_a_configuration_error(marker: str) -> Non
     missing = MCPServer.stdio(f"/nonexistent/{marker}")
     with pytest.raises(ConfigError, match="could not be started"):
         missing.tools()
+    silent = MCPServer.stdio(sys.executable, ["-c", "import time; time.sleep(60)", marker], startup_timeout=1)
+    with pytest.raises(ConfigError, match="did not answer within 1 s"):
+        silent.tools()
+    assert gone(marker)
 
 
 def test_no_server_is_left_behind_when_the_program_ends_without_close(marker: str, tmp_path: Path) -> None:

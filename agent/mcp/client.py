@@ -245,14 +245,23 @@ class _Session:
 
     def close(self) -> None:
         """End the client (the SDK stops a stdio server's process tree) and the loop."""
-        if self.stop is not None and not self.main.done():
+        if self.client is not None and self.stop is not None:
             self.loop.call_soon_threadsafe(self.stop.set)
+        elif not self.main.done():  # still starting: cancelling stops the process too
+            self.loop.call_soon_threadsafe(_cancel_all)
         try:
             self.main.result(timeout=15)
         except BaseException:  # its failure was reported where it happened
             pass
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.errlog.close()
+
+
+def _cancel_all() -> None:
+    """Cancel every task of the running loop (a session's loop runs only its own); the
+    task then unwinds the SDK's transport, which stops the process."""
+    for task in asyncio.all_tasks():
+        task.cancel()
 
 
 async def _list_tools(client: Client) -> list[dict[str, Any]]:
