@@ -5,6 +5,7 @@ natively through `Agent`. Whether a server process is running is judged from the
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -19,6 +20,7 @@ from agent import Agent
 from agent.errors import ConfigError
 from agent.mcp import MCPServer
 from agent.models.base import Capabilities
+from agent.parts import from_data, to_data
 from agent.testing import ScriptedModel
 
 pytestmark = pytest.mark.timeout(120)
@@ -107,6 +109,7 @@ def test_content_beyond_text_is_described_and_kept_in_the_record(marker: str) ->
     assert call.result == "[image: image/png, 70 bytes]"
     assert [(c["type"], c["mimeType"]) for c in call.content] == [("image", "image/png")]
     assert isinstance(call.content[0]["data"], str) and len(call.content[0]["data"]) > 80
+    assert from_data(json.loads(json.dumps(to_data((call,))))) == (call,)  # kept when the run is stored
 
 
 def test_the_server_starts_lazily_and_stops_on_close(marker: str) -> None:
