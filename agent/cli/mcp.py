@@ -139,6 +139,7 @@ def tool_server(args: argparse.Namespace) -> Any:
     made anew for each client connection, with the limits given."""
     from dataclasses import replace
 
+    from agent.cli.parser import _version
     from agent.cli.setup import installed, select_tools
     from agent.mcp.server import ToolServer
     from tools.python import Limits, python_tool
@@ -155,15 +156,4 @@ def tool_server(args: argparse.Namespace) -> Any:
     shared = [t for t in tools if t.name != "Python"]
     factories = [lambda: python_tool(limits=limits)] if len(shared) < len(tools) else []
     timeout = max([60.0, *(t.timeout or 0.0 for t in tools), limits.timeout + 60.0])
-    version = _version()
-    return ToolServer(shared, factories, timeout=timeout, version=version)
-
-
-def _version() -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version("interleaf")
-    except metadata.PackageNotFoundError:
-        return ""
-
+    return ToolServer(shared, factories, timeout=timeout, version=_version())

@@ -36,7 +36,7 @@ try:
     from mcp.client._transport import Transport
     from mcp.client.stdio import stdio_client
     from mcp.shared.exceptions import MCPError
-    from mcp_types import CONNECTION_CLOSED
+    from mcp_types import CONNECTION_CLOSED, Implementation
 except ImportError as exc:  # pragma: no cover - the extra is not installed
     raise ImportError("MCP needs the optional `mcp` package: pip install 'interleaf[mcp]'") from exc
 
@@ -180,9 +180,11 @@ class _Session:
             raise ConfigError(f"the MCP server {name} could not be started: {_reason(exc)}{self.stderr()}") from None
 
     def _transport(self) -> AbstractAsyncContextManager[Any]:
+        """The SDK's client for the target; it names itself to the server."""
+        info = Implementation(name="interleaf", version=_version())
         if isinstance(self.target, str):
-            return Client(self.target)
-        return Client(cast(Transport, stdio_client(self.target, errlog=self.errlog)))
+            return Client(self.target, client_info=info)
+        return Client(cast(Transport, stdio_client(self.target, errlog=self.errlog)), client_info=info)
 
     async def _hold(self) -> None:
         self.stop = asyncio.Event()
@@ -255,6 +257,15 @@ class _Session:
             pass
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.errlog.close()
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("interleaf")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _cancel_all() -> None:
