@@ -81,8 +81,7 @@ def parameter_model(tool_name: str, schema: Mapping[str, Any]) -> tuple[type[Bas
         if name in required:
             fields[field_name] = (annotation, Field(..., **described))
         else:
-            default = prop.get("default")
-            fields[field_name] = (Optional[annotation] if default is None else annotation, Field(default, **described))
+            fields[field_name] = (annotation, Field(prop.get("default"), **described))  # None: left out
         if described:
             docs[field_name] = described["description"]
     model: type[BaseModel] = create_model(
