@@ -230,11 +230,12 @@ class _Session:
             if exc.code == CONNECTION_CLOSED:
                 self.broken = True
                 raise ToolError(f"the MCP server {self.name} closed the connection (it may have exited); "
-                                "the next call starts it again") from None
+                                "the next call connects anew") from None
             raise ToolError(f"the MCP server {self.name} answered with an error: {exc}") from None
         except (asyncio.CancelledError, ToolError):
             raise
-        except Exception as exc:
+        except Exception as exc:  # the transport failed: the next call connects anew
+            self.broken = True
             raise ToolError(f"the MCP server {self.name} failed: {_reason(exc)}") from None
 
     def stderr(self) -> str:
