@@ -141,7 +141,7 @@ def tool_server(args: argparse.Namespace) -> Any:
 
     from agent.cli.parser import _version
     from agent.cli.setup import installed, select_tools
-    from agent.mcp.server import ToolServer
+    from agent.cli.mcp_server import ToolServer
     from tools.python import Limits, python_tool
 
     tools = installed()
