@@ -70,7 +70,9 @@ async def main(agent: str, how: str) -> dict[str, object]:
     while descendants() and time.monotonic() < deadline:
         reap()
         time.sleep(0.1)
-    return {"during": len(during), "after": descendants()}
+    left = descendants()
+    states = {p: open(f"/proc/{p}/stat", "rb").read().rsplit(b")", 1)[1].split()[0].decode() for p in left}
+    return {"during": len(during), "after": left, "states": states}
 
 
 if __name__ == "__main__":
