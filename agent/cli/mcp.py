@@ -139,16 +139,16 @@ def tool_server(args: argparse.Namespace) -> Any:
     made anew for each client connection, with the limits given."""
     from dataclasses import replace
 
+    from agent.cli.mcp_server import ToolServer
     from agent.cli.parser import _version
     from agent.cli.setup import installed, select_tools
-    from agent.cli.mcp_server import ToolServer
-    from tools.python import Limits, python_tool
+    from tools.python import SandboxLimits, python_tool
 
     tools = installed()
     chosen = select_tools(tools, args.tools)
     if chosen is not None:
         tools = [t for t in tools if t.name in chosen]
-    limits = Limits()
+    limits = SandboxLimits()
     if args.python_timeout is not None:
         limits = replace(limits, timeout=args.python_timeout)
     if args.python_memory_mb is not None:
