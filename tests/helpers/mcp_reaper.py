@@ -33,7 +33,8 @@ def descendants() -> list[int]:
             continue
         if stat[0] not in (b"Z", b"X"):
             parents[int(name)] = int(stat[1])
-    found, frontier = set(), {os.getpid()}
+    found: set[int] = set()
+    frontier = {os.getpid()}
     while frontier:
         frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
         found |= frontier
