@@ -18,7 +18,7 @@ from agent.markup import DEFAULT_MARKUP, Markup
 from agent.models import resolve_model
 from agent.models.base import CallTrigger, Layout, Model, Prompt
 from agent.prompt import example_budget, system_prompt
-from agent.tools import Tool, Toolbox
+from agent.tools import Tool, Toolbox, ToolLike
 
 
 Purpose = Literal["question", "task"]
@@ -51,7 +51,7 @@ class Agent:
     splices the results back for the model to continue from."""
 
     def __init__(
-        self, *, model: Model | str | None = None, tools: Iterable[Tool | Callable[..., Any] | str] = (),
+        self, *, model: Model | str | None = None, tools: Iterable[ToolLike] = (),
         instructions: str | None = None, markup: Markup = DEFAULT_MARKUP, purpose: Purpose = "question",
         max_calls: int = DEFAULTS.max_calls, max_tokens: int = DEFAULTS.max_tokens,
         timeout: float | None = DEFAULTS.timeout, tool_timeout: float = DEFAULTS.tool_timeout,
@@ -191,7 +191,17 @@ class Agent:
         raise AssertionError("the loop ended without RunFinished")
 
     def close(self) -> None:
-        self._dispatcher.close()
+        """Stop what the agent started: its tool sources' servers, its async tools' loop."""
+        try:
+            self.toolbox.close()
+        finally:
+            self._dispatcher.close()
+
+    def __enter__(self) -> Agent:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 from agent.errors import ToolCallError, ToolFailed, ToolTimeout
 from agent.markup import ParsedCall
-from agent.results import MAX_RESULT_CHARS, format_result
+from agent.results import MAX_RESULT_CHARS, ToolOutput, format_result
 from agent.settings import DEFAULTS
 from agent.tools import Tool, Toolbox
 
@@ -27,6 +27,8 @@ class ToolOutcome:
     error: ToolCallError | None
     arguments: Mapping[str, Any] | None
     seconds: float
+    content: tuple[Mapping[str, object], ...] = ()
+    """Content beyond text the tool returned (`ToolOutput.content`)."""
 
 
 class Dispatcher:
@@ -50,11 +52,13 @@ class Dispatcher:
             arguments = tool.bind(call)
             limit = min(self.timeout if timeout is None else timeout, self.timeout if tool.timeout is None else tool.timeout)
             value = self._execute(tool, arguments, limit)
+            content = value.content if isinstance(value, ToolOutput) else ()
             try:
-                result = format_result(value, max_chars=self.max_result_chars)
+                result = format_result(value.text if isinstance(value, ToolOutput) else value,
+                                       max_chars=self.max_result_chars)
             except Exception as exc:  # a value that cannot be shown is the tool's failure
                 raise ToolFailed(tool.name, exc) from exc
-            return ToolOutcome(result, None, arguments, time.perf_counter() - started)
+            return ToolOutcome(result, None, arguments, time.perf_counter() - started, content)
         except ToolCallError as exc:
             return ToolOutcome(None, exc, arguments, time.perf_counter() - started)
 

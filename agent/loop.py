@@ -332,7 +332,7 @@ class _Run:
         outcome = self.dispatcher.run(call, timeout=timeout)
         error = None if outcome.error is None else str(outcome.error)
         yield self.splice(index, call.name, call.raw, result=outcome.result, error=error,
-                          arguments=outcome.arguments, seconds=outcome.seconds)
+                          arguments=outcome.arguments, seconds=outcome.seconds, content=outcome.content)
         if self.out_of_time() or self.cancel.is_set():
             return self.interrupted()
         return self.no_progress(call.key(), outcome.result or error or "", shown=f"{call.name}({call.raw})")
@@ -360,10 +360,11 @@ class _Run:
         return FinishNext(StopReason.NO_PROGRESS, f"{shown} gave the same result {limit} times")
 
     def splice(self, index: int, name: str, raw: str, *, result: str | None = None, error: str | None = None,
-               arguments: Mapping[str, Any] | None = None, seconds: float = 0.0) -> CallFinished:
+               arguments: Mapping[str, Any] | None = None, seconds: float = 0.0,
+               content: tuple[Mapping[str, object], ...] = ()) -> CallFinished:
         text = self.config.markup.render(name, raw, result=result or "", error=error)
         return self.keep(CallRecord(index, name, raw, text, arguments=arguments,
-                                    result=result, error=error, seconds=seconds))
+                                    result=result, error=error, seconds=seconds, content=content))
 
     def keep(self, record: CallRecord) -> CallFinished:
         """Splice a finished call into the transcript; the event that says so."""

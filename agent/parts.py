@@ -23,6 +23,9 @@ class CallRecord:
     result: str | None = None
     error: str | None = None
     seconds: float = 0.0
+    content: tuple[Mapping[str, object], ...] = ()
+    """Content beyond text the tool returned (images, audio, resources), as it came;
+    the spliced `result` describes it."""
 
     @property
     def ok(self) -> bool:
@@ -88,9 +91,10 @@ def to_data(parts: Iterable[Part]) -> list[Any]:
         elif isinstance(p, Spliced):
             out.append({"kind": "spliced", "text": p.text})
         else:
-            out.append({"kind": "call", "index": p.index, "name": p.name, "raw": p.raw, "text": p.text,
-                        "arguments": _jsonable(p.arguments), "result": p.result, "error": p.error,
-                        "seconds": p.seconds})
+            call = {"kind": "call", "index": p.index, "name": p.name, "raw": p.raw, "text": p.text,
+                    "arguments": _jsonable(p.arguments), "result": p.result, "error": p.error,
+                    "seconds": p.seconds}
+            out.append({**call, "content": [dict(c) for c in p.content]} if p.content else call)
     return out
 
 
@@ -105,7 +109,8 @@ def from_data(data: Iterable[Any]) -> tuple[Part, ...]:
         else:
             parts.append(CallRecord(int(item["index"]), item["name"], item["raw"], item["text"],
                                     arguments=item.get("arguments"), result=item.get("result"),
-                                    error=item.get("error"), seconds=float(item.get("seconds", 0.0))))
+                                    error=item.get("error"), seconds=float(item.get("seconds", 0.0)),
+                                    content=tuple(item.get("content") or ())))
     return tuple(parts)
 
 

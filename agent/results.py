@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
 MAX_RESULT_CHARS = 600
 SIGNIFICANT_DIGITS = 6
+
+
+@dataclass(frozen=True)
+class ToolOutput:
+    """What a tool returns when its result has content beyond text (an image, audio, a
+    resource): `text` is spliced (it describes that content), `content` is kept in the
+    call record as it came."""
+
+    text: str
+    content: tuple[Mapping[str, object], ...] = ()
 
 
 def format_result(value: Any, *, max_chars: int = MAX_RESULT_CHARS, digits: int = SIGNIFICANT_DIGITS) -> str:

@@ -16,7 +16,7 @@ from functools import cached_property
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, TypeVar, get_type_hints, overload
+from typing import Any, Protocol, TypeVar, get_type_hints, overload, runtime_checkable
 
 import docstring_parser
 from pydantic import BaseModel, ValidationError, create_model
@@ -287,36 +287,69 @@ def _parameter_model(fn: Callable[..., Any]) -> type[BaseModel]:
     return model
 
 
-class Toolbox(Mapping[str, Tool]):
-    """The tools of one agent, looked up by name without regard to case."""
+@runtime_checkable
+class ToolSource(Protocol):
+    """Something that offers tools it finds only when asked (an MCP server): its
+    `tools()` are listed the first time an agent needs them, and `close()` releases
+    what it holds (a process, a connection)."""
 
-    def __init__(self, tools: Iterable[Tool | Callable[..., Any] | str] = ()) -> None:
-        """Tools, plain functions (made tools), or names of installed tools."""
+    def tools(self) -> list[Tool]: ...
+
+    def close(self) -> None: ...
+
+
+ToolLike = Tool | Callable[..., Any] | str | ToolSource
+
+
+class Toolbox(Mapping[str, Tool]):
+    """The tools of one agent, looked up by name without regard to case. Tool sources
+    are listed when a tool is first looked up or the tools are counted."""
+
+    def __init__(self, tools: Iterable[ToolLike] = ()) -> None:
+        """Tools, plain functions (made tools), names of installed tools, or tool sources."""
         self._tools: dict[str, Tool] = {}
+        self.sources: list[ToolSource] = []
         for t in tools:
-            item = t if isinstance(t, Tool) else installed(t) if isinstance(t, str) else make_tool(t)
-            key = item.name.casefold()
-            if key in self._tools:
-                raise ConfigError(f"two tools are named {item.name!r}")
-            self._tools[key] = item
+            if isinstance(t, ToolSource) and not isinstance(t, Tool):
+                self.sources.append(t)
+                continue
+            self._add(t if isinstance(t, Tool) else installed(t) if isinstance(t, str) else make_tool(t))
+        self._pending = list(self.sources)
+
+    def _add(self, item: Tool) -> None:
+        key = item.name.casefold()
+        if key in self._tools:
+            raise ConfigError(f"two tools are named {item.name!r}")
+        self._tools[key] = item
+
+    def _loaded(self) -> dict[str, Tool]:
+        while self._pending:
+            for item in self._pending.pop(0).tools():
+                self._add(item)
+        return self._tools
 
     def __getitem__(self, name: str) -> Tool:
         try:
-            return self._tools[name.casefold()]
+            return self._loaded()[name.casefold()]
         except KeyError:
             raise UnknownTool(name, self.names()) from None
 
     def __iter__(self) -> Iterator[str]:
-        return (t.name for t in self._tools.values())
+        return (t.name for t in self._loaded().values())
 
     def __len__(self) -> int:
-        return len(self._tools)
+        return len(self._loaded())
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.casefold() in self._tools
+        return isinstance(name, str) and name.casefold() in self._loaded()
 
     def names(self) -> list[str]:
-        return [t.name for t in self._tools.values()]
+        return [t.name for t in self._loaded().values()]
+
+    def close(self) -> None:
+        """Close every tool source (each closes whatever it started)."""
+        for source in self.sources:
+            source.close()
 
 
 def installed_tools(warn: list[str] | None = None) -> dict[str, Tool]:

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 if TYPE_CHECKING:
+    from agent.tools import Tool
     from agent.cli.approval import prompt_approval
     from agent.cli.exits import (
         EXIT_FAILED, EXIT_INTERRUPTED, cut_off_hint, exit_code, failure_hint, failure_reason,
@@ -63,10 +64,18 @@ def choose_output(args: argparse.Namespace, consoles: Consoles) -> Output:
 
 
 def cmd_run(args: argparse.Namespace, consoles: Consoles) -> int:
+    from agent.cli.mcp import mcp_tools
+
+    with mcp_tools(args) as extra:
+        return run_with(args, consoles, extra)
+
+
+def run_with(args: argparse.Namespace, consoles: Consoles, extra: list[Tool]) -> int:
+    """`agent run` with `extra` tools (those of MCP servers) besides the installed ones."""
     from agent.cli.approval import prompt_approval
     from agent.cli.setup import check_environment, installed, load_model, model_spec, select_tools
     from agent.models import MODEL_ENV
-    from agent.tasks import Approve, TaskLimits, ObjectiveRunner, Overrides, ObjectiveOptions
+    from agent.tasks import Approve, ObjectiveOptions, ObjectiveRunner, Overrides, TaskLimits
     from agent.tasks.store import check_utf8
     from agent.trace.setup import observers_from_env
 
@@ -74,18 +83,18 @@ def cmd_run(args: argparse.Namespace, consoles: Consoles) -> int:
         raise UserError("the objective is empty")
     check_environment()
     warnings: list[str] = []
-    tools = installed(warnings)
+    tools = installed(warnings) + extra
     chosen = select_tools(tools, args.tools)
     spec = model_spec(args.model or os.environ.get(MODEL_ENV) or None)
     model = load_model(spec, n_ctx=args.n_ctx, threads=args.threads)
     for warning in warnings if chosen is None else []:
         consoles.err.print(f"warning: {escape(warning)}", style="yellow", soft_wrap=True)
     limits = TaskLimits(max_tasks=args.max_tasks, max_calls=args.max_calls, max_tokens=args.max_tokens,
-                    timeout=args.timeout, max_cost=args.max_cost)
+                        timeout=args.timeout, max_cost=args.max_cost)
     overrides = Overrides(grammar=args.grammar, trigger_k=args.trigger, examples=args.examples,
                           check_arithmetic=args.check_arithmetic)
     options = ObjectiveOptions(limits=limits, tools=chosen, approve=Approve(args.approve), single=args.single,
-                         overrides=overrides)
+                               overrides=overrides)
     store = open_store(args.home)
     output = choose_output(args, consoles)
     cancel = threading.Event()
@@ -97,6 +106,14 @@ def cmd_run(args: argparse.Namespace, consoles: Consoles) -> int:
 
 
 def cmd_resume(args: argparse.Namespace, consoles: Consoles) -> int:
+    from agent.cli.mcp import mcp_tools
+
+    with mcp_tools(args) as extra:
+        return resume_with(args, consoles, extra)
+
+
+def resume_with(args: argparse.Namespace, consoles: Consoles, extra: list[Tool]) -> int:
+    """`agent resume` with `extra` tools (those of MCP servers) besides the installed ones."""
     from agent.cli.approval import prompt_approval
     from agent.cli.limits import apply_limits
     from agent.cli.setup import check_environment, installed, load_model, model_spec
@@ -112,7 +129,7 @@ def cmd_resume(args: argparse.Namespace, consoles: Consoles) -> int:
     output = choose_output(args, consoles)
     cancel = threading.Event()
     with observers_from_env() as tracing:
-        runner = ObjectiveRunner(model=model, store=store, tools=installed(), cancel=cancel,
+        runner = ObjectiveRunner(model=model, store=store, tools=installed() + extra, cancel=cancel,
                                  approve=prompt_approval(consoles.err, output, cancel), observers=tracing.observers)
         return drive(runner, record.id, output, consoles)
 
@@ -314,6 +331,12 @@ def cmd_replay(args: argparse.Namespace, consoles: Consoles) -> int:
     return replay(args, consoles.out, consoles.err, open_store(args.home))
 
 
+def cmd_mcp(args: argparse.Namespace, consoles: Consoles) -> int:
+    from agent.cli.mcp import cmd_mcp as serve
+
+    return serve(args, consoles.err)
+
+
 def cmd_train(args: argparse.Namespace, consoles: Consoles) -> int:
     from agent.cli.train import cmd_train as train
 
@@ -331,4 +354,5 @@ COMMANDS = {
     "models": cmd_models, "index": cmd_index, "eval": cmd_eval, "export": cmd_export, "train": cmd_train,
     "replay": cmd_replay,
     "batch": cmd_batch,
+    "mcp": cmd_mcp,
 }

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from agent.cli import batch, train
+from agent.cli import batch, mcp, train
 from agent.tasks.state import Approve, TaskLimits
 
 DEFAULTS = TaskLimits()
@@ -85,10 +85,12 @@ def build_parser() -> Parser:
     run.add_argument("--single", action="store_true",
                      help="no planning: one agent run on the objective, asked as a question")
     _decoding_options(run)
+    mcp.add_run_option(run)
     resume = sub.add_parser("resume", parents=[home], help="continue a stopped or crashed run")
     resume.add_argument("run_id", metavar="RUN")
     _model_options(resume, resuming=True)
     _limit_options(resume, resuming=True)
+    mcp.add_run_option(resume)
     runs = sub.add_parser("runs", parents=[home], help="list stored runs")
     runs.add_argument("--limit", type=positive_int, default=20, metavar="N")
     runs.add_argument("--json", action="store_true")
@@ -111,6 +113,7 @@ def build_parser() -> Parser:
     _export_parser(sub, home)
     train.add_parser(sub, home)
     batch.add_parser(sub, home, positive_int)
+    mcp.add_parser(sub)
     evals = sub.add_parser("eval", help="run the evaluation harness", add_help=False)
     evals.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
