@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -97,3 +98,17 @@ def test_the_interpreter_is_reached_by_its_neutral_path(isolation: None) -> None
     prefix, same, child = eval(result.value or "")
     assert same and prefix == child
     assert not prefix.startswith(str(Path.home())) and os.path.isabs(prefix)
+
+
+def test_the_readme_shows_neutral_paths_and_what_holds(isolation: None, tmp_path: Path) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL) if "result.guarantees" in b)
+    done = subprocess.run([sys.executable, "-c", block], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    first, *held = done.stdout.splitlines()
+    executable, module = first.split()
+    assert os.path.basename(executable).startswith("python3") and module.endswith("/sympy/__init__.py")
+    for what, path in host_paths(tmp_path).items():
+        assert path not in first, what
+    assert any(line.startswith("control groups: ") for line in held)
+    assert any(line.startswith("frozen between calls: ") for line in held)

@@ -39,8 +39,8 @@ from types import TracebackType
 from typing import Any
 
 from agent.errors import ConfigError
-from tools.python import launch, mounts, workdir as workdirs
-from tools.python.cgroups import Cgroups, Mode
+from tools.python import launch, mounts, scopes, workdir as workdirs
+from tools.python.cgroups import Mode
 from tools.python.limits import Limits
 from tools.python.processes import Process, describe_exit, find_processes
 from tools.python.protocol import ChannelClosed, ChannelTimeout, ProtocolError
@@ -278,8 +278,8 @@ class Sandbox:
                 raise SandboxUnavailable(_unavailable(problem))
             if self.workdir is not None:
                 self._host_links |= workdirs.links(self.workdir)
-            cgroups = Cgroups.create(self.limits, self.cgroups)
-            process = launch.launch_isolated(self.limits, self._package_paths, self.workdir, cgroups)
+            placement = scopes.place(self.limits, self.cgroups)
+            process = launch.launch_isolated(self.limits, self._package_paths, self.workdir, placement)
         try:
             process.handshake(time.monotonic() + STARTUP_TIMEOUT)
         except (ChannelClosed, ChannelTimeout, ProtocolError) as exc:
