@@ -20,10 +20,13 @@ import signal
 import struct
 import sys
 import time
-import traceback
 import types
-from collections.abc import Callable
-from typing import Any, NoReturn, TextIO, cast
+
+TYPE_CHECKING = False  # neither typing nor traceback is imported at the start: each lengthens it
+if TYPE_CHECKING:
+    import traceback
+    from collections.abc import Callable
+    from typing import Any, NoReturn
 
 _HEADER = struct.Struct(">I")
 _CPU_RENEW_AFTER = 1.0  # seconds of CPU after which the next call starts in a fresh process
@@ -211,8 +214,7 @@ class Session:
         return {"stdout": out, "stderr": err, "value": value, "error": error}
 
     def _begin(self) -> None:
-        out, err = (cast(TextIO, s) for s in self.streams)
-        sys.stdout, sys.stderr = out, err
+        sys.stdout, sys.stderr = self.streams
         for stream, fd, target in zip(self.streams, self.fds, (1, 2)):
             stream.reset()
             os.ftruncate(fd, 0)
@@ -238,6 +240,8 @@ class Session:
     def _describe(self, exc: BaseException) -> str:
         """The traceback with the user's cells' frames only: no frames of this file, of
         the standard library or of packages, so no paths outside the sandbox's own."""
+        import traceback
+
         try:
             described = traceback.TracebackException.from_exception(exc)
             _keep_cells(described, set())
@@ -336,7 +340,7 @@ def _keep_cells(described: traceback.TracebackException, seen: set[int]) -> None
         return
     seen.add(id(described))
     frames = [f for f in described.stack if f.filename.startswith("<cell ")]
-    described.stack = traceback.StackSummary.from_list(frames)
+    described.stack = type(described.stack).from_list(frames)
     for linked in (described.__cause__, described.__context__):
         if linked is not None:
             _keep_cells(linked, seen)

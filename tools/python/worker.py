@@ -20,9 +20,11 @@ import select
 import signal
 import struct
 import sys
-from typing import TYPE_CHECKING, Any, NoReturn
 
+TYPE_CHECKING = False  # typing is not imported when this runs: each import lengthens the start
 if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
     from tools.python import repl
 else:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
