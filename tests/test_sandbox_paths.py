@@ -1,5 +1,6 @@
 """No host path reaches the sandboxed code: not in /proc (the sandbox has none), its
-environment, the interpreter's own paths, module files or a traceback. Judged by
+environment, the interpreter's own paths and build configuration, module files or a
+traceback. Judged by
 looking, from the host, for the host's folders in everything the code could gather."""
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ seen["environ"] = repr(dict(os.environ))
 seen["sys"] = repr((sys.executable, sys.path, sys.prefix, sys.exec_prefix, sys.base_prefix, sys.argv, sys.orig_argv))
 seen["cwd"] = os.getcwd() + " " + repr(os.listdir("/")) + repr(os.listdir("/opt"))
 seen["modules"] = repr(sorted(str(getattr(m, "__file__", "")) for m in list(sys.modules.values())))
+import sysconfig
+seen["sysconfig"] = repr((sysconfig.get_config_vars(), sysconfig.get_paths()))
 try:
     import json; json.loads("{")
 except ValueError:

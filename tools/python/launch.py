@@ -78,9 +78,9 @@ def launch_isolated(limits: Limits, packages: list[Path], workdir: Path | None, 
         os.close(seccomp_w)
         keep.append(seccomp_r)
         args += ["--seccomp", str(seccomp_r)]
-    worker_files = mounts.worker_files()
-    keep += worker_files.values()
-    args += mounts.filesystem_args(python, packages, worker_files, workdir=workdir, disk_mb=limits.disk_mb)
+    files = mounts.data_files(python)
+    keep += files.values()
+    args += mounts.filesystem_args(python, packages, files, workdir=workdir, disk_mb=limits.disk_mb)
     paths = [mounts.PACKAGES_DIR] if packages else []
     config = _config(limits, paths, isolated=True, ids=ids)
     args += ["--", python.executable, "-I", "-S", "-B", "-X", "utf8", mounts.worker_script(), config]

@@ -142,6 +142,9 @@ class SandboxPython:
     """(host path, path inside the sandbox) of its files and folders."""
     library_path: str | None
     """Where its shared libraries are, when they moved (for LD_LIBRARY_PATH)."""
+    rewritten: tuple[tuple[str, bytes], ...] = ()
+    """Files copied in over the bound ones, (path inside the sandbox, content): the build
+    configuration (`sysconfig`), with the host's prefix replaced by PYTHON_DIR."""
 
 
 def sandbox_python(python: PythonInstall) -> SandboxPython:
@@ -159,7 +162,24 @@ def sandbox_python(python: PythonInstall) -> SandboxPython:
     binds += [(lib, f"{PYTHON_DIR}/lib/{os.path.basename(lib)}") for lib in python.libraries]
     binds.append((stdlib, f"{PYTHON_DIR}/lib/{version}"))
     binds += [(tree, tree) for tree in python.stdlib[1:] if not _inside(tree, stdlib)]
-    return SandboxPython(binds[0][1], tuple(binds), f"{PYTHON_DIR}/lib" if python.libraries else None)
+    rewritten = _build_configuration(stdlib, f"{PYTHON_DIR}/lib/{version}")
+    return SandboxPython(binds[0][1], tuple(binds), f"{PYTHON_DIR}/lib" if python.libraries else None, rewritten)
+
+
+@functools.lru_cache(maxsize=4)
+def _build_configuration(stdlib: str, target: str) -> tuple[tuple[str, bytes], ...]:
+    """`_sysconfigdata_*.py` with the host's prefix replaced: `sysconfig.get_config_var`
+    would name it otherwise."""
+    prefixes = sorted({sys.base_prefix, os.path.realpath(sys.base_prefix)}, key=len, reverse=True)
+    found = []
+    for path in sorted(glob.glob(os.path.join(stdlib, "_sysconfigdata_*.py"))):
+        with open(path, "rb") as f:
+            data = f.read()
+        for prefix in prefixes:
+            if prefix not in ("/", "/usr", "/usr/local"):
+                data = data.replace(prefix.encode(), PYTHON_DIR.encode())
+        found.append((f"{target}/{os.path.basename(path)}", data))
+    return tuple(found)
 
 
 def _hidden_package_dirs(binds: Sequence[tuple[str, str]]) -> list[str]:
@@ -175,11 +195,11 @@ def _hidden_package_dirs(binds: Sequence[tuple[str, str]]) -> list[str]:
 
 
 def filesystem_args(
-    python: SandboxPython, packages: Sequence[Path], worker: Mapping[str, int], *,
+    python: SandboxPython, packages: Sequence[Path], files: Mapping[str, int], *,
     workdir: Path | None, disk_mb: int,
 ) -> list[str]:
-    """bubblewrap arguments that build the sandbox's file system; `worker` maps the
-    worker's file names to file descriptors holding them (see `worker_files`).
+    """bubblewrap arguments that build the sandbox's file system; `files` maps paths in
+    the sandbox to file descriptors holding what is copied in there (see `data_files`).
 
     The sandbox has no /proc: a bind mount's line in /proc/self/mountinfo names the
     folder it came from on the host, whatever path it is bound at."""
@@ -206,8 +226,8 @@ def filesystem_args(
         args += ["--tmpfs", hidden, "--remount-ro", hidden]
     for path in packages:
         args += ["--ro-bind", str(path), f"{PACKAGES_DIR}/{path.name}"]
-    for name, fd in worker.items():  # copied in, not bound from the repository
-        args += ["--perms", "0644", "--ro-bind-data", str(fd), f"{WORKER_DIR}/{name}"]
+    for target, fd in files.items():  # copied in: the worker's files, not bound from the repository
+        args += ["--perms", "0644", "--ro-bind-data", str(fd), target]
     size = str(disk_mb * 1024 * 1024)
     args = _parent_dirs(args) + args
     args += ["--dev", "/dev"]
@@ -242,15 +262,17 @@ def _worker_sources() -> tuple[tuple[str, bytes], ...]:
     return tuple((name, (here / name).read_bytes()) for name in _WORKER_FILES)
 
 
-def worker_files() -> dict[str, int]:
-    """The worker's files in fresh in-memory files, for bubblewrap to copy in; the caller
-    closes the descriptors."""
+def data_files(python: SandboxPython) -> dict[str, int]:
+    """The worker's files and the rewritten ones of the interpreter, each in a fresh
+    in-memory file for bubblewrap to copy in: path in the sandbox → descriptor. The
+    caller closes the descriptors."""
     files = {}
-    for name, data in _worker_sources():
-        fd = os.memfd_create(name, 0)  # no close-on-exec: bubblewrap reads it
+    sources = [(f"{WORKER_DIR}/{name}", data) for name, data in _worker_sources()]
+    for target, data in [*python.rewritten, *sources]:
+        fd = os.memfd_create(os.path.basename(target), 0)  # no close-on-exec: bubblewrap reads it
         os.write(fd, data)
         os.lseek(fd, 0, os.SEEK_SET)
-        files[name] = fd
+        files[target] = fd
     return files
 
 
