@@ -66,16 +66,18 @@ class Detector:
     ) -> None:
         self.markup = markup
         self._open = markup.open.strip()
-        self._ends = (markup.close.strip(), *(a.strip() for a in markup.arrows))
+        self._wide = markup.opens[1:]
+        """Look-alike open markers (full-width), read as the open marker."""
+        self._ends = (*markup.closes, *(a.strip() for a in markup.arrows))
         self._after_chars = 3 + max(len(e) for e in self._ends)
         self._end_initials = {e[0] for e in self._ends}
         self._is_tool = is_tool or (lambda _name: True)
         self._max = max_call_chars
-        marker = re.escape(self._open)
+        marker = "(?:" + "|".join(re.escape(o) for o in markup.opens) + ")"
         self._opening = re.compile(rf"{marker} ?({_NAME})\(")
         self._viable = re.compile(rf"{marker}(?: ?({_NAME})| )?\Z")
-        self._viable_chars = len(self._open) + 1 + MAX_NAME_CHARS
-        self._one_char = len(self._open) == 1
+        self._viable_chars = max(map(len, markup.opens)) + 1 + MAX_NAME_CHARS
+        self._one_char = len(self._open) == 1 and all(len(o) == 1 for o in self._wide)
         self._steps = (self._step_text, self._step_args, self._step_after)
         self.work = 0
         """Characters examined plus scanning steps taken, over the detector's life: what
@@ -116,7 +118,8 @@ class Detector:
         self.work += len(chunk)
         buf = self._buf
         if not buf:
-            if self._open not in chunk and (self._one_char or not _partial_suffix(chunk, self._open)):
+            if self._open not in chunk and (self._one_char or not _partial_suffix(chunk, self._open)) and (
+                    not self._wide or not any(o in chunk for o in self._wide)):
                 return [Text(chunk)] if chunk else []
         elif self._calm is not None and self._calm.search(chunk) is None and len(buf) + len(chunk) <= self._limit:
             self._buf = buf = buf + chunk  # more of a name, or of arguments: nothing to decide

@@ -26,7 +26,7 @@ from agent.events import RunResult, StopReason
 from agent.markup import DEFAULT_MARKUP, Markup
 from agent.tasks.models import TaskStatus
 from agent.tasks.store import RunStore
-from agent.transcript import CompletedCall, Segment, calls, segments
+from agent.parts import CallRecord, Part, calls_in, clean, parts_of, rendered
 
 PAPER_TAU = 1.0
 PAPER_WINDOW = 5
@@ -74,38 +74,40 @@ class CallVerdict:
 
 
 def judge_calls(
-    text: str, scorer: Scorer, *, markup: Markup = DEFAULT_MARKUP, window: int = PAPER_WINDOW,
-    continuation_chars: int = 200,
+    annotated: str | Sequence[Part], scorer: Scorer, *, markup: Markup = DEFAULT_MARKUP,
+    window: int = PAPER_WINDOW, continuation_chars: int = 200,
 ) -> list[CallVerdict]:
-    """Score every completed call in `text` on its own: the context is the plain text
+    """Score every call that has a result on its own: the context is the plain text
     before it (other calls left out), the continuation the plain text after it. Calls
-    with no text after them are not judged."""
-    verdicts = _verdicts(segments(text, markup), scorer, markup, window, continuation_chars)
+    with no text after them are not judged. `annotated` is a run's parts, or a text
+    annotated with calls (read into parts)."""
+    verdicts = _verdicts(_parts(annotated, markup), scorer, markup, window, continuation_chars)
     return [v for v in verdicts if v is not None]
 
 
-def filter_calls(text: str, scorer: Scorer, *, tau: float = PAPER_TAU, markup: Markup = DEFAULT_MARKUP,
-                 window: int = PAPER_WINDOW) -> tuple[str, list[CallVerdict]]:
-    """`text` with only the calls that pass the filter, and the verdict on each judged
+def filter_calls(annotated: str | Sequence[Part], scorer: Scorer, *, tau: float = PAPER_TAU,
+                 markup: Markup = DEFAULT_MARKUP, window: int = PAPER_WINDOW) -> tuple[str, list[CallVerdict]]:
+    """The text with only the calls that pass the filter, and the verdict on each judged
     call; a call that cannot be judged is left out too."""
-    parts = segments(text, markup)
+    parts = _parts(annotated, markup)
     verdicts = _verdicts(parts, scorer, markup, window, 200)
-    kept = [
-        part if isinstance(part, str) else part.render(markup)
-        for part, verdict in zip(parts, verdicts)
-        if isinstance(part, str) or (verdict is not None and verdict.keep(tau))
-    ]
-    return "".join(kept), [v for v in verdicts if v is not None]
+    kept = [part for part, verdict in zip(parts, verdicts)
+            if not isinstance(part, CallRecord) or (verdict is not None and verdict.keep(tau))]
+    return rendered(kept), [v for v in verdicts if v is not None]
 
 
-def _verdicts(parts: list[Segment], scorer: Scorer, markup: Markup, window: int,
+def _parts(annotated: str | Sequence[Part], markup: Markup) -> Sequence[Part]:
+    return parts_of(annotated, markup) if isinstance(annotated, str) else annotated
+
+
+def _verdicts(parts: Sequence[Part], scorer: Scorer, markup: Markup, window: int,
               continuation_chars: int) -> list[CallVerdict | None]:
     """A verdict for each part that is a judged call, None for every other part."""
-    plain = ["" if isinstance(p, CompletedCall) else p for p in parts]
+    plain = ["" if isinstance(p, CallRecord) else rendered([p]) for p in parts]
     verdicts: list[CallVerdict | None] = []
     for i, part in enumerate(parts):
-        after = "".join(plain[i + 1 :])[:continuation_chars] if isinstance(part, CompletedCall) else ""
-        if not isinstance(part, CompletedCall) or part.result is None or not after.strip():
+        after = "".join(plain[i + 1 :])[:continuation_chars] if isinstance(part, CallRecord) else ""
+        if not isinstance(part, CallRecord) or part.result is None or part.error is not None or not after.strip():
             verdicts.append(None)
             continue
         before = "".join(plain[:i])
@@ -115,9 +117,9 @@ def _verdicts(parts: list[Segment], scorer: Scorer, markup: Markup, window: int,
 
         verdicts.append(CallVerdict(
             part.name, part.raw, part.result,
-            loss_with_result=loss(before + part.render(markup)),
+            loss_with_result=loss(before + markup.completed(part.name, part.raw, part.result)),
             loss_without_call=loss(before),
-            loss_without_result=loss(before + CompletedCall(part.name, part.raw, "").render(markup)),
+            loss_without_result=loss(before + markup.completed(part.name, part.raw, "")),
         ))
     return verdicts
 
@@ -153,9 +155,7 @@ def to_jsonl(items: Iterable[Pair | CallVerdict]) -> Iterator[str]:
 def clean_text(text: str, markup: Markup = DEFAULT_MARKUP) -> bool:
     """Text worth learning from: not empty, and every call in it has a result that is
     not an error."""
-    parts = segments(text, markup)
-    calls = [p for p in parts if isinstance(p, CompletedCall)]
-    return bool(text.strip()) and all(c.ok for c in calls)
+    return clean(parts_of(text, markup))
 
 
 def stored_pairs(store: RunStore) -> Iterator[Pair]:
@@ -165,9 +165,9 @@ def stored_pairs(store: RunStore) -> Iterator[Pair]:
         for task in store.tasks(run.id):
             if task.status is TaskStatus.DONE and clean_text(task.result):
                 yield Pair(f"Objective: {run.objective}\n\nTask: {task.text}", task.result.strip(),
-                           sum(1 for _ in calls(task.result)))
+                           len(calls_in(parts_of(task.result))))
         if run.stop_reason in (StopReason.DONE, StopReason.EMPTY) and clean_text(run.answer):
-            yield Pair(run.objective, run.answer.strip(), sum(1 for _ in calls(run.answer)))
+            yield Pair(run.objective, run.answer.strip(), len(calls_in(parts_of(run.answer))))
 
 
 def judged_text(text: str, scorer: Scorer, *, tau: float = PAPER_TAU) -> dict[str, object]:

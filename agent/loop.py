@@ -11,7 +11,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, assert_never
 
 from agent.arithmetic import find_equation
@@ -96,6 +96,8 @@ class _Run:
         self.cancel = cancel or threading.Event()
         self._parts: list[str] = []
         self.record: list[Part] = []
+        self.opening = prompt.record(config.markup) if config.tools and prompt.assistant else ()
+        """The assistant text the run started from, as parts (read only for native tools)."""
         self.detector = Detector(config.markup, is_tool=dispatcher.toolbox.__contains__)
         self.calls: list[CallRecord] = []
         self.usage = Usage()
@@ -116,11 +118,12 @@ class _Run:
 
     def add(self, text: str) -> None:
         if text:
-            self.keep_part(text, text)
+            self.keep_part(text)
 
-    def keep_part(self, part: Part, rendered: str) -> None:
-        """Add `part` to the run's record and its rendering to the transcript."""
-        self._parts.append(rendered)
+    def keep_part(self, part: Part) -> None:
+        """Add `part` to the run's record, and its rendering to the transcript (the
+        rendering kept in pieces so that the prompt is not rebuilt per part)."""
+        self._parts.append(part if isinstance(part, str) else part.text)
         self.record.append(part)
 
     def parts(self) -> tuple[Part, ...]:
@@ -159,7 +162,7 @@ class _Run:
             elif isinstance(step, MalformedNext):
                 step = yield from self.malformed(step)
             elif isinstance(step, SpliceNext):
-                self.keep_part(Spliced(step.text), step.text)
+                self.keep_part(Spliced(step.text))
                 yield TextDelta(step.text)
                 step = GenerateNext()
             elif isinstance(step, FinishNext):
@@ -168,6 +171,13 @@ class _Run:
             else:
                 assert_never(step)
 
+    def request_prompt(self, held: str) -> Prompt:
+        """The prompt with the text so far; with native tools, the calls as parts too."""
+        prompt = self.prompt.extend(self.text + held)
+        if not self.config.tools:
+            return prompt
+        return replace(prompt, parts=(*self.opening, *self.record, held))
+
     def generate(self, opened: ConstrainNext | None = None) -> Generator[Event, None, NextStep]:
         budget = self.config.settings
         left = budget.max_tokens - self.usage.completion_tokens
@@ -175,7 +185,7 @@ class _Run:
             return self.tokens_spent()
         held = opened.opened if opened else ""
         request = Request(
-            prompt=self.prompt.extend(self.text + held),
+            prompt=self.request_prompt(held),
             stop=self.config.settings.stop, max_tokens=left, temperature=self.config.settings.temperature,
             seed=self.config.settings.seed, trigger=None if opened else self.config.trigger,
             grammar=opened.grammar if opened else None, tools=self.config.tools,
@@ -311,7 +321,7 @@ class _Run:
         error = MalformedCall(step.text, step.reason)
         shown = f"{error}; write it as {step.name}(...)" if spent is None else \
             f"the run's budget of {self.config.settings.max_calls} calls is spent"
-        text = self.config.markup.failed(step.name, "…", shown)
+        text = self.config.markup.render(step.name, "…", error=shown)
         yield from self.keep(CallRecord(index, step.name, step.text, text, error=shown))
         key = (step.name.casefold(), " ".join(step.text.split()))
         return spent or self.no_progress(key, str(error), shown=step.text)
@@ -327,15 +337,14 @@ class _Run:
 
     def splice(self, index: int, name: str, raw: str, *, result: str | None = None, error: str | None = None,
                arguments: Mapping[str, Any] | None = None, seconds: float = 0.0) -> Iterator[Event]:
-        markup = self.config.markup
-        text = markup.completed(name, raw, result or "") if error is None else markup.failed(name, raw, error)
+        text = self.config.markup.render(name, raw, result=result or "", error=error)
         yield from self.keep(CallRecord(index, name, raw, text, arguments=arguments,
                                         result=result, error=error, seconds=seconds))
 
     def keep(self, record: CallRecord) -> Iterator[Event]:
         """Splice a finished call into the transcript."""
         self.calls.append(record)
-        self.keep_part(record, record.text)
+        self.keep_part(record)
         yield CallFinished(record)
 
     def result(self, step: FinishNext) -> RunResult:

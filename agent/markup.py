@@ -32,6 +32,16 @@ class Markup:
     def arrows(self) -> tuple[str, ...]:
         return (self.arrow, *self.alt_arrows)
 
+    @property
+    def opens(self) -> tuple[str, ...]:
+        """The open marker and its full-width form (`［`), which a model may write for it."""
+        return _with_wide(self.open.strip())
+
+    @property
+    def closes(self) -> tuple[str, ...]:
+        """The close marker and its full-width form (`］`)."""
+        return _with_wide(self.close.strip())
+
     def call(self, name: str, raw: str) -> str:
         """The call as the model writes it, without a result: `[Name(raw)]`."""
         return f"{self.open}{name}({raw}){self.close}"
@@ -47,6 +57,13 @@ class Markup:
     def failed(self, name: str, raw: str, error: str) -> str:
         """The call with its error, as it stands in the transcript."""
         return f"{self.open}{name}({raw}) {self.arrow} {ERROR_PREFIX} {self.escape(error)}{self.close}"
+
+    def render(self, name: str, raw: str, *, result: str | None = None, error: str | None = None) -> str:
+        """A call as it stands in the transcript: with its error, its result, or (with
+        neither) as written. The one place a call is rendered."""
+        if error is not None:
+            return self.failed(name, raw, error)
+        return self.call(name, raw) if result is None else self.completed(name, raw, result)
 
     @cached_property
     def _specials(self) -> re.Pattern[str]:
@@ -67,6 +84,12 @@ class Markup:
 
 
 DEFAULT_MARKUP = Markup()
+
+
+def _with_wide(marker: str) -> tuple[str, ...]:
+    """`marker`, and its full-width form when it has one (ASCII `!`…`~` map to U+FF01…)."""
+    wide = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in marker)
+    return (marker,) if wide == marker else (marker, wide)
 
 
 @dataclass(frozen=True)

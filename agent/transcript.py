@@ -25,11 +25,7 @@ class CompletedCall:
         return self.error is None and self.result is not None
 
     def render(self, markup: Markup = DEFAULT_MARKUP) -> str:
-        if self.error is not None:
-            return markup.failed(self.name, self.raw, self.error)
-        if self.result is None:
-            return markup.call(self.name, self.raw)
-        return markup.completed(self.name, self.raw, self.result)
+        return markup.render(self.name, self.raw, result=self.result, error=self.error)
 
 
 Segment = str | CompletedCall

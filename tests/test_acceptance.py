@@ -97,3 +97,16 @@ def test_every_python_block_of_the_readme_runs_as_written(index: int, tmp_path: 
                           timeout=300, cwd=tmp_path, env={**os.environ, "INTERLEAF_HOME": str(tmp_path)})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip()
+
+
+def test_the_main_job_plans_runs_and_answers_on_the_default_model(tmp_path: Path) -> None:
+    """README's first command, `agent run "plan a trip to Lisbon"`, with a task limit so
+    that it stays short: tasks are planned and run, an answer is printed, and the run is
+    saved and finished."""
+    done = agent("run", "--max-tasks", "2", "plan a trip to Lisbon", home=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr
+    run = last_run(tmp_path)
+    assert run["status"] == "finished" and run["stop_reason"] in ("done", "empty", "max_tasks"), run
+    ran = [t for t in run["tasks"] if t["status"] == "done"]
+    assert ran and all(t["result"].strip() for t in ran), run["tasks"]
+    assert run["answer"].strip() and run["answer"].strip()[:40] in done.stdout

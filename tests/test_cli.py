@@ -238,8 +238,9 @@ def test_live_output_prints_the_answer_as_markdown() -> None:
 
 def test_show_highlights_completed_calls() -> None:
     from agent.cli.render import highlight_calls
+    from agent.parts import parts_of
 
-    text = highlight_calls("It is [Calendar() → Monday] and [Search(x) → Error: offline] now.")
+    text = highlight_calls(parts_of("It is [Calendar() → Monday] and [Search(x) → Error: offline] now."))
     assert text.plain == "It is [Calendar() → Monday] and [Search(x) → Error: offline] now."
     styles = {str(span.style) for span in text.spans}
     assert "bold green" in styles and "bold red" in styles

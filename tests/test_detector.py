@@ -113,8 +113,9 @@ pieces = st.one_of(
         "The answer is ", "[Calculator(400 / 1400)]", "[Calc(1 + 2) → 3]", "[Search(what's new)] ",
         '[Python("print((1, 2))")]', "[Python('''a\n)b''')]", "[f(x) is] ", "[", "(", ")", "]", "->", "→",
         "[Calculator(1 + 2]", "'", '"', "\\", " ", "\n", "[Search(query=\"x\", max_results=3) -> r]",
+        "［Calculator(2 + 3) → 9］", "［", "］",
     ]),
-    st.text(alphabet="[]()'\"\\-> →abc=,\n", max_size=12),
+    st.text(alphabet="[]()'\"\\-> →abc=,\n［］", max_size=12),
 )
 
 

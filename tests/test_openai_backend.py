@@ -203,3 +203,22 @@ def test_keys_retries_and_options(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(keyed, OpenAIModel) and keyed.client.api_key == "sk-test" and keyed.dialect == "native"
     with pytest.raises(ConfigError):
         OpenAIModel("m", base_url="http://127.0.0.1:9/v1", mode="completions", dialect="native")
+
+
+def test_native_messages_read_the_calls_from_parts_not_from_the_text() -> None:
+    from agent.markup import DEFAULT_MARKUP
+    from agent.models.openai_messages import native_messages
+    from agent.parts import CallRecord
+
+    result = "a] → b [c"
+    record = CallRecord(0, "Echo", "'x'", DEFAULT_MARKUP.completed("Echo", "'x'", result),
+                        arguments={"text": "x"}, result=result)
+    prompt = Prompt(system="", user="go", assistant="Say " + record.text + " then", parts=("Say ", record, " then"))
+    messages = native_messages(prompt)
+    call, tool = messages[1], messages[2]
+    assert call["content"] == "Say "
+    assert json.loads(call["tool_calls"][0]["function"]["arguments"]) == {"text": "x"}
+    assert tool["content"] == result
+    assert messages[3] == {"role": "assistant", "content": " then"}
+    # The same prompt without parts reads them back from the escaped text.
+    assert native_messages(Prompt(system="", user="go", assistant=prompt.assistant))[2]["content"] == result

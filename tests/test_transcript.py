@@ -4,11 +4,14 @@ model tried to write itself."""
 
 from __future__ import annotations
 
+import json
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent import Agent, StopReason, tool
 from agent.events import CallRecord, parts_of, plain_text
+from agent.parts import Part, Spliced, from_data, rendered, to_data
 from agent.markup import DEFAULT_MARKUP, Markup
 from agent.testing import ScriptedModel
 from agent.transcript import CompletedCall, calls, segments
@@ -43,6 +46,34 @@ def test_any_result_or_error_round_trips(result: str, failed: bool, markup: Mark
     text = f"Before {call.render(markup)} after."
     parts = segments(text, markup)
     assert parts == ["Before ", call, " after."]
+
+
+texts = st.lists(st.sampled_from(["a", "b", " ", "]", ")", "(", "→", "->", "\n", '"', "'", "Error:", "\\"]),
+                 min_size=1, max_size=8).map("".join)
+
+
+@st.composite
+def records(draw: st.DrawFn) -> list[Part]:
+    """Text and calls in turn, as the loop keeps them: a call has a result or an error."""
+    parts: list[Part] = []
+    for n in range(draw(st.integers(0, 4))):
+        parts.append(draw(texts))
+        name, raw = draw(st.sampled_from([("Echo", '"x"'), ("Calc", "2 + 3"), ("Now", "")]))
+        outcome = draw(results)
+        failed = draw(st.booleans())
+        result, error = (None, outcome or "?") if failed else (outcome, None)
+        text = DEFAULT_MARKUP.render(name, raw, result=result, error=error)
+        parts.append(CallRecord(n, name, raw, text, result=result, error=error))
+    parts.append(draw(texts))
+    return parts
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=records())
+def test_any_parts_render_and_read_back_as_the_same_parts(parts: list[Part]) -> None:
+    read = parts_of(rendered(parts))
+    assert read == tuple(parts)
+    assert from_data(json.loads(json.dumps(to_data([*parts, Spliced(" = 5")])))) == (*parts, Spliced(" = 5"))
 
 
 def test_a_bracket_in_a_result_or_an_error_is_read_back_whole() -> None:
@@ -86,6 +117,19 @@ def test_a_result_written_with_a_look_alike_arrow_is_replaced_by_the_real_one() 
         result = Agent(model=model, tools=[Echo]).run("q")
         assert [c.result for c in result.calls] == ["real"], arrow
         assert "invented" not in result.text and '[Echo("real") → real]' in result.text
+
+
+def test_a_result_written_in_full_width_brackets_is_replaced_by_the_real_one() -> None:
+    for written in ('［Echo("real") → invented］', '［Echo("real")］', '［ Echo("real") ⇒ invented］'):
+        result = Agent(model=ScriptedModel([f"It is {written}", " ok."]), tools=[Echo]).run("q")
+        assert [c.result for c in result.calls] == ["real"], written
+        assert result.text == 'It is [Echo("real") → real] ok.', written
+
+
+def test_full_width_brackets_that_open_no_tool_stay_as_written() -> None:
+    text = "注［1］ and ［not a tool］ and 【x】 ［Echo"
+    result = Agent(model=ScriptedModel([text]), tools=[Echo]).run("q")
+    assert result.text == text and result.calls == ()
 
 
 def test_a_run_keeps_its_record_as_typed_parts() -> None:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from rich.spinner import Spinner
 
     from agent.events import CallRecord
+    from agent.parts import Part
     from agent.tools import Tool
 
 STATUS_STYLE = {
@@ -61,19 +62,28 @@ def call_text(name: str, raw: str, *, result: str | None = None, error: str | No
     return text
 
 
-def highlight_calls(text: str) -> Text:
-    """`text` with each completed call `[Name(args) → result]` highlighted."""
-    from agent.transcript import segments  # the detector loads only where calls are shown
+def highlight_calls(parts: Iterable[Part]) -> Text:
+    """The parts with each call `[Name(args) → result]` highlighted."""
+    from agent.parts import Spliced
 
     out = Text()
-    for part in segments(text):
+    for part in parts:
         if isinstance(part, str):
             out.append(part)
+        elif isinstance(part, Spliced):
+            out.append(part.text, style="green")
         elif part.error is not None:
             out.append_text(call_text(part.name, part.raw, error=part.error))
         else:
             out.append_text(call_text(part.name, part.raw, result=part.result, pending=part.result is None))
     return out
+
+
+def task_parts(task: Task) -> tuple[Part, ...]:
+    """What a task wrote, as parts (stored runs keep it as its rendering)."""
+    from agent.parts import parts_of  # the detector loads only where calls are shown
+
+    return parts_of(task.result)
 
 
 def record_text(record: CallRecord) -> Text:
@@ -163,7 +173,7 @@ def run_detail(run: RunRecord, tasks: Sequence[Task]) -> RenderableType:
     parts: list[RenderableType] = [head, Text(f"Objective: {run.objective}"), tasks_table(tasks, title=None)]
     for task in tasks:
         if task.result:
-            parts.append(Text(f"{task.id}. ", style="bold").append_text(highlight_calls(task.result)))
+            parts.append(Text(f"{task.id}. ", style="bold").append_text(highlight_calls(task_parts(task))))
     if run.answer:
         parts.append(answer_view(run.answer))
     t = run.totals

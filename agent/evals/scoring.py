@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 
 from agent.markup import DEFAULT_MARKUP, Markup
-from agent.transcript import CompletedCall, segments
+from agent.parts import parts_of, plain_text
 
 _NUMBER = re.compile(r"-?\$?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|-?\$?\.\d+")
 _ANSWER_IS = re.compile(r"answer is|####", re.IGNORECASE)
@@ -27,14 +27,9 @@ TOLERANCE = 0.005
 
 
 def without_calls(text: str, markup: Markup = DEFAULT_MARKUP) -> str:
-    """`text` with each completed call replaced by its result (errors by nothing)."""
-    parts: list[str] = []
-    for part in segments(text, markup):
-        if isinstance(part, CompletedCall):
-            parts.append(part.result or "")
-        else:
-            parts.append(part)
-    return "".join(parts)
+    """A stored transcript with each completed call replaced by its result (errors by
+    nothing)."""
+    return plain_text(parts_of(text, markup))
 
 
 def numbers(text: str) -> list[float]:

@@ -11,7 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from agent.markup import Markup
+    from agent.parts import Part
 
 FinishReason = Literal["end", "stop", "length"]
 """end: the model ended its text; stop: a stop sequence matched; length: max_tokens reached."""
@@ -82,9 +86,22 @@ class Prompt:
     user: str
     assistant: str = ""
     layout: Layout = "chat"
+    parts: tuple[Part, ...] | None = None
+    """`assistant` as typed parts, when the caller keeps them (the loop does): a backend
+    that needs the calls (native function calling) reads them here. None: read them
+    from `assistant`."""
 
     def extend(self, text: str) -> Prompt:
-        return replace(self, assistant=self.assistant + text)
+        parts = None if self.parts is None else (*self.parts, text)
+        return replace(self, assistant=self.assistant + text, parts=parts)
+
+    def record(self, markup: Markup | None = None) -> tuple[Part, ...]:
+        """The assistant text as parts (read from the text when none were given)."""
+        if self.parts is not None:
+            return self.parts
+        from agent.parts import parts_of  # the detector loads only where text is read back
+
+        return parts_of(self.assistant, *(() if markup is None else (markup,)))
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from agent.markup import (
     parse_literal_arguments,
 )
 from agent.models.base import Prompt, ToolSpec
-from agent.transcript import CompletedCall, segments
+from agent.parts import CallRecord, rendered
 
 CONTINUE_INSTRUCTION = (
     "Continue your previous message exactly from where it stopped, as if it had never been "
@@ -52,9 +52,9 @@ def native_messages(
     messages = _opening(prompt)
     text = ""
     number = 0
-    for part in segments(prompt.assistant, markup):
-        if isinstance(part, str) or (part.result is None and part.error is None):
-            text += part if isinstance(part, str) else part.render(markup)
+    for part in prompt.record(markup):
+        if not isinstance(part, CallRecord) or (part.result is None and part.error is None):
+            text += rendered([part])
             continue
         call_id = f"call_{number}"
         number += 1
@@ -85,10 +85,13 @@ def _opening(prompt: Prompt) -> list[Message]:
     return messages
 
 
-def call_arguments(call: CompletedCall, tools: Sequence[ToolSpec] = ()) -> dict[str, Any]:
-    """The JSON arguments of a call written in markup: keyword arguments by name,
-    positional ones matched to the tool's parameters in order, and raw text (not Python
-    literals) given to the first parameter."""
+def call_arguments(call: CallRecord, tools: Sequence[ToolSpec] = ()) -> dict[str, Any]:
+    """The JSON arguments of a call: the arguments it was bound to when the record has
+    them, else those written in markup: keyword arguments by name, positional ones
+    matched to the tool's parameters in order, and raw text (not Python literals) given
+    to the first parameter."""
+    if call.arguments is not None:
+        return dict(call.arguments)
     spec = next((t for t in tools if t.name == call.name), None)
     names = list((spec.parameters.get("properties") or {}) if spec is not None else {})
     literal = parse_literal_arguments(call.raw)
