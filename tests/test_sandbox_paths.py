@@ -6,6 +6,7 @@ looking, from the host, for the host's folders in everything the code could gath
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -115,3 +116,24 @@ def test_the_readme_shows_neutral_paths_and_what_holds(isolation: None, tmp_path
         assert path not in first, what
     assert any(line.startswith("control groups: ") for line in held)
     assert any(line.startswith("frozen between calls: ") for line in held)
+
+
+def test_the_agent_command_runs_the_code_at_neutral_paths(isolation: None, tmp_path: Path) -> None:
+    code = "import os, sys, sympy; print(sys.executable, os.environ['PATH'], sympy.__file__, os.path.exists('/proc'))"
+    env = {
+        **os.environ, "INTERLEAF_HOME": str(tmp_path / "home"), "INTERLEAF_TEST_CALL": f"[Python({code})]",
+        "PYTHONPATH": os.pathsep.join([str(REPO / "tests"), str(REPO)]),
+    }
+    env.pop("INTERLEAF_MODEL", None)
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "agent"), "run", "plan a trip", "--model", "python:helpers.models:make_model",
+         "--tools", "Python", "--max-tasks", "1", "--json"],
+        capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    result = next(e["task"]["result"] for e in events if e["type"] == "task_finished")
+    shown = result.split(" → ", 1)[1].split("]", 1)[0].split()
+    assert shown[0].startswith("/opt/python/bin/python3") and shown[1] == "/opt/python/bin"
+    assert shown[2] == "/opt/packages/sympy/__init__.py" and shown[3] == "False"
+    assert events[-1]["totals"]["tool_calls"] == 1
