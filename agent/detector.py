@@ -21,11 +21,11 @@ import keyword
 import re
 import string
 
-from agent.detector_events import Closed, Event, Malformed, Opened, Text
+from agent.detector_events import Closed, DetectorEvent, Malformed, Opened, Text
 from agent.detector_events import merge as _merge
 from agent.markup import DEFAULT_MARKUP, Markup, ParsedCall
 
-__all__ = ["Closed", "Detector", "Event", "Malformed", "Opened", "Text"]
+__all__ = ["Closed", "Detector", "DetectorEvent", "Malformed", "Opened", "Text"]
 
 MAX_CALL_CHARS = 8_000
 MAX_NAME_CHARS = 64
@@ -114,7 +114,7 @@ class Detector:
         """Whether text is held back because it may be (part of) a call."""
         return self._start < len(self._buf)
 
-    def feed(self, chunk: str) -> list[Event]:
+    def feed(self, chunk: str) -> list[DetectorEvent]:
         self.work += len(chunk)
         buf = self._buf
         if not buf:
@@ -133,16 +133,16 @@ class Detector:
             if held is not None:
                 return held
         self._buf += chunk
-        events: list[Event] = []
+        events: list[DetectorEvent] = []
         self._scan(events)
         self._compact()
         self._settle()
         return events if len(events) < 2 else _merge(events)  # every event here has text
 
-    def finish(self, *, cut: bool = False) -> list[Event]:
+    def finish(self, *, cut: bool = False) -> list[DetectorEvent]:
         """End of the stream: whatever is held becomes text, a call or an error; with
         `cut` (the stream was cut off by a token limit) it stays text."""
-        events: list[Event] = []
+        events: list[DetectorEvent] = []
         if cut:
             self._flush(events)
             events.append(Text(self._text(self._start, len(self._buf))))
@@ -151,7 +151,7 @@ class Detector:
         self.reset()
         return _merge(events)
 
-    def _hold(self, buf: str) -> list[Event] | None:
+    def _hold(self, buf: str) -> list[DetectorEvent] | None:
         """What may start a call, held at the start of the window, and more text: the
         events, or None when the window now holds `[Name(`."""
         if self._opening.search(buf) is not None:
@@ -180,11 +180,11 @@ class Detector:
         elif self._state == _TEXT and self._name_start >= 0:
             self._calm, self._limit = _NOT_NAME, self._name_start + MAX_NAME_CHARS
 
-    def _run(self, events: list[Event], *, final: bool) -> None:
+    def _run(self, events: list[DetectorEvent], *, final: bool) -> None:
         while self._scan(events) and final:
             self._end_of_stream(events)
 
-    def _scan(self, events: list[Event]) -> bool:
+    def _scan(self, events: list[DetectorEvent]) -> bool:
         """Read as far as the window allows; True when the held text needs more to decide."""
         steps = self._steps
         while self._start < len(self._buf):
@@ -195,13 +195,13 @@ class Detector:
         self._flush(events)
         return False
 
-    def _flush(self, events: list[Event]) -> None:
+    def _flush(self, events: list[DetectorEvent]) -> None:
         """Emit the plain text read so far."""
         if self._start > self._plain:
             events.append(Text(self._buf[self._plain : self._start]))
             self._plain = self._start
 
-    def _step_text(self, events: list[Event]) -> bool:
+    def _step_text(self, events: list[DetectorEvent]) -> bool:
         """Plain text up to the next `[Name(`, which opens the arguments; at the end of
         the window, hold what may still become one (`[`, `[ `, `[Calc`)."""
         buf, start = self._buf, self._start
@@ -224,7 +224,7 @@ class Detector:
         self._state = _ARGS
         return self._step_args(events)
 
-    def _search(self, pattern: re.Pattern[str], events: list[Event]) -> re.Match[str] | bool:
+    def _search(self, pattern: re.Pattern[str], events: list[DetectorEvent]) -> re.Match[str] | bool:
         """The next character that matters, within the call's length limit."""
         limit = self._start + self._max + len(self._open)
         match = pattern.search(self._buf, self._i, limit)
@@ -237,7 +237,7 @@ class Detector:
             return self._give_up(events, f"the call is longer than {self._max} characters")
         return False
 
-    def _step_args(self, events: list[Event]) -> bool:
+    def _step_args(self, events: list[DetectorEvent]) -> bool:
         if self._quote:
             return self._step_string(events)
         match = self._search(_ARGS_SPECIAL, events)
@@ -293,7 +293,7 @@ class Detector:
         self._i += 1
         return True
 
-    def _step_string(self, events: list[Event]) -> bool:
+    def _step_string(self, events: list[DetectorEvent]) -> bool:
         pattern = _SINGLE_QUOTED if len(self._quote) == 1 else _TRIPLE_QUOTED
         match = self._search(pattern[self._quote[0]], events)
         if not isinstance(match, re.Match):
@@ -315,7 +315,7 @@ class Detector:
             self._i += 1
         return True
 
-    def _step_after(self, events: list[Event]) -> bool:
+    def _step_after(self, events: list[DetectorEvent]) -> bool:
         i = self._i
         window = self._buf[i : i + self._after_chars]
         stripped = window.lstrip(_SPACES)
@@ -330,14 +330,14 @@ class Detector:
             return False
         return self._false_start(events, i)
 
-    def _close_call(self, events: list[Event], end: int) -> bool:
+    def _close_call(self, events: list[DetectorEvent], end: int) -> bool:
         raw = self._text(self._args_start, self._args_end)
         self._flush(events)
         events.append(Closed(ParsedCall.of(self._name, raw), self._text(self._start, end)))
         self._clear_call(end)
         return True
 
-    def _give_up(self, events: list[Event], reason: str) -> bool:
+    def _give_up(self, events: list[DetectorEvent], reason: str) -> bool:
         """The arguments cannot be completed: an error for a tool, else text."""
         if not self._is_tool(self._name):
             return self._false_start(events, self._i)
@@ -346,7 +346,7 @@ class Detector:
         self._clear_call(self._i)
         return True
 
-    def _false_start(self, events: list[Event], resume: int) -> bool:
+    def _false_start(self, events: list[DetectorEvent], resume: int) -> bool:
         """Not a call: the held text up to `resume` is text, and reading goes on there."""
         plain = self._plain
         if self._start < 0:
@@ -356,7 +356,7 @@ class Detector:
         self._plain = plain
         return True
 
-    def _end_of_stream(self, events: list[Event]) -> None:
+    def _end_of_stream(self, events: list[DetectorEvent]) -> None:
         state = self._state
         if state == _AFTER:
             self._close_call(events, self._args_end + 1)

@@ -33,14 +33,14 @@ class Malformed:
     reason: str
 
 
-Event = Text | Opened | Closed | Malformed
+DetectorEvent = Text | Opened | Closed | Malformed
 
 
-def merge(events: list[Event]) -> list[Event]:
+def merge(events: list[DetectorEvent]) -> list[DetectorEvent]:
     """Adjacent `Text` events joined into one, empty ones dropped."""
     if len(events) == 1 and not (isinstance(events[0], Text) and not events[0].text):
         return events
-    out: list[Event] = []
+    out: list[DetectorEvent] = []
     texts: list[str] = []
     for e in events:
         if isinstance(e, Text):
@@ -53,7 +53,7 @@ def merge(events: list[Event]) -> list[Event]:
     return out
 
 
-def _add_text(out: list[Event], texts: list[str]) -> None:
+def _add_text(out: list[DetectorEvent], texts: list[str]) -> None:
     text = "".join(texts)
     texts.clear()
     if text:

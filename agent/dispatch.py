@@ -22,7 +22,7 @@ from agent.tools import Tool, Toolbox
 
 
 @dataclass(frozen=True)
-class Outcome:
+class ToolOutcome:
     result: str | None
     error: ToolCallError | None
     arguments: Mapping[str, Any] | None
@@ -42,7 +42,7 @@ class Dispatcher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
 
-    def run(self, call: ParsedCall, *, timeout: float | None = None) -> Outcome:
+    def run(self, call: ParsedCall, *, timeout: float | None = None) -> ToolOutcome:
         started = time.perf_counter()
         arguments: dict[str, Any] | None = None
         try:
@@ -54,9 +54,9 @@ class Dispatcher:
                 result = format_result(value, max_chars=self.max_result_chars)
             except Exception as exc:  # a value that cannot be shown is the tool's failure
                 raise ToolFailed(tool.name, exc) from exc
-            return Outcome(result, None, arguments, time.perf_counter() - started)
+            return ToolOutcome(result, None, arguments, time.perf_counter() - started)
         except ToolCallError as exc:
-            return Outcome(None, exc, arguments, time.perf_counter() - started)
+            return ToolOutcome(None, exc, arguments, time.perf_counter() - started)
 
     def _execute(self, tool: Tool, arguments: dict[str, Any], limit: float) -> Any:
         future: Future[Any] | _Reply | None = None

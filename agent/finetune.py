@@ -24,9 +24,9 @@ from typing import Protocol
 
 from agent.events import RunResult, StopReason
 from agent.markup import DEFAULT_MARKUP, Markup
-from agent.tasks.models import TaskStatus
-from agent.tasks.store import RunStore
 from agent.parts import CallRecord, Part, calls_in, clean, parts_of, rendered
+from agent.tasks.state import TaskStatus
+from agent.tasks.store import ObjectiveStore
 
 PAPER_TAU = 1.0
 PAPER_WINDOW = 5
@@ -158,7 +158,7 @@ def clean_text(text: str, markup: Markup = DEFAULT_MARKUP) -> bool:
     return clean(parts_of(text, markup))
 
 
-def stored_pairs(store: RunStore) -> Iterator[Pair]:
+def stored_pairs(store: ObjectiveStore) -> Iterator[Pair]:
     """Pairs from the saved objective runs: each finished task whose text is clean, and
     the answer of each run that ended on its own."""
     for run in store.runs(limit=1_000_000):

@@ -1,11 +1,10 @@
 """GBNF grammars for a call's arguments, decoded once the model has opened `[Name(`.
 
 Each grammar covers the rest of the call: the arguments, `)` and the close marker. A
-tool's grammar comes from, in order: a `grammar` attribute on the tool (or on its
-function), a grammar registered for its name (`register_grammar`; the calculator's
-arithmetic grammar is registered by default), or its parameter schema: Python-literal
-keyword arguments, or a plain or quoted string for tools that take one raw string (only
-quoted when the tool has other parameters, which may then be given as keywords).
+tool's grammar is its own (`@tool(grammar=...)`, or a `grammar` attribute on its
+function), or else comes from its parameter schema: Python-literal keyword arguments, or a
+plain or quoted string for tools that take one raw string (only quoted when the tool has
+other parameters, which may then be given as keywords).
 """
 
 from __future__ import annotations
@@ -19,16 +18,6 @@ from agent.tools import Tool, Toolbox
 
 MAX_STRING_CHARS = 120
 MAX_ITEMS = 8
-MAX_TERMS = 12
-
-ARITHMETIC = """root ::= expr ")" close
-expr ::= term (ws op ws term){0,%d}
-term ::= "-"? (num | num "%% of " num | "(" ws expr ws ")" | "sqrt(" expr ")")
-num ::= [0-9]{1,12} ("." [0-9]{1,8})?
-op ::= [-+*/^%%]
-ws ::= " "?""" % MAX_TERMS
-"""Arithmetic over decimal numbers: + - * / ^ %, percentages (`17% of 2340`),
-parentheses and sqrt."""
 
 _SCALARS: dict[str, str] = {
     "integer": '"-"? [0-9]{1,15}',
@@ -41,16 +30,6 @@ _SCALARS: dict[str, str] = {
 _VALUE = "integer | number | string | boolean | null | list | dict"
 _LIST = f'"[" ws (value ("," ws value){{0,{MAX_ITEMS - 1}}})? "]"'
 _DICT = f'"{{" ws (string ":" ws value ("," ws string ":" ws value){{0,{MAX_ITEMS - 1}}})? "}}"'
-
-_REGISTERED: dict[str, str] = {}
-
-
-def register_grammar(tool_name: str, grammar: str) -> None:
-    """Use `grammar` (GBNF whose `close` rule is supplied) for calls to `tool_name`."""
-    _REGISTERED[tool_name.casefold()] = grammar
-
-
-register_grammar("Calculator", ARITHMETIC)
 
 
 def literal(text: str) -> str:
@@ -67,12 +46,9 @@ def with_close(body: str, markup: Markup = DEFAULT_MARKUP) -> str:
 
 def tool_grammar(tool: Tool, markup: Markup = DEFAULT_MARKUP) -> str:
     """The grammar for the arguments of a call to `tool`."""
-    own = getattr(tool, "grammar", None) or getattr(tool.fn, "grammar", None)
+    own = tool.grammar or getattr(tool.fn, "grammar", None)
     if isinstance(own, str):
         return with_close(own, markup)
-    registered = _REGISTERED.get(tool.name.casefold())
-    if registered is not None:
-        return with_close(registered, markup)
     if tool.raw_param is not None and len(tool.param_names) == 1:
         return with_close(raw_string_grammar(), markup)
     grammar = schema_grammar(tool.json_schema())

@@ -10,7 +10,7 @@ from agent.errors import ConfigError
 @dataclass(frozen=True)
 class Settings:
     """The budgets and sampling of one run through the loop. `Agent(...)` takes each as
-    a keyword argument; an objective's task list fills them from its `Limits`."""
+    a keyword argument; an objective's task list fills them from its `TaskLimits`."""
 
     max_calls: int = 20
     """Tool calls in the run."""

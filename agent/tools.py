@@ -47,6 +47,13 @@ class Tool:
     inline: bool = False
     """Run on the agent's own thread: no thread hand-off, but no time limit can stop it.
     For fast pure functions and tools that bound their own time."""
+    grammar: str | None = None
+    """GBNF for what follows `[Name(` under constrained decoding: the arguments, `)` and a
+    `close` rule that the markup supplies. None derives one from the parameters."""
+    raw: bool = False
+    """The call's text between the parentheses goes, as written, to the first (`str`)
+    parameter unless it names this tool's parameters as keywords: for tools whose input is a
+    language of its own, where `[Calculator(x = 5)]` is an equation, not a keyword argument."""
 
     def __post_init__(self) -> None:
         if not is_call_name(self.name):
@@ -54,6 +61,8 @@ class Tool:
                 f"tool name {self.name!r} cannot be written in a call: use letters, digits and _, "
                 f"not starting with a digit, at most {MAX_NAME_CHARS} characters"
             )
+        if self.raw and self.raw_param is None:
+            raise ConfigError(f"tool {self.name}: raw=True needs a first str parameter and every other one optional")
 
     @property
     def is_async(self) -> bool:
@@ -100,6 +109,8 @@ class Tool:
     def bind(self, call: ParsedCall) -> dict[str, Any]:
         """Keyword arguments for `call`, validated against the parameters."""
         raw = self.raw_param
+        if self.raw and raw is not None and call.kwargs and not set(call.kwargs) & set(self.param_names):
+            return self._validate((call.raw.strip(),), {})
         if call.problem is not None and (raw is None or set(call.keywords) <= set(self.param_names)):
             raise BadArguments(self.name, call.problem)
         if call.args is None and raw is not None and self._written_as_keywords(call.raw):
@@ -151,20 +162,23 @@ def tool(fn: F, /) -> Tool: ...
 def tool(
     *, name: str | None = None, description: str | None = None,
     examples: Iterable[str] = (), timeout: float | None = None, inline: bool = False, strict: bool = False,
+    reset: Callable[[], None] | None = None, grammar: str | None = None, raw: bool = False,
 ) -> Callable[[F], Tool]: ...
 
 
 def tool(
     fn: F | None = None, /, *, name: str | None = None, description: str | None = None,
     examples: Iterable[str] = (), timeout: float | None = None, inline: bool = False, strict: bool = False,
+    reset: Callable[[], None] | None = None, grammar: str | None = None, raw: bool = False,
 ) -> Tool | Callable[[F], Tool]:
     """Make a `Tool` of a typed function: `@tool` or `@tool(name=..., examples=[...])`.
     A tool without a description (docstring) gets a warning, or under `strict=True` a
-    ConfigError."""
+    ConfigError. `reset` is called when a run ends; `grammar` and `raw` are described on
+    `Tool`."""
 
     def wrap(f: F) -> Tool:
         return make_tool(f, name=name, description=description, examples=examples, timeout=timeout,
-                         inline=inline, strict=strict)
+                         inline=inline, strict=strict, reset=reset, grammar=grammar, raw=raw)
 
     return wrap(fn) if fn is not None else wrap
 
@@ -173,6 +187,7 @@ def make_tool(
     fn: Callable[..., Any], *, name: str | None = None, description: str | None = None,
     examples: Iterable[str] = (), timeout: float | None = None,
     reset: Callable[[], None] | None = None, inline: bool = False, strict: bool = False,
+    grammar: str | None = None, raw: bool = False,
 ) -> Tool:
     doc = docstring_parser.parse(inspect.getdoc(fn) or "")
     summary = " ".join(p for p in (doc.short_description, doc.long_description) if p)
@@ -190,6 +205,8 @@ def make_tool(
         timeout=timeout,
         reset=reset,
         inline=inline and not inspect.iscoroutinefunction(fn),
+        grammar=grammar,
+        raw=raw,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from agent.evals import main
+from agent.cli.evals import main
 
 if __name__ == "__main__":
     sys.exit(main(["arithmetic", *sys.argv[1:]]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from agent.evals import main
+from agent.cli.evals import main
 
 if __name__ == "__main__":
     sys.exit(main(["bfcl", "--tools", "on", *sys.argv[1:]]))

@@ -40,8 +40,8 @@ from pathlib import Path
 from agent.cli.setup import installed
 from agent.models import DEFAULT_MODEL, MODEL_ENV, LlamaModel, resolve_model
 from agent.models.base import Capabilities, Completion, Request
-from agent.tasks import ObjectiveFinished, ObjectiveRunner, RunOptions, RunStore
-from agent.tasks.models import Limits
+from agent.tasks import ObjectiveFinished, ObjectiveRunner, ObjectiveOptions, ObjectiveStore
+from agent.tasks.state import TaskLimits
 
 TARGET_SECONDS = 60.0
 TARGET_RATIO = 1.15
@@ -107,11 +107,11 @@ def in_process(model: LlamaModel, objective: str, home: Path,
                tasks: int) -> tuple[dict[str, float | str | int], str]:
     ledger = Ledger()
     model.engine.reset()
-    store = RunStore(home / f"bench-{model.options.state_bytes}.sqlite3")
+    store = ObjectiveStore(home / f"bench-{model.options.state_bytes}.sqlite3")
     runner = ObjectiveRunner(model=Recorded(model, ledger), store=store, tools=installed())
     end: ObjectiveFinished | None = None
     started = time.perf_counter()
-    for event in runner.run(objective, options=RunOptions(limits=Limits(max_tasks=tasks))):
+    for event in runner.run(objective, options=ObjectiveOptions(limits=TaskLimits(max_tasks=tasks))):
         if isinstance(event, ObjectiveFinished):
             end = event
     wall = time.perf_counter() - started

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from agent.evals import arithmetic
-from agent.evals import cli as eval_cli
+from agent.cli import evals as eval_cli
 from agent.evals.runner import Setup
 from agent.training import SamplingConfig, TrainConfig, TrainingFinished, SamplingFinished, to_json, train
 

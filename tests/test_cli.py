@@ -17,8 +17,8 @@ from agent.cli.view import RunView
 from agent.events import CallFinished, CallRecord, CallStarted, TextDelta
 from agent.markup import ParsedCall
 from agent.tasks import (
-    StopReason, RunStarted, RunStatus, Task, TaskFinished, TaskOutput, TasksPlanned, TaskStarted, TaskStatus,
-    Totals,
+    ObjectiveStarted, ObjectiveStatus, StopReason, Task, TaskFinished, TaskOutput, TasksPlanned, TaskStarted,
+    TaskStatus, Totals,
 )
 from agent.tasks.events import ObjectiveFinished
 
@@ -183,7 +183,7 @@ def _view_events() -> list[object]:
     call = ParsedCall.of("Search", "weather Lisbon")
     record = CallRecord(0, "Search", "weather Lisbon", "[Search(weather Lisbon) → sunny]", result="sunny")
     return [
-        RunStarted("abcd1234", "plan a trip", "tiny-model", False),
+        ObjectiveStarted("abcd1234", "plan a trip", "tiny-model", False),
         TasksPlanned((task, Task(id=2, text="book a hotel", position=2))),
         TaskStarted(Task(id=1, text="check the weather", position=1, status=TaskStatus.RUNNING)),
         TaskOutput(1, TextDelta("It will be ")),
@@ -218,7 +218,7 @@ def test_live_view_shows_a_pending_call_and_finishes() -> None:
     assert "[Search(weather Lisbon) …]" in console.file.getvalue()  # type: ignore[attr-defined]
     done = Task(id=1, text="check the weather", position=1, status=TaskStatus.DONE, result="sunny")
     view.handle(TaskFinished(done, Totals(tasks_run=1, tool_calls=1, completion_tokens=12, prompt_tokens=30)))
-    view.handle(ObjectiveFinished("abcd1234", RunStatus.FINISHED, StopReason.EMPTY, "no task is left",
+    view.handle(ObjectiveFinished("abcd1234", ObjectiveStatus.FINISHED, StopReason.EMPTY, "no task is left",
                                   "# Plan", Totals(tasks_run=1, tool_calls=1, seconds=3.0)))
     console = Console(file=io.StringIO(), width=100, force_terminal=False)
     console.print(view.render(now=2.0))
@@ -229,8 +229,8 @@ def test_live_view_shows_a_pending_call_and_finishes() -> None:
 def test_live_output_prints_the_answer_as_markdown() -> None:
     console = Console(file=io.StringIO(), width=80, force_terminal=True)
     with LiveOutput(console, refresh_per_second=4) as live:
-        live.handle(RunStarted("abcd1234", "plan", "m", False))
-        live.handle(ObjectiveFinished("abcd1234", RunStatus.FINISHED, StopReason.EMPTY, "x",
+        live.handle(ObjectiveStarted("abcd1234", "plan", "m", False))
+        live.handle(ObjectiveFinished("abcd1234", ObjectiveStatus.FINISHED, StopReason.EMPTY, "x",
                                       "# Day one\n\n- **Alfama**", Totals()))
     plain = ANSI.sub("", console.file.getvalue())  # type: ignore[attr-defined]
     assert "Day one" in plain and "• Alfama" in plain and "**" not in plain
@@ -254,9 +254,8 @@ def test_a_failing_model_ends_with_one_line_and_a_resume_hint() -> None:
     assert "Traceback" not in err
 
 
-def test_eval_is_offered_only_when_the_harness_has_a_main(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
-    import types
+def test_eval_hands_its_arguments_to_the_harness_as_they_are(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent.cli import evals
 
     seen: list[list[str]] = []
 
@@ -264,14 +263,9 @@ def test_eval_is_offered_only_when_the_harness_has_a_main(monkeypatch: pytest.Mo
         seen.append(argv)
         return 0
 
-    fake = types.ModuleType("agent.evals")
-    fake.main = fake_main  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "agent.evals", fake)
-    assert Captured()("eval", "arithmetic", "--limit", "3") == 0
-    assert seen == [["arithmetic", "--limit", "3"]]
-    monkeypatch.setitem(sys.modules, "agent.evals", types.ModuleType("agent.evals"))
-    cli = Captured()
-    assert cli("eval") == 2 and "invalid choice" in cli.err.getvalue()
+    monkeypatch.setattr(evals, "main", fake_main)
+    assert Captured()("eval", "arithmetic", "--limit", "3", "--help") == 0
+    assert seen == [["arithmetic", "--limit", "3", "--help"]]
 
 
 def test_decoding_flags_are_kept_with_the_run_and_reach_the_agent() -> None:

@@ -5,13 +5,13 @@ import keyword
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.detector import Closed, Detector, Event, Malformed, Opened, Text, _merge
+from agent.detector import Closed, Detector, DetectorEvent, Malformed, Opened, Text, _merge
 from agent.markup import Markup, format_arguments
 
 
-def detect(text: str, sizes: list[int] | None = None, markup: Markup = Markup(), tools: set[str] | None = None) -> list[Event]:
+def detect(text: str, sizes: list[int] | None = None, markup: Markup = Markup(), tools: set[str] | None = None) -> list[DetectorEvent]:
     detector = Detector(markup, is_tool=None if tools is None else (lambda n: n in tools))
-    events: list[Event] = []
+    events: list[DetectorEvent] = []
     pos = 0
     for size in sizes or [len(text)]:
         events += detector.feed(text[pos : pos + size])
@@ -21,11 +21,11 @@ def detect(text: str, sizes: list[int] | None = None, markup: Markup = Markup(),
     return _merge(events)
 
 
-def covered(events: list[Event]) -> str:
+def covered(events: list[DetectorEvent]) -> str:
     return "".join(e.text for e in events if isinstance(e, (Text, Closed, Malformed)))
 
 
-def closed(events: list[Event]) -> list[Closed]:
+def closed(events: list[DetectorEvent]) -> list[Closed]:
     return [e for e in events if isinstance(e, Closed)]
 
 

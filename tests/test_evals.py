@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 
 from agent.arithmetic import evaluate
-from agent.evals import arithmetic, bfcl, cli, main
+from agent.cli import evals as cli
+from agent.cli.evals import main
+from agent.evals import arithmetic, bfcl
 from agent.evals.report import table
-from agent.evals.runner import Outcome, Setup, grid, summarize
+from agent.evals.runner import ItemOutcome, Setup, grid, summarize
 from agent.evals.scoring import is_correct, predicted_answer, without_calls
 from agent.markup import ParsedCall
 from agent.models.base import Model, Request
@@ -96,8 +98,8 @@ def test_grid_drops_settings_that_need_tools() -> None:
 
 def test_summary() -> None:
     outcomes = [
-        Outcome("a", True, 2, 1, 10, 1.0, "1", "1", "", "end"),
-        Outcome("b", False, 0, 0, 20, 3.0, "", "2", "", "end"),
+        ItemOutcome("a", True, 2, 1, 10, 1.0, "1", "1", "", "end"),
+        ItemOutcome("b", False, 0, 0, 20, 3.0, "", "2", "", "end"),
     ]
     row = summarize("t", Setup("m", check=True), outcomes)
     assert (row.accuracy, row.call_rate, row.malformed_rate, row.tokens, row.seconds) == (0.5, 0.5, 0.5, 15, 2)

@@ -10,8 +10,8 @@ from rich.console import Console
 from agent.cli import main
 from agent.cli.commands import Consoles
 from agent.events import StopReason
-from agent.tasks.models import RunOptions, TaskStatus
-from agent.tasks.store import DB_NAME, RunStore
+from agent.tasks.state import ObjectiveOptions, TaskStatus
+from agent.tasks.store import DB_NAME, ObjectiveStore
 
 
 def export(home: Path, *argv: str) -> list[dict[str, object]]:
@@ -23,8 +23,8 @@ def export(home: Path, *argv: str) -> list[dict[str, object]]:
 
 @pytest.fixture()
 def home(tmp_path: Path) -> Path:
-    store = RunStore(tmp_path / DB_NAME)
-    run = store.create_run("plan a picnic", model="scripted", options=RunOptions())
+    store = ObjectiveStore(tmp_path / DB_NAME)
+    run = store.create_run("plan a picnic", model="scripted", options=ObjectiveOptions())
     tasks = store.add_tasks(run.id, ["count the guests", "price the food", "book a park"], origin="plan")
     store.update_task(run.id, tasks[0].id, status=TaskStatus.DONE, result="We are [Calculator(3 + 4) → 7] 7 people.")
     store.update_task(run.id, tasks[1].id, status=TaskStatus.DONE,

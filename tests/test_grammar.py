@@ -9,12 +9,14 @@ from typing import Any, Literal
 
 import pytest
 
+from agent import tool
 from agent.grammar import (
-    ARITHMETIC, call_grammar, grammar_for, prefixed, raw_string_grammar, register_grammar, schema_grammar,
-    tool_grammar, with_close,
+    call_grammar, grammar_for, prefixed, raw_string_grammar, schema_grammar, tool_grammar, with_close,
 )
 from agent.markup import Markup
 from agent.tools import Toolbox, make_tool
+from tools.calculator import calculator
+from tools.calculator.grammar import ARITHMETIC
 
 Node = tuple[Any, ...]
 
@@ -162,17 +164,18 @@ def today() -> str:
 @pytest.mark.parametrize("text", ["23 * 48)]", "(8 + 4) / 3)]", "1200-35)]", "-2.5 ^ 2)]", "sqrt(16) + 1)]",
                                   "12 % 5)]"])
 def test_arithmetic_grammar_accepts_expressions(text: str) -> None:
-    assert Gbnf(tool_grammar(make_tool(Calculator))).accepts(text)
+    assert Gbnf(tool_grammar(make_tool(Calculator, grammar=ARITHMETIC))).accepts(text)
 
 
 @pytest.mark.parametrize("text", ["23 boxes)]", "23 * 48)", "x + 1)]", "1,200 - 3)]", "(1 + 2)]", "2 +)]"])
 def test_arithmetic_grammar_rejects_other_text(text: str) -> None:
-    assert not Gbnf(tool_grammar(make_tool(Calculator))).accepts(text)
+    assert not Gbnf(tool_grammar(make_tool(Calculator, grammar=ARITHMETIC))).accepts(text)
 
 
-def test_registered_grammar_is_found_by_name_without_case() -> None:
-    grammar = tool_grammar(make_tool(Calculator, name="calculator"))
-    assert grammar == with_close(ARITHMETIC)
+def test_the_calculator_owns_its_grammar_and_the_name_alone_gives_none() -> None:
+    assert tool_grammar(calculator) == with_close(ARITHMETIC)
+    plain = tool_grammar(make_tool(Calculator))
+    assert plain != with_close(ARITHMETIC) and Gbnf(plain).accepts("23 boxes)]")
 
 
 def test_a_tool_can_carry_its_own_grammar() -> None:
@@ -185,13 +188,14 @@ def test_a_tool_can_carry_its_own_grammar() -> None:
     assert g.accepts("yes)]") and not g.accepts("maybe)]")
 
 
-def test_register_grammar() -> None:
+def test_tool_decorator_takes_a_grammar() -> None:
+    @tool(grammar='root ::= ("red" | "blue") ")" close')
     def colour(name: str) -> str:
         """A colour."""
         return name
 
-    register_grammar("Colour", 'root ::= ("red" | "blue") ")" close')
-    assert Gbnf(tool_grammar(make_tool(colour, name="Colour"))).accepts("red)]")
+    g = Gbnf(tool_grammar(colour))
+    assert g.accepts("red)]") and not g.accepts("green)]")
 
 
 @pytest.mark.parametrize("text", [
@@ -239,18 +243,18 @@ def test_optional_only_parameters() -> None:
 
 
 def test_close_marker_follows_the_markup() -> None:
-    g = Gbnf(tool_grammar(make_tool(Calculator), Markup(open="<API>", close="</API>")))
+    g = Gbnf(tool_grammar(make_tool(Calculator, grammar=ARITHMETIC), Markup(open="<API>", close="</API>")))
     assert g.accepts("1 + 1)</API>") and not g.accepts("1 + 1)]")
 
 
 def test_grammar_for_caches_and_ignores_unknown_tools() -> None:
-    lookup = grammar_for(Toolbox([make_tool(Calculator)]))
+    lookup = grammar_for(Toolbox([make_tool(Calculator, grammar=ARITHMETIC)]))
     assert lookup("calculator") is lookup("Calculator")
     assert lookup("Nope") is None
 
 
 def test_call_grammar_covers_names_and_arguments_of_every_tool() -> None:
-    grammar = call_grammar(Toolbox([make_tool(Calculator), make_tool(triangle), make_tool(today)]))
+    grammar = call_grammar(Toolbox([make_tool(Calculator, grammar=ARITHMETIC), make_tool(triangle), make_tool(today)]))
     assert grammar is not None
     g = Gbnf(grammar)
     assert g.accepts("Calculator(2 + 3)]") and g.accepts("triangle(base=1, height=2)]") and g.accepts("today()]")
@@ -275,7 +279,7 @@ def test_grammars_compile_in_llama_cpp() -> None:
 
     model = resolve_model("smollm2-135m")
     assert isinstance(model, LlamaModel)
-    tools = Toolbox([make_tool(Calculator), make_tool(triangle), make_tool(search), make_tool(note), make_tool(today)])
+    tools = Toolbox([make_tool(Calculator, grammar=ARITHMETIC), make_tool(triangle), make_tool(search), make_tool(note), make_tool(today)])
     grammars = [tool_grammar(t) for t in tools.values()] + [call_grammar(tools)]
     for grammar in grammars:
         assert grammar is not None

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.python import Limits, Sandbox
+from tools.python import SandboxLimits, Sandbox
 from helpers.processes import alive, host_processes_with, settled
 
 pytestmark = pytest.mark.timeout(300)
@@ -28,7 +28,7 @@ SECRET = "sk-interleaf-" + secrets.token_hex(16)
 def sb(isolation: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
     monkeypatch.setenv("INTERLEAF_FAKE_API_KEY", SECRET)
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
-    with Sandbox(limits=Limits(timeout=30)) as box:
+    with Sandbox(limits=SandboxLimits(timeout=30)) as box:
         box.start()
         yield box
 
@@ -273,7 +273,7 @@ def test_pty_is_confined(sb: Sandbox) -> None:
 
 
 def test_fork_bomb_is_contained(isolation: None) -> None:
-    with Sandbox(limits=Limits(timeout=5, processes=16)) as sb:
+    with Sandbox(limits=SandboxLimits(timeout=5, processes=16)) as sb:
         result = sb.run(
             "import os\nwhile True:\n    try: os.fork()\n    except OSError: pass",
         )
@@ -290,7 +290,7 @@ def test_fork_bomb_is_contained(isolation: None) -> None:
 
 
 def test_memory_bomb_is_contained(isolation: None) -> None:
-    with Sandbox(limits=Limits(timeout=60, memory_mb=512)) as sb:
+    with Sandbox(limits=SandboxLimits(timeout=60, memory_mb=512)) as sb:
         assert "MemoryError" in (sb.run("b = bytearray(8 * 2**30)").error or "")
         grow = sb.run("chunks = []\nwhile True: chunks.append(bytearray(2**24))")
         assert "MemoryError" in (grow.error or "") or grow.reset is not None
@@ -306,7 +306,7 @@ def test_infinite_loop_is_stopped(sb: Sandbox) -> None:
 
 
 def test_output_flood_is_capped(isolation: None) -> None:
-    with Sandbox(limits=Limits(timeout=60, max_output=2000)) as sb:
+    with Sandbox(limits=SandboxLimits(timeout=60, max_output=2000)) as sb:
         result = sb.run(
             "import os, sys, subprocess\n"
             "for _ in range(200000): print('x' * 50)\n"
@@ -319,7 +319,7 @@ def test_output_flood_is_capped(isolation: None) -> None:
 
 
 def test_disk_fill_is_contained(isolation: None) -> None:
-    with Sandbox(limits=Limits(timeout=60, disk_mb=32, file_size_mb=16)) as sb:
+    with Sandbox(limits=SandboxLimits(timeout=60, disk_mb=32, file_size_mb=16)) as sb:
         out = everything(sb, (
             "import errno\nwritten = 0\ni = 0\n"
             "try:\n"

@@ -21,7 +21,7 @@ from agent.errors import ToolError, ToolTimeout
 from agent.markup import ParsedCall
 from agent.tools import Toolbox
 from helpers.processes import alive, host_processes_with, sandbox_tree
-from tools.python import Limits, Sandbox, python_tool
+from tools.python import SandboxLimits, Sandbox, python_tool
 from tools.python.cgroups import Cgroups, Mode
 from tools.python.sandbox import PREEMPTED
 
@@ -32,7 +32,7 @@ SLEEPER = "[sys.executable, '-c', 'import time; time.sleep(600)', {marker!r}]"
 
 
 def cgroups_here(mode: Mode) -> bool:
-    groups = Cgroups.create(Limits(), mode)
+    groups = Cgroups.create(SandboxLimits(), mode)
     if groups is None:
         return False
     held = "memory" in groups.roles
@@ -55,7 +55,7 @@ def mode(request: pytest.FixtureRequest, isolation: None) -> Mode:
 
 @pytest.fixture
 def sb(mode: Mode) -> Iterator[Sandbox]:
-    with Sandbox(limits=Limits(timeout=30), cgroups=mode) as box:
+    with Sandbox(limits=SandboxLimits(timeout=30), cgroups=mode) as box:
         box.start()
         yield box
 
@@ -166,7 +166,7 @@ def memfd_bytes(pids: list[int]) -> int:
 
 @pytest.fixture
 def small(mode: Mode) -> Iterator[Sandbox]:
-    with Sandbox(limits=Limits(timeout=60, sandbox_memory_mb=128), cgroups=mode) as box:
+    with Sandbox(limits=SandboxLimits(timeout=60, sandbox_memory_mb=128), cgroups=mode) as box:
         box.start()
         yield box
 
@@ -263,7 +263,7 @@ def test_processes_together_stay_within_the_memory_limit(small: Sandbox, mode: M
 def test_cpu_share_holds_for_the_sandbox_as_a_whole(isolation: None) -> None:
     if not cgroups_here("auto"):
         pytest.skip("no writable cgroups")
-    with Sandbox(limits=Limits(timeout=30, cpus=0.5)) as sb:
+    with Sandbox(limits=SandboxLimits(timeout=30, cpus=0.5)) as sb:
         sb.start()
         used: dict[int, float] = {}
         stop = threading.Event()

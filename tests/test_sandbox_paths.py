@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.python import Limits, Sandbox
+from tools.python import SandboxLimits, Sandbox
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -77,7 +77,7 @@ def test_no_host_path_is_visible_in_the_sandbox(isolation: None, tmp_path: Path)
     workdir = tmp_path / "host-work"
     workdir.mkdir()
     workdir.chmod(0o777)
-    with Sandbox(packages=PACKAGES, workdir=workdir, limits=Limits(max_output=4_000_000, timeout=60)) as sb:
+    with Sandbox(packages=PACKAGES, workdir=workdir, limits=SandboxLimits(max_output=4_000_000, timeout=60)) as sb:
         imported = sb.run("\n".join(f"import {name}" for name in PACKAGES) + "\nimport sys; sorted(sys.modules)")
         assert imported.ok and all(repr(name) in (imported.value or "") for name in PACKAGES)
         gathered = sb.run(PROBE + "\nseen")

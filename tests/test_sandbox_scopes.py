@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.python import Limits, Sandbox
+from tools.python import SandboxLimits, Sandbox
 from tools.python.cgroups import Cgroups, hierarchies, v2_mount
 from tools.python.scopes import LEAF, Scope, find_scope, place
 
@@ -77,9 +77,9 @@ def no_direct_groups(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_groups_made_directly_need_no_scope(isolation: None) -> None:
-    if Cgroups.create(Limits()) is None:
+    if Cgroups.create(SandboxLimits()) is None:
         pytest.skip("this host offers no writable cgroup")
-    placement = place(Limits(), "auto", scope_finder=lambda env: pytest.fail("asked for a scope"))
+    placement = place(SandboxLimits(), "auto", scope_finder=lambda env: pytest.fail("asked for a scope"))
     assert placement.cgroups is not None and placement.scope is None
     assert placement.statement.startswith("groups made under the host process's own")
     placement.cgroups.remove()
@@ -88,7 +88,7 @@ def test_groups_made_directly_need_no_scope(isolation: None) -> None:
 def test_without_groups_or_systemd_the_reason_is_stated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     no_direct_groups(monkeypatch)
     empty = {"PATH": str(tmp_path)}
-    missing = place(Limits(), "auto", scope_finder=lambda env: find_scope({**env, **empty}, user=True))
+    missing = place(SandboxLimits(), "auto", scope_finder=lambda env: find_scope({**env, **empty}, user=True))
     assert missing.cgroups is None and missing.scope is None and not missing.memory_bounded
     assert missing.statement.startswith("none: ") and "systemd-run is not installed" in missing.statement
     if v2_mount() is None:
@@ -100,8 +100,8 @@ def test_without_groups_or_systemd_the_reason_is_stated(monkeypatch: pytest.Monk
     failing = fake_systemd_run(tmp_path / "refusing", tmp_path, "#!/bin/sh\necho 'Failed to connect to bus: No medium found' >&2\nexit 1\n")
     refused = find_scope({"PATH": str(failing), "DBUS_SESSION_BUS_ADDRESS": "unix:path=/nowhere"}, user=True)
     assert refused == "systemd-run could not start a scope (Failed to connect to bus: No medium found)"
-    assert place(Limits(), "v1", scope_finder=lambda env: pytest.fail("v1 asks no scope")).statement.startswith("none: ")
-    assert place(Limits(), "off").statement == 'none: turned off (cgroups="off")'
+    assert place(SandboxLimits(), "v1", scope_finder=lambda env: pytest.fail("v1 asks no scope")).statement.startswith("none: ")
+    assert place(SandboxLimits(), "off").statement == 'none: turned off (cgroups="off")'
 
 
 def test_a_sandbox_without_groups_says_so_in_its_guarantees(isolation: None, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -129,7 +129,7 @@ def test_a_sandbox_in_a_scope_is_frozen_through_its_leaf_group(
     monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     monkeypatch.setattr("tools.python.scopes.find_scope", lambda env, user=None: find_scope(env, user=True))
-    limits = Limits(sandbox_memory_mb=300, processes=12, cpus=0.5)
+    limits = SandboxLimits(sandbox_memory_mb=300, processes=12, cpus=0.5)
     with Sandbox(limits=limits) as sb:
         result = sb.run("import os\nx = 41\nos.getpid()")
         assert result.ok and sb.run("x + 1").value == "42"
@@ -150,7 +150,7 @@ def test_a_sandbox_in_a_scope_is_frozen_through_its_leaf_group(
 
 def test_scope_command_moves_the_sandbox_into_its_own_leaf() -> None:
     scope = Scope("/usr/bin/systemd-run", True, Path("/sys/fs/cgroup"))
-    command = scope.command(Limits(sandbox_memory_mb=128, processes=8, cpus=2.0))
+    command = scope.command(SandboxLimits(sandbox_memory_mb=128, processes=8, cpus=2.0))
     assert command[:4] == ["/usr/bin/systemd-run", "--user", "--scope", "--quiet"]
     assert ["-p", "Delegate=yes"] == command[6:8] and "CPUQuota=200%" in command and "TasksMax=9" in command
     shell = command[command.index("--") + 1:]

@@ -22,7 +22,7 @@ from agent.errors import ConfigError, ToolError
 from agent.markup import ParsedCall
 from agent.tools import Tool
 from tools.python import (
-    ExecResult, Limits, Sandbox, SandboxUnavailable, UnisolatedWarning, python, python_tool,
+    ExecResult, SandboxLimits, Sandbox, SandboxUnavailable, UnisolatedWarning, python, python_tool,
 )
 from tools.python import sandbox as sandbox_module
 from tools.python.protocol import Channel, ChannelTimeout, ProtocolError, encode
@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def sb(isolation: None) -> Iterator[Sandbox]:
-    with Sandbox(limits=Limits(timeout=30)) as box:
+    with Sandbox(limits=SandboxLimits(timeout=30)) as box:
         yield box
 
 
@@ -91,7 +91,7 @@ def test_system_exit_and_keyboard_interrupt_do_not_end_the_session(sb: Sandbox) 
 
 
 def test_output_is_truncated_with_a_marker(isolation: None) -> None:
-    with Sandbox(limits=Limits(max_output=1000, timeout=60)) as sb:
+    with Sandbox(limits=SandboxLimits(max_output=1000, timeout=60)) as sb:
         result = sb.run("for i in range(100000): print(i)")
         assert len(result.stdout) < 1100
         assert result.stdout.startswith("0\n1\n2\n")
@@ -140,14 +140,14 @@ def test_exit_code_is_reported(sb: Sandbox) -> None:
 
 
 def test_cpu_limit_resets(isolation: None) -> None:
-    with Sandbox(limits=Limits(cpu_seconds=1, timeout=120)) as sb:
+    with Sandbox(limits=SandboxLimits(cpu_seconds=1, timeout=120)) as sb:
         result = sb.run("while True: pass")
         assert result.reset is not None and "CPU" in result.reset
         assert sb.run("3").value == "3"
 
 
 def test_cpu_budget_is_per_call(isolation: None) -> None:
-    with Sandbox(limits=Limits(cpu_seconds=1, timeout=120)) as sb:
+    with Sandbox(limits=SandboxLimits(cpu_seconds=1, timeout=120)) as sb:
         spin = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.7: pass"
         for _ in range(4):  # 2.8 s of CPU in all, under 1 s per call
             assert sb.run(spin).reset is None
@@ -200,7 +200,7 @@ def test_multiprocessing_works_within_the_call(sb: Sandbox) -> None:
 
 @pytest.mark.skipif(importlib.util.find_spec("numpy") is None, reason="numpy is not installed")
 def test_allowed_packages_import_and_others_do_not(isolation: None) -> None:
-    with Sandbox(packages=["numpy"], limits=Limits(timeout=60)) as sb:
+    with Sandbox(packages=["numpy"], limits=SandboxLimits(timeout=60)) as sb:
         assert sb.run("import numpy\nint(numpy.arange(5).sum())").value == "10"
         assert "ModuleNotFoundError" in (sb.run("import pydantic").error or "")
         write = sb.run("import numpy, os\nopen(os.path.join(os.path.dirname(numpy.__file__), 'x'), 'w')")
@@ -208,7 +208,7 @@ def test_allowed_packages_import_and_others_do_not(isolation: None) -> None:
 
 
 def test_sympy_and_its_dependencies(isolation: None) -> None:
-    with Sandbox(packages=["sympy"], limits=Limits(timeout=60)) as sb:
+    with Sandbox(packages=["sympy"], limits=SandboxLimits(timeout=60)) as sb:
         assert sb.run("import sympy\nsympy.factor('x**2 - 1')").value == "(x - 1)*(x + 1)"
 
 
@@ -242,9 +242,9 @@ def test_unknown_package_fails_when_the_tool_is_built() -> None:
 
 def test_limits_are_validated() -> None:
     with pytest.raises(ConfigError):
-        Limits(timeout=0)
+        SandboxLimits(timeout=0)
     with pytest.raises(ConfigError):
-        Limits(memory_mb=1)
+        SandboxLimits(memory_mb=1)
     with pytest.raises(ConfigError):
         Sandbox(workdir="/no/such/folder/interleaf")
 

@@ -15,8 +15,8 @@ from agent.agent import Agent
 from agent.events import TextDelta
 from agent.models.base import Capabilities, Usage
 from agent.tasks import (
-    DECLINED, Approve, Limits, ObjectiveFinished, ObjectiveRunner, RunOptions, RunStore, Task, TaskOutput,
-    TaskStatus, Totals, approved_tools, to_json,
+    DECLINED, Approve, ObjectiveFinished, ObjectiveOptions, ObjectiveStore, Task, TaskLimits, TaskOutput, TaskStatus,
+    Totals, approved_tools, to_json,
 )
 from agent.tasks.context import results_context
 from agent.tasks.metering import cost_of, price_of
@@ -93,8 +93,8 @@ def test_no_policy_leaves_tools_alone() -> None:
 def test_runner_applies_the_stored_policy(tmp_path: Path) -> None:
     approve = Recorder(False)
     script = ObjectiveScript(plan=["echo"], execute=lambda task: "[Echo(x)]")
-    runner = ObjectiveRunner(model=script.model(), store=RunStore(tmp_path / "r.db"), tools=[Echo], approve=approve)
-    events = list(runner.run("x", options=RunOptions(approve=Approve.ALL, limits=Limits(task_calls=1))))
+    runner = script.runner(ObjectiveStore(tmp_path / "r.db"), tools=[Echo], approve=approve)
+    events = list(runner.run("x", options=ObjectiveOptions(approve=Approve.ALL, limits=TaskLimits(task_calls=1))))
     assert approve.asked and isinstance(events[-1], ObjectiveFinished)
     assert DECLINED in runner.store.tasks(events[-1].run_id)[0].result
 
@@ -175,9 +175,9 @@ def test_events_serialise_to_json() -> None:
 
 
 def _finished_fields() -> tuple[Any, ...]:
-    from agent.tasks import StopReason, RunStatus
+    from agent.tasks import StopReason, ObjectiveStatus
 
-    return (RunStatus.FINISHED, StopReason.EMPTY, "no task is left", "answer", Totals())
+    return (ObjectiveStatus.FINISHED, StopReason.EMPTY, "no task is left", "answer", Totals())
 
 
 def test_repetition_guard_and_trim() -> None:
@@ -193,8 +193,8 @@ def test_repetition_guard_and_trim() -> None:
 
 def test_a_looping_task_is_cut_and_kept(tmp_path: Path) -> None:
     script = ObjectiveScript(plan=["loop"], execute=lambda task: "Start. " + "we go round and round again " * 40)
-    runner = ObjectiveRunner(model=script.model(), store=RunStore(tmp_path / "r.db"))
-    end = list(runner.run("x", options=RunOptions(limits=Limits(task_tokens=10_000))))[-1]
+    runner = script.runner(ObjectiveStore(tmp_path / "r.db"))
+    end = list(runner.run("x", options=ObjectiveOptions(limits=TaskLimits(task_tokens=10_000))))[-1]
     assert isinstance(end, ObjectiveFinished)
     task = runner.store.tasks(end.run_id)[0]
     assert task.status is TaskStatus.DONE and "repeating" in task.detail
@@ -215,7 +215,7 @@ def test_the_answer_keeps_within_the_runs_tokens(tmp_path: Path) -> None:
     from agent.tasks import StopReason
 
     script = ObjectiveScript(plan=["one", "two"], execute=lambda task: "x " * 40)
-    runner = ObjectiveRunner(model=script.model(chunk_size=2), store=RunStore(tmp_path / "r.db"))
-    end = list(runner.run("x", options=RunOptions(limits=Limits(max_tokens=40, task_tokens=20))))[-1]
+    runner = script.runner(ObjectiveStore(tmp_path / "r.db"), model=script.model(chunk_size=2))
+    end = list(runner.run("x", options=ObjectiveOptions(limits=TaskLimits(max_tokens=40, task_tokens=20))))[-1]
     assert isinstance(end, ObjectiveFinished) and end.stop_reason is StopReason.MAX_TOKENS
     assert script.asked["answer"] == 0 and end.answer.startswith("- one: ")

@@ -86,6 +86,46 @@ def test_bad_arguments_say_what_is_wrong(fn: Tool, raw: str, message: str) -> No
     assert message in str(info.value)
 
 
+@tool(raw=True)
+def solve(equation: str, digits: int = 6) -> str:
+    """Solve an equation."""
+    return equation
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("x = 5", {"equation": "x = 5"}),
+        ("x = 5, y = 2", {"equation": "x = 5, y = 2"}),
+        ("equation='x = 1', digits=3", {"equation": "x = 1", "digits": 3}),
+    ],
+)
+def test_a_raw_tool_takes_its_text_as_written_unless_it_names_its_parameters(raw: str, expected: dict[str, object]) -> None:
+    assert solve.bind(ParsedCall.of("solve", raw)) == {"digits": 6, **expected}
+
+
+def test_raw_needs_a_first_string_parameter() -> None:
+    def count(n: int) -> str:
+        """Count."""
+        return str(n)
+
+    with pytest.raises(ConfigError, match="raw=True"):
+        tool(raw=True)(count)
+
+
+def test_the_reset_hook_is_kept() -> None:
+    resets: list[int] = []
+
+    @tool(reset=lambda: resets.append(1))
+    def state() -> str:
+        """State."""
+        return ""
+
+    assert state.reset is not None
+    state.reset()
+    assert resets == [1]
+
+
 def test_tools_need_type_hints() -> None:
     def untyped(x):  # type: ignore[no-untyped-def]
         return x

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 
-from agent.tools import Tool, make_tool
+from agent import Tool, tool
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MONTHS = (
@@ -38,7 +38,7 @@ def calendar_tool(*, clock: Callable[[], datetime | date] = local_now) -> Tool:
         now = clock()
         return describe(now.date() if isinstance(now, datetime) else now)
 
-    return make_tool(Calendar, name="Calendar", examples=EXAMPLES)
+    return tool(name="Calendar", examples=EXAMPLES)(Calendar)
 
 
 calendar = calendar_tool()

@@ -5,7 +5,6 @@ the run view) when it runs, so that `agent --help` and `agent runs` start fast."
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
@@ -31,8 +30,8 @@ if TYPE_CHECKING:
     from agent.models.base import Recipe
     from agent.models.catalog import ModelInfo, model_file, model_profile
     from agent.tasks import (
-        Approve, ApproveFn, Limits, Overrides, ObjectiveFinished, ObjectiveRunner, RunOptions, RunStatus, RunStore,
-        TaskStatus,
+        Approve, ApproveFn, ObjectiveFinished, ObjectiveOptions, ObjectiveRunner, ObjectiveStatus, ObjectiveStore,
+        Overrides, TaskLimits, TaskStatus,
     )
     from agent.tasks.store import DB_NAME, check_utf8
 from agent.cli.interrupt import cancel_on_signals
@@ -45,10 +44,10 @@ class Consoles:
         self.err = err
 
 
-def open_store(home: str | None) -> RunStore:
-    from agent.tasks.store import DB_NAME, RunStore
+def open_store(home: str | None) -> ObjectiveStore:
+    from agent.tasks.store import DB_NAME, ObjectiveStore
 
-    return RunStore(Path(home).expanduser() / DB_NAME if home else None)
+    return ObjectiveStore(Path(home).expanduser() / DB_NAME if home else None)
 
 
 def choose_output(args: argparse.Namespace, consoles: Consoles) -> Output:
@@ -67,7 +66,7 @@ def cmd_run(args: argparse.Namespace, consoles: Consoles) -> int:
     from agent.cli.approval import prompt_approval
     from agent.cli.setup import check_environment, installed, load_model, model_spec, select_tools
     from agent.models import MODEL_ENV
-    from agent.tasks import Approve, Limits, ObjectiveRunner, Overrides, RunOptions
+    from agent.tasks import Approve, TaskLimits, ObjectiveRunner, Overrides, ObjectiveOptions
     from agent.tasks.store import check_utf8
 
     if not check_utf8(args.objective, "the objective").strip():
@@ -80,11 +79,11 @@ def cmd_run(args: argparse.Namespace, consoles: Consoles) -> int:
     model = load_model(spec, n_ctx=args.n_ctx, threads=args.threads)
     for warning in warnings if chosen is None else []:
         consoles.err.print(f"warning: {escape(warning)}", style="yellow", soft_wrap=True)
-    limits = Limits(max_tasks=args.max_tasks, max_calls=args.max_calls, max_tokens=args.max_tokens,
+    limits = TaskLimits(max_tasks=args.max_tasks, max_calls=args.max_calls, max_tokens=args.max_tokens,
                     timeout=args.timeout, max_cost=args.max_cost)
     overrides = Overrides(grammar=args.grammar, trigger_k=args.trigger, examples=args.examples,
                           check_arithmetic=args.check_arithmetic)
-    options = RunOptions(limits=limits, tools=chosen, approve=Approve(args.approve), single=args.single,
+    options = ObjectiveOptions(limits=limits, tools=chosen, approve=Approve(args.approve), single=args.single,
                          overrides=overrides)
     store = open_store(args.home)
     output = choose_output(args, consoles)
@@ -116,7 +115,7 @@ def cmd_resume(args: argparse.Namespace, consoles: Consoles) -> int:
 
 def drive(runner: ObjectiveRunner, run_id: str, output: Output, consoles: Consoles) -> int:
     from agent.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, exit_code, failure_reason
-    from agent.tasks import ObjectiveFinished, RunStatus
+    from agent.tasks import ObjectiveFinished, ObjectiveStatus
 
     last: ObjectiveFinished | None = None
     try:
@@ -130,7 +129,7 @@ def drive(runner: ObjectiveRunner, run_id: str, output: Output, consoles: Consol
     code = exit_code(last, runner.store.tasks(run_id))
     if last is not None and code == EXIT_FAILED:
         hint = f"; if the cause can be fixed, resume it with: agent resume {run_id}" \
-            if last.status is RunStatus.FAILED else f"; `agent show {run_id}` shows the tasks"
+            if last.status is ObjectiveStatus.FAILED else f"; `agent show {run_id}` shows the tasks"
         consoles.err.print(f"agent: {failure_reason(last, runner.store.tasks(run_id))}{hint}",
                            markup=False, highlight=False, soft_wrap=True)
     elif code == EXIT_INTERRUPTED:
@@ -165,7 +164,7 @@ def cmd_runs(args: argparse.Namespace, consoles: Consoles) -> int:
     return 0
 
 
-def run_json(run_id: str, store: RunStore, *, events: bool) -> dict[str, Any]:
+def run_json(run_id: str, store: ObjectiveStore, *, events: bool) -> dict[str, Any]:
     run = store.run(run_id)
     data: dict[str, Any] = {
         "id": run.id, "objective": run.objective, "model": run.model, "options": run.options.to_json(),
@@ -181,7 +180,7 @@ def run_json(run_id: str, store: RunStore, *, events: bool) -> dict[str, Any]:
 
 def cmd_show(args: argparse.Namespace, consoles: Consoles) -> int:
     from agent.cli.render import run_detail
-    from agent.tasks import RunStatus
+    from agent.tasks import ObjectiveStatus
 
     store = open_store(args.home)
     run = store.run(args.run_id)
@@ -189,7 +188,7 @@ def cmd_show(args: argparse.Namespace, consoles: Consoles) -> int:
         consoles.out.file.write(json.dumps(run_json(run.id, store, events=True), ensure_ascii=False, indent=2) + "\n")
         return 0
     consoles.out.print(run_detail(run, store.tasks(run.id)))
-    if run.status is not RunStatus.FINISHED:
+    if run.status is not ObjectiveStatus.FINISHED:
         consoles.out.print(f"Resume it with: agent resume {run.id}", style="dim")
     return 0
 
@@ -281,11 +280,9 @@ def cmd_index(args: argparse.Namespace, consoles: Consoles) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, consoles: Consoles) -> int:
-    entry = getattr(importlib.import_module("agent.evals"), "main", None)
-    if entry is None:
-        consoles.err.print("agent eval: the evaluation harness has no command line")
-        return 2
-    return int(entry(list(args.rest)) or 0)
+    from agent.cli.evals import main
+
+    return main(list(args.rest))
 
 
 def cmd_export(args: argparse.Namespace, consoles: Consoles) -> int:

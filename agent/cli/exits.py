@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from typing import TYPE_CHECKING
 
-from agent.tasks.models import RunStatus, Task, TaskStatus
+from agent.tasks.state import ObjectiveStatus, Task, TaskStatus
 
 if TYPE_CHECKING:
     from agent.tasks.events import ObjectiveFinished
@@ -27,16 +27,16 @@ EXIT_INTERRUPTED = 130
 
 def exit_code(last: ObjectiveFinished | None, tasks: Sequence[Task]) -> int:
     """The exit code of a run that ended with `last` (None: it was interrupted)."""
-    if last is None or last.status is RunStatus.INTERRUPTED:
+    if last is None or last.status is ObjectiveStatus.INTERRUPTED:
         return EXIT_INTERRUPTED
-    if last.status is RunStatus.FAILED or not any(_has_result(t) for t in tasks):
+    if last.status is ObjectiveStatus.FAILED or not any(_has_result(t) for t in tasks):
         return EXIT_FAILED
     return EXIT_DONE
 
 
 def failure_reason(last: ObjectiveFinished, tasks: Sequence[Task]) -> str:
     """Why a run failed, in one line: the model's error, or what became of its tasks."""
-    if last.status is RunStatus.FAILED:
+    if last.status is ObjectiveStatus.FAILED:
         return f"the run failed: {last.detail}"
     failed = [t for t in tasks if t.status is TaskStatus.FAILED]
     if failed:

@@ -18,10 +18,10 @@ from agent.cli.view import RunView
 from agent.events import CallFinished
 from agent.tasks.context import clip
 from agent.tasks.events import (
-    Judged, Notice, ObjectiveEvent, ObjectiveFinished, RunStarted, TaskFinished, TaskOutput, TasksCreated,
+    Judged, Notice, ObjectiveEvent, ObjectiveFinished, ObjectiveStarted, TaskFinished, TaskOutput, TasksCreated,
     TasksPlanned, TasksReordered, TaskStarted, to_json,
 )
-from agent.tasks.models import RunStatus
+from agent.tasks.state import ObjectiveStatus
 
 STOPPING = "stopping… the run is saved as soon as the current step ends (Ctrl-C again to quit at once)"
 
@@ -84,9 +84,9 @@ class LiveOutput(_Base):
                  tb: TracebackType | None) -> None:
         self.live.stop()
         finished = self.view.finished
-        if finished is None or finished.status is RunStatus.INTERRUPTED:
+        if finished is None or finished.status is ObjectiveStatus.INTERRUPTED:
             return
-        if finished.answer and finished.status is RunStatus.FINISHED:
+        if finished.answer and finished.status is ObjectiveStatus.FINISHED:
             self.console.rule("Answer", align="left")
             self.console.print(Markdown(finished.answer))
         self.console.print(f"{finished.stop_reason.value}: {finished.detail} · run {finished.run_id}",
@@ -134,7 +134,7 @@ class PlainOutput(_Base):
 
 
 def plain_lines(event: ObjectiveEvent) -> list[str]:
-    if isinstance(event, RunStarted):
+    if isinstance(event, ObjectiveStarted):
         again = ", resumed" if event.resumed else ""
         return [f"run {event.run_id}: {event.objective} (model {event.model}{again})"]
     if isinstance(event, Notice):
@@ -161,7 +161,7 @@ def plain_lines(event: ObjectiveEvent) -> list[str]:
 
 def finished_lines(event: ObjectiveFinished) -> list[str]:
     t = event.totals
-    lines = ["answer:", event.answer] if event.answer and event.status is RunStatus.FINISHED else []
+    lines = ["answer:", event.answer] if event.answer and event.status is ObjectiveStatus.FINISHED else []
     lines.append(f"stopped: {event.stop_reason.value} ({event.detail}); {t.tasks_run} tasks, "
                  f"{t.prompt_tokens + t.completion_tokens} tokens, {t.tool_calls} calls, {t.seconds:.1f} s")
     return lines
@@ -191,6 +191,6 @@ class QuietOutput(_Base):
         self.out = out or sys.stdout
 
     def handle(self, event: ObjectiveEvent) -> None:
-        if isinstance(event, ObjectiveFinished) and event.answer and event.status is RunStatus.FINISHED:
+        if isinstance(event, ObjectiveFinished) and event.answer and event.status is ObjectiveStatus.FINISHED:
             self.out.write(event.answer.rstrip() + "\n")
             self.out.flush()

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from importlib import metadata
 from typing import NoReturn
 
 from agent.cli import train
-from agent.tasks.models import Approve, Limits
+from agent.tasks.state import Approve, TaskLimits
 
-DEFAULTS = Limits()
+DEFAULTS = TaskLimits()
 
 
 class UsageError(Exception):
@@ -70,15 +69,6 @@ def positive_float(text: str) -> float:
     return value
 
 
-def evals_available() -> bool:
-    """Whether `agent.evals` offers a command line (`main(argv)`)."""
-    try:
-        module = importlib.import_module("agent.evals")
-    except Exception:
-        return False
-    return callable(getattr(module, "main", None))
-
-
 def build_parser() -> Parser:
     parser = Parser(prog="agent", description="Interleaf: agents that call tools inline while they write.")
     home = Parser(add_help=False)
@@ -110,9 +100,8 @@ def build_parser() -> Parser:
     _index_parser(sub)
     _export_parser(sub, home)
     train.add_parser(sub, home)
-    if evals_available():
-        evals = sub.add_parser("eval", help="run the evaluation harness", add_help=False)
-        evals.add_argument("rest", nargs=argparse.REMAINDER)
+    evals = sub.add_parser("eval", help="run the evaluation harness", add_help=False)
+    evals.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -194,6 +183,6 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     """The parsed command line; `command` is None for a bare `agent`. What follows `agent
     eval` goes to the harness as it is (its own `--help` included)."""
     args = sys.argv[1:] if argv is None else argv
-    if args[:1] == ["eval"] and evals_available():
+    if args[:1] == ["eval"]:
         return argparse.Namespace(command="eval", rest=args[1:])
     return build_parser().parse_args(args)

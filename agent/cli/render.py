@@ -10,7 +10,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from agent.tasks.models import RunRecord, RunStatus, Task, TaskStatus, Totals
+from agent.tasks.state import ObjectiveRecord, ObjectiveStatus, Task, TaskStatus, Totals
 
 if TYPE_CHECKING:
     from rich.spinner import Spinner
@@ -122,11 +122,11 @@ def answer_view(answer: str) -> RenderableType:
     return Group(Text("Answer", style="bold"), Markdown(answer))
 
 
-def stop_text(run: RunRecord) -> str:
+def stop_text(run: ObjectiveRecord) -> str:
     """Why a run stopped: its stop reason, "error" for a failed run."""
     if run.stop_reason is not None:
         return run.stop_reason.value
-    return "error" if run.status is RunStatus.FAILED else ""
+    return "error" if run.status is ObjectiveStatus.FAILED else ""
 
 
 RUN_COLUMNS = ("Run", "Status", "Stop", "Tasks", "Started", "Model", "Objective")
@@ -134,7 +134,7 @@ WIDE = 110
 """Terminal columns from which `agent runs` shows each run's model."""
 
 
-def run_rows(runs: Iterable[RunRecord], counts: dict[str, tuple[int, int]]) -> list[tuple[str, ...]]:
+def run_rows(runs: Iterable[ObjectiveRecord], counts: dict[str, tuple[int, int]]) -> list[tuple[str, ...]]:
     """One row of `RUN_COLUMNS` per run; an objective's line breaks become spaces."""
     rows: list[tuple[str, ...]] = []
     for run in runs:
@@ -164,7 +164,7 @@ def runs_table(rows: Sequence[tuple[str, ...]], *, width: int) -> Table:
     return table
 
 
-def run_detail(run: RunRecord, tasks: Sequence[Task]) -> RenderableType:
+def run_detail(run: ObjectiveRecord, tasks: Sequence[Task]) -> RenderableType:
     head = Text(f"Run {run.id}", style="bold")
     head.append(f"  {run.status.value}")
     stop = stop_text(run)

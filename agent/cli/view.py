@@ -13,10 +13,10 @@ from rich.text import Text
 from agent.cli.render import call_text, footer, record_text, tail, tasks_table
 from agent.events import CallFinished, CallStarted, RunFinished, TextDelta
 from agent.tasks.events import (
-    AnswerDelta, Judged, Notice, ObjectiveEvent, ObjectiveFinished, RunStarted, TaskFinished, TaskOutput,
+    AnswerDelta, Judged, Notice, ObjectiveEvent, ObjectiveFinished, ObjectiveStarted, TaskFinished, TaskOutput,
     TasksCreated, TasksPlanned, TasksReordered, TaskStarted,
 )
-from agent.tasks.models import Task, TaskStatus, Totals
+from agent.tasks.state import Task, TaskStatus, Totals
 
 STREAM_LINES = 12
 
@@ -46,7 +46,7 @@ class RunView:
         """Shown above the footer once the user asked the run to stop."""
 
     def handle(self, event: ObjectiveEvent) -> None:
-        if isinstance(event, RunStarted):
+        if isinstance(event, ObjectiveStarted):
             self.run_id, self.objective, self.model = event.run_id, event.objective, event.model
             self.tasks = {t.id: t for t in event.tasks}
             self.totals, self.earlier = event.totals, event.totals.seconds

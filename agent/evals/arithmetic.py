@@ -11,11 +11,13 @@ from pathlib import Path
 from agent.agent import Agent
 from agent.errors import InterleafError, ModelError
 from agent.events import RunFinished, RunResult, plain_text
-from agent.evals.runner import Outcome, Setup, failure, outcome, read_jsonl
+from agent.evals.runner import ItemOutcome, Setup, failure, item_outcome, read_jsonl
 from agent.evals.scoring import answer_in, is_correct
 from agent.models.base import Model
-from agent.tasks import ObjectiveFinished, ObjectiveRunner, RunOptions, RunStatus, RunStore, TaskOutput
-from agent.tasks.models import Limits, Overrides
+from agent.tasks import (
+    ObjectiveFinished, ObjectiveOptions, ObjectiveRunner, ObjectiveStatus, ObjectiveStore, Overrides, TaskLimits,
+    TaskOutput,
+)
 from agent.tools import Tool, installed_tools
 
 TASK = "arithmetic"
@@ -92,10 +94,10 @@ def load_problems(path: Path | None = None) -> list[Problem]:
 def ask(runner: ObjectiveRunner, question: str, overrides: Overrides) -> RunResult:
     """What `agent run --single QUESTION` does, with the same runner and options."""
     result: RunResult | None = None
-    for event in runner.run(question, options=RunOptions(single=True, overrides=overrides)):
+    for event in runner.run(question, options=ObjectiveOptions(single=True, overrides=overrides)):
         if isinstance(event, TaskOutput) and isinstance(event.event, RunFinished):
             result = event.event.result
-        elif isinstance(event, ObjectiveFinished) and event.status is not RunStatus.FINISHED:
+        elif isinstance(event, ObjectiveFinished) and event.status is not ObjectiveStatus.FINISHED:
             raise ModelError(event.detail)
     if result is None:
         raise ModelError("the run ended before its task did")
@@ -106,15 +108,15 @@ def baseline_agent(model: Model, *, check: bool = False, style: str = "single") 
     """The no-tools baseline: the same worked examples, as written equations."""
     shown = "\n".join(examples(style, tools=False))
     return Agent(model=model, instructions=f"{INSTRUCTIONS}\n\nExamples:\n{shown}", check_arithmetic=check,
-                 max_calls=4, max_tokens=Limits().task_tokens, layout="question")
+                 max_calls=4, max_tokens=TaskLimits().task_tokens, layout="question")
 
 
 def run(setup: Setup, model: Model, problems: list[Problem], *, tools: Sequence[Tool] | None = None,
-        style: str = "single") -> Iterator[Outcome]:
+        style: str = "single") -> Iterator[ItemOutcome]:
     """Each problem asked as `agent run --single` asks it (with the installed tools, or
     `tools`); the no-tools setup asks the baseline agent."""
     with tempfile.TemporaryDirectory(prefix="interleaf-eval-") as home:
-        store = RunStore(Path(home) / "runs.db")
+        store = ObjectiveStore(Path(home) / "runs.db")
         runner = ObjectiveRunner(model=model, store=store, tools=list(installed_tools([]).values()) if tools is None
                                  else list(tools))
         baseline = None if setup.tools else baseline_agent(model, check=bool(setup.check), style=style)
@@ -127,7 +129,7 @@ def run(setup: Setup, model: Model, problems: list[Problem], *, tools: Sequence[
                     yield failure(problem.id, exc, expected=problem.answer)
                     continue
                 predicted = answer_in(plain_text(result.parts))
-                yield outcome(problem.id, result, correct=is_correct(predicted, problem.answer),
+                yield item_outcome(problem.id, result, correct=is_correct(predicted, problem.answer),
                               predicted=predicted, expected=problem.answer)
         finally:
             store.close()

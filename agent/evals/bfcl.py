@@ -22,7 +22,7 @@ from pydantic import BaseModel, create_model
 
 from agent.agent import Agent
 from agent.errors import InterleafError
-from agent.evals.runner import Outcome, Setup, failure, outcome, read_jsonl
+from agent.evals.runner import ItemOutcome, Setup, failure, item_outcome, read_jsonl
 from agent.markup import ParsedCall
 from agent.models.base import CallTrigger, Model
 from agent.tools import Tool
@@ -182,7 +182,7 @@ def _standard(text: str) -> str:
 
 
 def run(setup: Setup, model: Model, cases: list[Case], *, max_tokens: int = 96,
-        timeout: float = 120.0) -> Iterator[Outcome]:
+        timeout: float = 120.0) -> Iterator[ItemOutcome]:
     for case in cases:
         called = threading.Event()
         tool = make_tool(case.function, called)
@@ -203,4 +203,4 @@ def run(setup: Setup, model: Model, cases: list[Case], *, max_tokens: int = 96,
         arguments = call_arguments(ParsedCall.of(first.name, first.raw), tool) if first else None
         correct = first is not None and arguments is not None and matches(first.name, arguments, case.answers)
         shown = f"{first.name}({first.raw})" if first else ""
-        yield outcome(case.id, result, correct=correct, predicted=shown, expected=case.answers)
+        yield item_outcome(case.id, result, correct=correct, predicted=shown, expected=case.answers)

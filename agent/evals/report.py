@@ -1,4 +1,4 @@
-"""The results table, as Markdown."""
+"""The results as text: a Markdown table, and one line per configuration."""
 
 from __future__ import annotations
 
@@ -24,13 +24,8 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
-def print_row(row: Row) -> None:
-    """Progress output of the eval command: one line per finished configuration."""
-    print(f"{row.task} {row.model} [{row.config}] items={row.items} accuracy={_pct(row.accuracy)} "
-          f"calls={_pct(row.call_rate)} malformed={_pct(row.malformed_rate)} "
-          f"tokens={row.tokens:.1f} s/item={row.seconds:.2f}", flush=True)
-
-
-def print_table(rows: Sequence[Row]) -> None:
-    """The report output of the eval command."""
-    print(table(rows), flush=True)
+def line(row: Row) -> str:
+    """One finished configuration on one line, as the eval command reports progress."""
+    return (f"{row.task} {row.model} [{row.config}] items={row.items} accuracy={_pct(row.accuracy)} "
+            f"calls={_pct(row.call_rate)} malformed={_pct(row.malformed_rate)} "
+            f"tokens={row.tokens:.1f} s/item={row.seconds:.2f}")

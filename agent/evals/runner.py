@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from agent.events import RunResult
-from agent.tasks.models import Overrides
+from agent.tasks.state import Overrides
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def grid(models: Sequence[str], tools: Sequence[bool], grammar: Sequence[bool | 
 
 
 @dataclass(frozen=True)
-class Outcome:
+class ItemOutcome:
     """One item of one configuration."""
 
     item: str
@@ -72,18 +72,18 @@ class Outcome:
     stop: str
 
 
-def outcome(item: str, result: RunResult, *, correct: bool, predicted: object, expected: object) -> Outcome:
+def item_outcome(item: str, result: RunResult, *, correct: bool, predicted: object, expected: object) -> ItemOutcome:
     failed = sum(1 for c in result.calls if not c.ok)
-    return Outcome(
+    return ItemOutcome(
         item=item, correct=correct, calls=len(result.calls), failed_calls=failed,
         tokens=result.usage.completion_tokens, seconds=result.seconds, predicted=str(predicted),
         expected=str(expected), text=result.text, stop=result.stop_reason.value,
     )
 
 
-def failure(item: str, error: Exception, *, expected: object) -> Outcome:
+def failure(item: str, error: Exception, *, expected: object) -> ItemOutcome:
     """An item whose run raised (e.g. a prompt too long for the context window)."""
-    return Outcome(item, False, 0, 0, 0, 0.0, "", str(expected), f"{type(error).__name__}: {error}", "error")
+    return ItemOutcome(item, False, 0, 0, 0, 0.0, "", str(expected), f"{type(error).__name__}: {error}", "error")
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ class Row:
     """Mean wall-clock seconds per item."""
 
 
-def summarize(task: str, setup: Setup, outcomes: Sequence[Outcome]) -> Row:
+def summarize(task: str, setup: Setup, outcomes: Sequence[ItemOutcome]) -> Row:
     n = max(1, len(outcomes))
     calls = sum(o.calls for o in outcomes)
     return Row(
@@ -119,7 +119,7 @@ def summarize(task: str, setup: Setup, outcomes: Sequence[Outcome]) -> Row:
     )
 
 
-ItemRunner = Callable[[Setup], Iterator[Outcome]]
+ItemRunner = Callable[[Setup], Iterator[ItemOutcome]]
 
 
 def run_grid(task: str, setups: Iterable[Setup], run: ItemRunner, *, log: TextIO | None = None,
@@ -127,7 +127,7 @@ def run_grid(task: str, setups: Iterable[Setup], run: ItemRunner, *, log: TextIO
     """Run every configuration; each outcome is written to `log` as a JSON line."""
     rows: list[Row] = []
     for setup in setups:
-        outcomes: list[Outcome] = []
+        outcomes: list[ItemOutcome] = []
         for item in run(setup):
             outcomes.append(item)
             if log is not None:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from agent.errors import ToolError
-from agent.tasks.models import Approve
+from agent.tasks.state import Approve
 from agent.settings import DEFAULTS
 from agent.tools import Tool
 

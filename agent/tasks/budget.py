@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from agent.events import StopReason
-from agent.tasks.models import Limits, Totals
+from agent.tasks.state import TaskLimits, Totals
 
 Stop = tuple[StopReason, str]
 
 
-def budget_stop(totals: Totals, limits: Limits) -> Stop | None:
+def budget_stop(totals: Totals, limits: TaskLimits) -> Stop | None:
     """The first budget that is spent, with the reason in words; None while all last."""
     t, lim = totals, limits
     if t.tasks_run >= lim.max_tasks:
@@ -24,14 +24,14 @@ def budget_stop(totals: Totals, limits: Limits) -> Stop | None:
     return None
 
 
-def room_for_new_tasks(totals: Totals, limits: Limits, *, pending: int) -> int:
+def room_for_new_tasks(totals: Totals, limits: TaskLimits, *, pending: int) -> int:
     """New tasks allowed now: at most `new_per_creation`, and never more than the
     executions left once the pending tasks have run, so the list always runs dry."""
     left = limits.max_tasks - totals.tasks_run - pending
     return max(0, min(limits.new_per_creation, left))
 
 
-def task_budget(totals: Totals, limits: Limits) -> tuple[int, int, float]:
+def task_budget(totals: Totals, limits: TaskLimits) -> tuple[int, int, float]:
     """(calls, tokens, seconds) the next task's agent may use."""
     calls = min(limits.task_calls, limits.max_calls - totals.tool_calls)
     tokens = min(limits.task_tokens, limits.max_tokens - totals.completion_tokens)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agent.tasks.models import Task, TaskStatus
+from agent.tasks.state import Task, TaskStatus
 
 RECENT = 3
 RESULT_CHARS = 400

@@ -9,11 +9,11 @@ from enum import Enum
 from typing import Any
 
 from agent.events import Event as AgentEvent, StopReason
-from agent.tasks.models import RunStatus, Task, Totals
+from agent.tasks.state import ObjectiveStatus, Task, Totals
 
 
 @dataclass(frozen=True)
-class RunStarted:
+class ObjectiveStarted:
     run_id: str
     objective: str
     model: str
@@ -84,7 +84,7 @@ class AnswerDelta:
 @dataclass(frozen=True)
 class ObjectiveFinished:
     run_id: str
-    status: RunStatus
+    status: ObjectiveStatus
     stop_reason: StopReason
     detail: str
     answer: str
@@ -92,12 +92,12 @@ class ObjectiveFinished:
 
 
 ObjectiveEvent = (
-    RunStarted | Notice | TasksPlanned | TaskStarted | TaskOutput | TaskFinished | Judged
+    ObjectiveStarted | Notice | TasksPlanned | TaskStarted | TaskOutput | TaskFinished | Judged
     | TasksCreated | TasksReordered | AnswerDelta | ObjectiveFinished
 )
 
 _KINDS: dict[type[Any], str] = {
-    RunStarted: "run_started", Notice: "notice", TasksPlanned: "tasks_planned", TaskStarted: "task_started",
+    ObjectiveStarted: "run_started", Notice: "notice", TasksPlanned: "tasks_planned", TaskStarted: "task_started",
     TaskOutput: "task_output", TaskFinished: "task_finished", Judged: "judged", TasksCreated: "tasks_created",
     TasksReordered: "tasks_reordered", AnswerDelta: "answer_delta", ObjectiveFinished: "objective_finished",
 }

@@ -11,10 +11,10 @@ import re
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from agent.models.base import Model, Prompt, Request, Usage
-from agent.tasks.models import Task
+from agent.tasks.state import Task
 from agent.tasks.repetition import RepetitionGuard
 from agent.tasks.similarity import NUMBERING
 from agent.tasks.structured import Forms, Structured, ask_structured, guarded_stream
@@ -133,6 +133,24 @@ def parse_judgement(data: Any) -> Judgement | None:
 
 def listing(tasks: Sequence[Task]) -> str:
     return "\n".join(f"{t.id}. {t.text}" for t in tasks) or "(none)"
+
+
+class Planning(Protocol):
+    """What an objective run asks besides executing its tasks. `Planner` asks a model;
+    tests and callers with their own planning pass another to `ObjectiveRunner`."""
+
+    def plan(self, objective: str, *, max_tasks: int) -> Structured[list[str]]: ...
+
+    def create(self, objective: str, *, task: Task, done: str, pending: Sequence[Task],
+               max_new: int) -> Structured[list[str]]: ...
+
+    def prioritise(self, objective: str, *, pending: Sequence[Task]) -> Structured[list[int]]: ...
+
+    def judge(self, objective: str, *, done: str, pending: Sequence[Task]) -> Structured[Judgement]: ...
+
+    def answer(self, objective: str, *, done: str, max_tokens: int, usage: Usage) -> Iterator[str]:
+        """The final answer's text, streamed; what it cost is added to `usage`."""
+        ...
 
 
 class Planner:

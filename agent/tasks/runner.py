@@ -1,7 +1,8 @@
 """The BabyAGI loop over a stored run: plan, then take the first pending task, execute
 it through the Toolformer loop, store the result, judge and create follow-up tasks,
-prioritise; finally write the answer. Every step commits its state change and its
-transcript entry before the next step starts, so a run resumes from its last
+prioritise; finally write the answer. `steps.next_step` picks each step from the
+stored state; `_Session.apply` runs it and commits its state change with its
+transcript entry before the next step is picked, so a run resumes from its last
 finished step."""
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
+from typing import assert_never
 
 from agent.agent import Agent
 from agent.errors import ModelError, UserError
@@ -18,18 +20,21 @@ from agent.events import CallFinished, RunFinished, RunResult, StopReason, TextD
 from agent.models.base import CallTrigger, Model, Usage
 from agent.settings import DEFAULTS
 from agent.tasks.approval import ApproveFn, approved_tools, tool_timeout
-from agent.tasks.budget import Stop, budget_stop, room_for_new_tasks, task_budget
+from agent.tasks.budget import Stop, room_for_new_tasks, task_budget
 from agent.tasks.context import results_context, task_prompt
 from agent.tasks.events import (
-    AnswerDelta, Judged, Notice, ObjectiveEvent, ObjectiveFinished, RunStarted, TaskFinished, TaskOutput,
+    AnswerDelta, Judged, Notice, ObjectiveEvent, ObjectiveFinished, ObjectiveStarted, TaskFinished, TaskOutput,
     TasksCreated, TasksPlanned, TasksReordered, TaskStarted, to_json,
 )
 from agent.tasks.metering import TimedModel, cost_of, price_of
-from agent.tasks.models import Phase, RunOptions, RunRecord, RunStatus, Task, TaskStatus
-from agent.tasks.planner import Planner, plan_notice, reorder
+from agent.tasks.planner import Planner, Planning, plan_notice, reorder
 from agent.tasks.repetition import RepetitionGuard, is_repeating, trim_repetition
-from agent.tasks.similarity import dedupe, is_duplicate
-from agent.tasks.store import RunStore, process_alive
+from agent.tasks.similarity import dedupe
+from agent.tasks.state import ObjectiveOptions, ObjectiveRecord, ObjectiveStatus, Phase, Task, TaskStatus
+from agent.tasks.steps import (
+    Answer, Create, Execute, FollowUp, Judge, ObjectiveState, Plan, Prioritise, Start, Step, StopTasks, next_step,
+)
+from agent.tasks.store import ObjectiveStore, process_alive
 from agent.tools import Tool
 
 NO_RESULTS = "No task finished with a result, so there is no answer."
@@ -38,7 +43,7 @@ MIN_ANSWER_TOKENS = 32
 _FAILED_STOPS = (StopReason.CONTEXT_FULL,)
 
 
-class RunNotResumable(UserError):
+class ObjectiveNotResumable(UserError):
     pass
 
 
@@ -47,26 +52,29 @@ class _Cancelled(Exception):
 
 
 class ObjectiveRunner:
-    """Runs objectives on `model` with `tools`, storing everything in `store`."""
+    """Runs objectives on `model` with `tools`, storing everything in `store`. The
+    planning steps go to `planner`, by default a `Planner` on `model`."""
 
-    def __init__(self, *, model: Model, store: RunStore, tools: Sequence[Tool] = (),
+    def __init__(self, *, model: Model, store: ObjectiveStore, tools: Sequence[Tool] = (),
                  approve: ApproveFn | None = None, cancel: threading.Event | None = None,
-                 tool_timeout: float = DEFAULTS.tool_timeout) -> None:
+                 tool_timeout: float = DEFAULTS.tool_timeout, planner: Planning | None = None) -> None:
         self.model = model
+        self.planner = planner
         self.store = store
         self.tools = list(tools)
         self.approve = approve
         self.cancel = cancel or threading.Event()
         self.tool_timeout = tool_timeout
 
-    def start(self, objective: str, *, options: RunOptions | None = None, model_spec: str | None = None) -> RunRecord:
+    def start(self, objective: str, *, options: ObjectiveOptions | None = None,
+              model_spec: str | None = None) -> ObjectiveRecord:
         """Store a new run; `events(run.id)` then runs it."""
         if not objective.strip():
             raise UserError("the objective is empty")
         return self.store.create_run(objective.strip(), model=model_spec or self.model.name,
-                                     options=options or RunOptions())
+                                     options=options or ObjectiveOptions())
 
-    def run(self, objective: str, *, options: RunOptions | None = None) -> Iterator[ObjectiveEvent]:
+    def run(self, objective: str, *, options: ObjectiveOptions | None = None) -> Iterator[ObjectiveEvent]:
         yield from self.events(self.start(objective, options=options).id)
 
     def events(self, run_id: str) -> Iterator[ObjectiveEvent]:
@@ -75,7 +83,7 @@ class ObjectiveRunner:
 
 
 class _Session:
-    def __init__(self, runner: ObjectiveRunner, record: RunRecord) -> None:
+    def __init__(self, runner: ObjectiveRunner, record: ObjectiveRecord) -> None:
         self.runner = runner
         self.store = runner.store
         self.record = record
@@ -85,13 +93,15 @@ class _Session:
         self.cancel = runner.cancel
         self.model = TimedModel(runner.model)
         self.price = price_of(runner.model)
-        self.planner = Planner(self.model, step_tokens=self.limits.step_tokens, retries=self.limits.plan_retries,
-                               cancel=self.cancel)
+        self.planner: Planning = runner.planner or Planner(
+            self.model, step_tokens=self.limits.step_tokens, retries=self.limits.plan_retries, cancel=self.cancel)
         self.totals = record.totals.snapshot()
         self.base_seconds, self.base_model = self.totals.seconds, self.totals.model_seconds
         self.started = time.monotonic()
         self.creations = record.creations
         self.stop: Stop | None = (record.stop_reason, record.detail) if record.stop_reason else None
+        self.last: Step | None = None
+        """The step applied before, which the next one may follow from."""
         timeout = tool_timeout(self.options.approve, runner.tool_timeout)
         self.tool_limit = timeout
         self.tools = approved_tools(self._chosen_tools(), self.options.approve, runner.approve,
@@ -105,13 +115,17 @@ class _Session:
 
     def events(self) -> Iterator[ObjectiveEvent]:
         resumed = self.prepare()
-        yield self.emit(RunStarted(self.id, self.record.objective, self.record.model, resumed,
-                                   tuple(self.store.tasks(self.id)), self.totals.snapshot()))
+        yield self.emit(ObjectiveStarted(self.id, self.record.objective, self.record.model, resumed,
+                                         tuple(self.store.tasks(self.id)), self.totals.snapshot()))
         try:
-            if self.record.phase is Phase.PLANNING:
-                yield from self.plan()
-            yield from self.execute_all()
-            yield from self.answer()
+            while True:
+                step = next_step(self.state())
+                if not isinstance(step, Execute):
+                    self.check_cancel()
+                yield from self.apply(step)
+                if isinstance(step, Answer):
+                    return
+                self.last = step
         except _Cancelled:
             yield self.interrupted()
         except ModelError as exc:
@@ -120,20 +134,67 @@ class _Session:
             self.abandon(exc)
             raise
 
+    def state(self) -> ObjectiveState:
+        """The run as stored, with this session's totals and last step."""
+        self.refresh()
+        record = self.store.run(self.id)
+        return ObjectiveState(phase=record.phase, options=self.options, tasks=tuple(self.store.tasks(self.id)),
+                              totals=self.totals.snapshot(), creations=record.creations, last=self.last)
+
+    def apply(self, step: Step) -> Iterator[ObjectiveEvent]:
+        """Apply `step`: its model work first, then its changes and its event in one commit."""
+        match step:
+            case Plan():
+                yield from self.plan()
+            case Start(task):
+                running = replace(task, status=TaskStatus.RUNNING, attempts=task.attempts + 1)
+                yield self.commit(lambda: TaskStarted(running),
+                                  lambda: self.store.update_task(self.id, task.id, status=TaskStatus.RUNNING,
+                                                                 attempts=running.attempts))
+            case Execute(task):
+                yield from self.execute(task)
+            case Judge():
+                yield from self.judge()
+            case Create(task):
+                yield from self.create(task)
+            case Prioritise():
+                yield from self.prioritise()
+            case FollowUp(task):
+                with self.store.transaction():
+                    self.store.update_task(self.id, task.id, followed_up=True)
+                    self.save()
+            case StopTasks(reason, detail):
+                self.stop = (reason, detail)
+                self.save(phase=Phase.ANSWERING, stop_reason=reason, detail=detail)
+            case Answer():
+                yield from self.answer()
+            case _:
+                assert_never(step)
+
+    def commit(self, event: Callable[[], ObjectiveEvent], write: Callable[[], object] = lambda: None,
+               **run_values: object) -> ObjectiveEvent:
+        """The one place a step's changes are stored, in one transaction: `write`, the
+        run's totals and `run_values`, and the step's event (made once they are written)."""
+        with self.store.transaction():
+            write()
+            self.save(**run_values)
+            return self.emit(event())
+
     def prepare(self) -> bool:
         record = self.record
-        if record.status is RunStatus.FINISHED:
+        if record.status is ObjectiveStatus.FINISHED:
             reason = record.stop_reason.value if record.stop_reason else "finished"
-            raise RunNotResumable(f"run {self.id} already finished ({reason}); `agent show {self.id}` shows it")
-        if record.status is RunStatus.RUNNING and record.pid not in (None, os.getpid()) and process_alive(record.pid):
-            raise RunNotResumable(f"run {self.id} is still running in process {record.pid}")
+            raise ObjectiveNotResumable(f"run {self.id} already finished ({reason}); `agent show {self.id}` shows it")
+        ours = record.pid in (None, os.getpid())
+        if record.status is ObjectiveStatus.RUNNING and not ours and process_alive(record.pid):
+            raise ObjectiveNotResumable(f"run {self.id} is still running in process {record.pid}")
         resumed = record.totals.requests > 0 or bool(self.store.tasks(self.id))
         with self.store.transaction():
             for task in self.store.tasks(self.id):
                 if task.status is TaskStatus.RUNNING:
                     self.store.update_task(self.id, task.id, status=TaskStatus.PENDING,
                                            detail="interrupted; runs again from its start")
-            self.store.update_run(self.id, status=RunStatus.RUNNING, pid=os.getpid())
+            self.store.update_run(self.id, status=ObjectiveStatus.RUNNING, pid=os.getpid())
         return resumed
 
     def emit(self, event: ObjectiveEvent) -> ObjectiveEvent:
@@ -152,9 +213,7 @@ class _Session:
 
     def spend(self, usage: Usage) -> None:
         t = self.totals
-        t.prompt_tokens += usage.prompt_tokens
-        t.completion_tokens += usage.completion_tokens
-        t.requests += usage.requests
+        t.add(usage)
         cost = cost_of(usage, self.price)
         t.cost = None if cost is None or t.cost is None else t.cost + cost
         self.refresh()
@@ -168,7 +227,6 @@ class _Session:
             raise _Cancelled
 
     def plan(self) -> Iterator[ObjectiveEvent]:
-        self.check_cancel()
         objective = self.record.objective
         if self.options.single:
             texts, fallback = [objective], False
@@ -183,33 +241,14 @@ class _Session:
             notice = plan_notice(asked.attempts, parsed=asked.value is not None, usable=not fallback)
             if notice:
                 yield self.emit(Notice(notice))
-        with self.store.transaction():
-            origin = "objective" if fallback or self.options.single else "plan"
-            tasks = self.store.add_tasks(self.id, texts, origin=origin)
-            self.save(phase=Phase.EXECUTING)
-            event = self.emit(TasksPlanned(tuple(tasks), fallback=fallback))
-        yield event
+        origin = "objective" if fallback or self.options.single else "plan"
+        added: list[Task] = []
+        yield self.commit(lambda: TasksPlanned(tuple(added), fallback=fallback),
+                          lambda: added.extend(self.store.add_tasks(self.id, texts, origin=origin)),
+                          phase=Phase.EXECUTING)
 
     def pending(self) -> list[Task]:
         return [t for t in self.store.tasks(self.id) if t.status is TaskStatus.PENDING]
-
-    def execute_all(self) -> Iterator[ObjectiveEvent]:
-        if self.record.phase is Phase.ANSWERING:
-            return
-        unfinished = [t for t in self.store.tasks(self.id)
-                      if t.status in (TaskStatus.DONE, TaskStatus.FAILED) and not t.followed_up]
-        for task in unfinished:
-            yield from self.follow_up(task)
-        while self.stop is None:
-            self.check_cancel()
-            pending = self.pending()
-            self.refresh()
-            empty = None if pending else (StopReason.EMPTY, "no task is left")
-            self.stop = budget_stop(self.totals, self.limits) or empty
-            if self.stop is None:
-                task = yield from self.execute(pending[0])
-                yield from self.follow_up(task)
-        self.save(phase=Phase.ANSWERING, stop_reason=self.stop[0], detail=self.stop[1])
 
     def agent(self) -> Agent:
         calls, tokens, seconds = task_budget(self.totals, self.limits)
@@ -220,11 +259,11 @@ class _Session:
                      constrain=chosen.grammar, trigger=trigger, max_examples=chosen.examples,
                      check_arithmetic=chosen.check_arithmetic)
 
-    def execute(self, task: Task) -> Generator[ObjectiveEvent, None, Task]:
-        with self.store.transaction():
-            self.store.update_task(self.id, task.id, status=TaskStatus.RUNNING, attempts=task.attempts + 1)
-            started = self.emit(TaskStarted(replace(task, status=TaskStatus.RUNNING, attempts=task.attempts + 1)))
-        yield started
+    def execute(self, task: Task) -> Iterator[ObjectiveEvent]:
+        """Run the running `task` through the Toolformer loop and store its result."""
+        if self.cancel.is_set():
+            self.store.update_task(self.id, task.id, status=TaskStatus.PENDING, detail="cancelled; runs again")
+            raise _Cancelled
         context = results_context(self.store.tasks(self.id), max_chars=self.limits.context_chars)
         prompt = task.text if self.options.single else task_prompt(self.record.objective, task, context)
         agent = self.agent()
@@ -242,10 +281,9 @@ class _Session:
         if guard.repeating and not self.cancel.is_set():
             result = replace(result, text=trim_repetition(result.text), stop_reason=StopReason.NO_PROGRESS,
                              detail="the model started repeating itself")
-        return (yield from self.finish_task(task, result, allowed_calls=agent.settings.max_calls))
+        yield self.finish_task(task, result, allowed_calls=agent.settings.max_calls)
 
-    def finish_task(self, task: Task, result: RunResult, *,
-                    allowed_calls: int) -> Generator[ObjectiveEvent, None, Task]:
+    def finish_task(self, task: Task, result: RunResult, *, allowed_calls: int) -> ObjectiveEvent:
         if result.stop_reason is StopReason.CANCELLED:
             self.store.update_task(self.id, task.id, status=TaskStatus.PENDING, detail="cancelled; runs again")
             raise _Cancelled
@@ -258,55 +296,33 @@ class _Session:
         self.totals.tool_seconds += sum(c.seconds for c in result.calls)
         self.totals.tasks_run += 1
         status = TaskStatus.FAILED if result.stop_reason in _FAILED_STOPS else TaskStatus.DONE
-        done = replace(task, status=status, result=result.text.strip(), detail=result.detail,
-                     attempts=task.attempts + 1)
-        with self.store.transaction():
-            self.store.update_task(self.id, task.id, status=status, result=done.result, detail=done.detail)
-            self.save()
-            event = self.emit(TaskFinished(done, self.totals.snapshot()))
-        yield event
-        return done
+        done = replace(task, status=status, result=result.text.strip(), detail=result.detail)
+        return self.commit(lambda: TaskFinished(done, self.totals.snapshot()),
+                           lambda: self.store.update_task(self.id, task.id, status=status, result=done.result,
+                                                          detail=done.detail))
 
-    def new_information(self, task: Task) -> bool:
-        if task.status is not TaskStatus.DONE or not task.result.strip():
-            return False
-        earlier = [t.result for t in self.store.tasks(self.id) if t.id != task.id and t.status is TaskStatus.DONE]
-        return not is_duplicate(task.result, earlier, threshold=0.9)
+    def done_text(self) -> str:
+        return results_context(self.store.tasks(self.id), max_chars=self.limits.context_chars)
 
-    def room(self) -> int:
-        return room_for_new_tasks(self.totals, self.limits, pending=len(self.pending()))
-
-    def follow_up(self, task: Task) -> Iterator[ObjectiveEvent]:
-        self.check_cancel()
-        self.refresh()
-        may_create = (not self.options.single and self.creations < self.limits.max_creations
-                      and self.room() > 0 and budget_stop(self.totals, self.limits) is None
-                      and self.new_information(task))
-        if may_create:
-            done_text = results_context(self.store.tasks(self.id), max_chars=self.limits.context_chars)
-            if not self.pending():
-                yield from self.judge(done_text)
-            if self.stop is None:
-                yield from self.create(task, done_text)
-                return
-        with self.store.transaction():
-            self.store.update_task(self.id, task.id, followed_up=True)
-            self.save()
-
-    def judge(self, done_text: str) -> Iterator[ObjectiveEvent]:
+    def judge(self) -> Iterator[ObjectiveEvent]:
         """Before creating tasks for an empty list: is the objective already reached?"""
-        judged = self.planner.judge(self.record.objective, done=done_text, pending=[])
+        judged = self.planner.judge(self.record.objective, done=self.done_text(), pending=[])
         self.spend(judged.usage)
         if judged.cancelled:
             raise _Cancelled
-        if judged.value is not None:
-            yield self.emit(Judged(judged.value.done, judged.value.reason))
-            if judged.value.done:
-                self.stop = (StopReason.DONE, judged.value.reason or "the model judged the objective done")
+        verdict = judged.value
+        if verdict is None:
+            return
+        if not verdict.done:
+            yield self.commit(lambda: Judged(False, verdict.reason))
+            return
+        self.stop = (StopReason.DONE, verdict.reason or "the model judged the objective done")
+        yield self.commit(lambda: Judged(True, verdict.reason), phase=Phase.ANSWERING, stop_reason=self.stop[0],
+                          detail=self.stop[1])
 
-    def create(self, task: Task, done_text: str) -> Iterator[ObjectiveEvent]:
-        room = self.room()
-        asked = self.planner.create(self.record.objective, task=task, done=done_text, pending=self.pending(),
+    def create(self, task: Task) -> Iterator[ObjectiveEvent]:
+        room = room_for_new_tasks(self.totals, self.limits, pending=len(self.pending()))
+        asked = self.planner.create(self.record.objective, task=task, done=self.done_text(), pending=self.pending(),
                                     max_new=room)
         self.spend(asked.usage)
         if asked.cancelled:
@@ -314,14 +330,13 @@ class _Session:
         self.creations += 1
         kept, dropped = dedupe(asked.value or [], [t.text for t in self.store.tasks(self.id)])
         dropped += kept[room:]
-        with self.store.transaction():
-            added = self.store.add_tasks(self.id, kept[:room], origin="create", parent=task.id)
+        added: list[Task] = []
+
+        def write() -> None:
+            added.extend(self.store.add_tasks(self.id, kept[:room], origin="create", parent=task.id))
             self.store.update_task(self.id, task.id, followed_up=True)
-            self.save()
-            event = self.emit(TasksCreated(task.id, tuple(added), tuple(dropped)))
-        yield event
-        if added and len(self.pending()) > 1:
-            yield from self.prioritise()
+
+        yield self.commit(lambda: TasksCreated(task.id, tuple(added), tuple(dropped)), write)
 
     def prioritise(self) -> Iterator[ObjectiveEvent]:
         pending = self.pending()
@@ -333,11 +348,7 @@ class _Session:
             self.save()
             return
         order = reorder(pending, asked.value)
-        with self.store.transaction():
-            self.store.set_order(self.id, order)
-            self.save()
-            event = self.emit(TasksReordered(tuple(order)))
-        yield event
+        yield self.commit(lambda: TasksReordered(tuple(order)), lambda: self.store.set_order(self.id, order))
 
     def answer(self) -> Iterator[ObjectiveEvent]:
         self.check_cancel()
@@ -368,28 +379,27 @@ class _Session:
 
     def finished(self, answer: str) -> ObjectiveEvent:
         assert self.stop is not None
-        with self.store.transaction():
-            self.save(answer=answer, status=RunStatus.FINISHED, phase=Phase.FINISHED, pid=None)
-            return self.emit(ObjectiveFinished(self.id, RunStatus.FINISHED, self.stop[0], self.stop[1], answer,
-                                               self.totals.snapshot()))
+        reason, detail = self.stop
+        return self.commit(lambda: ObjectiveFinished(self.id, ObjectiveStatus.FINISHED, reason, detail, answer,
+                                                     self.totals.snapshot()),
+                           answer=answer, status=ObjectiveStatus.FINISHED, phase=Phase.FINISHED, pid=None)
 
     def interrupted(self) -> ObjectiveEvent:
-        with self.store.transaction():
-            self.save(status=RunStatus.INTERRUPTED, pid=None)
-            return self.emit(ObjectiveFinished(self.id, RunStatus.INTERRUPTED, StopReason.CANCELLED,
-                                               "interrupted; the run can be resumed", "", self.totals.snapshot()))
+        return self.commit(lambda: ObjectiveFinished(self.id, ObjectiveStatus.INTERRUPTED, StopReason.CANCELLED,
+                                                     "interrupted; the run can be resumed", "",
+                                                     self.totals.snapshot()),
+                           status=ObjectiveStatus.INTERRUPTED, pid=None)
 
     def failed(self, detail: str) -> ObjectiveEvent:
         """The model failed: the run stops, resumable once the model works again."""
-        with self.store.transaction():
-            self.save(status=RunStatus.FAILED, pid=None, detail=detail)
-            return self.emit(ObjectiveFinished(self.id, RunStatus.FAILED, StopReason.ERROR, detail, "",
-                                               self.totals.snapshot()))
+        return self.commit(lambda: ObjectiveFinished(self.id, ObjectiveStatus.FAILED, StopReason.ERROR, detail, "",
+                                                     self.totals.snapshot()),
+                           status=ObjectiveStatus.FAILED, pid=None, detail=detail)
 
     def abandon(self, exc: BaseException) -> None:
         failed = isinstance(exc, Exception)
         try:
-            self.save(status=RunStatus.FAILED if failed else RunStatus.INTERRUPTED, pid=None,
+            self.save(status=ObjectiveStatus.FAILED if failed else ObjectiveStatus.INTERRUPTED, pid=None,
                       detail=f"{type(exc).__name__}: {exc}" if failed else "interrupted")
         except Exception:
             pass

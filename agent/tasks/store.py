@@ -18,8 +18,8 @@ from platformdirs import user_data_dir
 
 from agent.errors import ConfigError, UserError
 from agent.reasons import StopReason
-from agent.tasks.models import (
-    Phase, RunOptions, RunRecord, RunStatus, Task, TaskStatus, Totals
+from agent.tasks.state import (
+    Phase, ObjectiveOptions, ObjectiveRecord, ObjectiveStatus, Task, TaskStatus, Totals
 )
 
 HOME_ENV = "INTERLEAF_HOME"
@@ -83,7 +83,7 @@ def _open(path: Path) -> sqlite3.Connection:
     return conn
 
 
-class RunStore:
+class ObjectiveStore:
     """One SQLite file of runs. Use from one thread; `transaction()` groups writes."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
@@ -111,7 +111,7 @@ class RunStore:
         if self._depth == 0:
             self._conn.execute("COMMIT")
 
-    def create_run(self, objective: str, *, model: str, options: RunOptions) -> RunRecord:
+    def create_run(self, objective: str, *, model: str, options: ObjectiveOptions) -> ObjectiveRecord:
         check_utf8(objective, "the objective")
         run_id = uuid.uuid4().hex[:8]
         now = time.time()
@@ -119,11 +119,11 @@ class RunStore:
             self._conn.execute(
                 "INSERT INTO runs (id, objective, model, options, status, phase, totals, created, updated, pid)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, objective, model, json.dumps(options.to_json()), RunStatus.RUNNING.value,
+                (run_id, objective, model, json.dumps(options.to_json()), ObjectiveStatus.RUNNING.value,
                  Phase.PLANNING.value, json.dumps(Totals().to_json()), now, now, os.getpid()))
         return self.run(run_id)
 
-    def run(self, run_id: str) -> RunRecord:
+    def run(self, run_id: str) -> ObjectiveRecord:
         """The run whose id is `run_id` or starts with it (when only one does)."""
         if not run_id.isascii():
             raise UnknownRun(run_id, f"no run {run_id!r}: a run id is hexadecimal; `agent runs` lists them")
@@ -137,7 +137,7 @@ class RunStore:
             raise UnknownRun(run_id, f"run id {run_id!r} is ambiguous: {', '.join(r[0] for r in rows)}")
         return _settled(_run(rows[0]))
 
-    def runs(self, *, limit: int = 50) -> list[RunRecord]:
+    def runs(self, *, limit: int = 50) -> list[ObjectiveRecord]:
         rows = self._conn.execute("SELECT * FROM runs ORDER BY created DESC LIMIT ?", (limit,)).fetchall()
         return [_settled(_run(r)) for r in rows]
 
@@ -161,10 +161,10 @@ class RunStore:
                 (run_id, TaskStatus.DONE.value)).fetchone()
             if row is not None:
                 self.update_task(run_id, int(row[0]), followed_up=False)
-            self.update_run(run_id, status=RunStatus.INTERRUPTED, phase=Phase.EXECUTING, stop_reason=None,
+            self.update_run(run_id, status=ObjectiveStatus.INTERRUPTED, phase=Phase.EXECUTING, stop_reason=None,
                             detail="", answer="", pid=None)
 
-    def update_options(self, run_id: str, options: RunOptions) -> None:
+    def update_options(self, run_id: str, options: ObjectiveOptions) -> None:
         with self.transaction():
             self._conn.execute("UPDATE runs SET options = ?, updated = ? WHERE id = ?",
                                (json.dumps(options.to_json()), time.time(), run_id))
@@ -234,7 +234,7 @@ def check_utf8(text: str, what: str) -> str:
 
 
 def _column(value: Any) -> Any:
-    if isinstance(value, (StopReason, RunStatus, Phase, TaskStatus)):
+    if isinstance(value, (StopReason, ObjectiveStatus, Phase, TaskStatus)):
         return value.value
     if isinstance(value, Totals):
         return json.dumps(value.to_json())
@@ -243,24 +243,24 @@ def _column(value: Any) -> Any:
     return value
 
 
-def _run(row: Sequence[Any]) -> RunRecord:
+def _run(row: Sequence[Any]) -> ObjectiveRecord:
     (run_id, objective, model, options, status, phase, stop_reason, detail, answer, totals,
      creations, created, updated, pid) = row
-    return RunRecord(
-        id=run_id, objective=objective, model=model, options=RunOptions.from_json(json.loads(options)),
-        status=RunStatus(status), phase=Phase(phase),
+    return ObjectiveRecord(
+        id=run_id, objective=objective, model=model, options=ObjectiveOptions.from_json(json.loads(options)),
+        status=ObjectiveStatus(status), phase=Phase(phase),
         stop_reason=StopReason(stop_reason) if stop_reason else None, detail=detail, answer=answer,
         totals=Totals.from_json(json.loads(totals)), creations=creations, created=created, updated=updated, pid=pid,
     )
 
 
-def _settled(record: RunRecord) -> RunRecord:
+def _settled(record: ObjectiveRecord) -> ObjectiveRecord:
     """A run marked running whose process is gone (killed, or the machine stopped) reads
     as interrupted: it can be resumed."""
-    if record.status is not RunStatus.RUNNING or process_alive(record.pid):
+    if record.status is not ObjectiveStatus.RUNNING or process_alive(record.pid):
         return record
     process = f"its process {record.pid}" if record.pid is not None else "its process"
-    return replace(record, status=RunStatus.INTERRUPTED,
+    return replace(record, status=ObjectiveStatus.INTERRUPTED,
                    detail=f"{process} ended without stopping the run (killed?); it can be resumed")
 
 

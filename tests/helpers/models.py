@@ -1,5 +1,8 @@
-"""A scriptable model for objective runs: it tells the planner's steps, the task agent
-and the final answer apart and answers each from a function, counting what it was asked.
+"""Scripted objective runs. `ObjectiveScript.runner` injects an `agent.tasks.ScriptedPlanner`
+that answers the planning steps from the script's functions, with a model that only
+executes tasks. `ObjectiveScript.model` is one model for the whole run, for the model-backed
+`Planner` (its prompts, schemas and parsing) and for the CLI: it tells the planner's
+steps apart by their schema. Both count what they were asked.
 
 `make_model` is a factory for the CLI's `python:MODULE:FACTORY` model specs; it reads
 `INTERLEAF_TEST_LOG` (a file that gets one line per task execution) and
@@ -15,8 +18,10 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from agent.models.base import Capabilities, Request
+from agent.tasks import ObjectiveRunner, ObjectiveStore, ScriptedPlanner, Task
 from agent.tasks.planner import ANSWER_SYSTEM
 from agent.testing import FunctionModel
 
@@ -28,7 +33,6 @@ _TASK = re.compile(r"Your task: (.*)")
 
 def step_of(request: Request) -> str:
     """plan, create, prioritise, judge, answer or task."""
-    user = request.prompt.user
     schema = request.response_schema
     if schema is not None:
         props = schema.get("properties", {})
@@ -36,7 +40,7 @@ def step_of(request: Request) -> str:
             return "prioritise"
         if "done" in props:
             return "judge"
-        return "create" if "Propose at most" in user else "plan"
+        return "plan" if props["tasks"].get("minItems", 0) > 0 else "create"
     if request.prompt.system == ANSWER_SYSTEM:
         return "answer"
     return "task"
@@ -52,9 +56,13 @@ def task_of(request: Request) -> str:
 @dataclass
 class ObjectiveScript:
     plan: list[str] | Callable[[Request], str] = field(default_factory=lambda: ["first task", "second task"])
-    create: Callable[[Request], list[str]] = lambda request: []
-    judge: Callable[[Request], bool] = lambda request: False
-    order: Callable[[Request], list[int]] | None = None
+    """The planned tasks, or (for the model-backed planner only) the raw reply to each plan request."""
+    create: Callable[[Task], list[str]] = lambda task: []
+    """New tasks after `task`."""
+    judge: Callable[[], bool] = lambda: False
+    """Whether the objective is reached."""
+    order: Callable[[list[int]], list[int]] | None = None
+    """The pending task ids, reordered; None keeps their order."""
     execute: Callable[[str], str] = lambda task: f"Result of {task}."
     answer: str = "The final answer."
     carry_on: str = " Done."
@@ -68,12 +76,12 @@ class ObjectiveScript:
         if step == "plan":
             return self.plan(request) if callable(self.plan) else json.dumps({"tasks": self.plan})
         if step == "create":
-            return json.dumps({"tasks": self.create(request)})
+            return json.dumps({"tasks": self.create(_last_task(request))})
         if step == "judge":
-            return json.dumps({"done": self.judge(request), "reason": "checked"})
+            return json.dumps({"done": self.judge(), "reason": "checked"})
         if step == "prioritise":
             ids = [int(m) for m in re.findall(r"^(\d+)\. ", request.prompt.user, re.MULTILINE)]
-            return json.dumps({"order": self.order(request) if self.order else ids})
+            return json.dumps({"order": self.order(ids) if self.order else ids})
         if step == "answer":
             return self.answer
         task = task_of(request)
@@ -84,6 +92,24 @@ class ObjectiveScript:
 
     def model(self, *, chunk_size: int = 8) -> FunctionModel:
         return FunctionModel(self, chunk_size=chunk_size, name="scripted-objective", capabilities=JSON_SCHEMA)
+
+    def runner(self, store: ObjectiveStore, *, model: FunctionModel | None = None, **options: Any) -> ObjectiveRunner:
+        """A runner whose planning steps come from this script and whose tasks run on
+        `model` (by default this script's model, which then only executes tasks)."""
+        return ObjectiveRunner(model=model or self.model(), store=store, planner=self.planner(), **options)
+
+    def planner(self) -> ScriptedPlanner:
+        """The script's planning steps without a model, counted in `asked`."""
+        if callable(self.plan):
+            raise TypeError("a scripted planner plans from a list of tasks")
+        return ScriptedPlanner(tasks=self.plan, new_tasks=self.create, reached=self.judge, order=self.order,
+                               answer_text=self.answer, asked=self.asked)
+
+
+def _last_task(request: Request) -> Task:
+    """The task a creation request follows."""
+    found = re.search(r"The last task was: (.*)", request.prompt.user)
+    return Task(id=0, text=found.group(1) if found else "", position=0)
 
 
 def make_model() -> FunctionModel:
@@ -103,7 +129,7 @@ def make_model() -> FunctionModel:
         time.sleep(delay)
         return f"Result of {task}: {call}" if call else f"Result of {task}."
 
-    def create(request: Request) -> list[str]:
+    def create(task: Task) -> list[str]:
         proposed["n"] += 1
         return [f"extra task number {proposed['n']} about {chr(96 + proposed['n']) * 5}"]
 

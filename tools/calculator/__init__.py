@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass, fields
-from typing import Any
+from collections.abc import Callable
 
-from agent.markup import DEFAULT_MARKUP, ParsedCall
-from agent.tools import Tool, make_tool
+from agent import Markup, Tool, tool
+from tools.calculator.grammar import ARITHMETIC
 from tools.calculator.settings import DEFAULT_DIGITS, DEFAULT_TIME_LIMIT
 
-__all__ = ["EXAMPLES", "CalculatorTool", "TOOL_TIMEOUT", "calculate", "calculator", "make_calculator", "stop_worker"]
+__all__ = ["ARITHMETIC", "EXAMPLES", "TOOL_TIMEOUT", "calculate", "calculator", "make_calculator", "stop_worker"]
 
 TOOL_TIMEOUT = 10.0
 """Seconds the framework allows a call: the time limit plus starting the worker process."""
@@ -53,6 +52,7 @@ EXAMPLES = (
 units, algebra and a call inside a sentence."""
 _CALL = re.compile(r"\[Calculator\((.*?)\) → ([^\]]*)\]")
 _ENGINE = "tools.calculator.engine"
+_MARKUP = Markup()
 
 
 def calculate(expression: str, *, digits: int = DEFAULT_DIGITS, time_limit: float = DEFAULT_TIME_LIMIT) -> str:
@@ -63,19 +63,10 @@ def calculate(expression: str, *, digits: int = DEFAULT_DIGITS, time_limit: floa
     return engine.calculate(expression, digits=digits, time_limit=time_limit)
 
 
-@dataclass(frozen=True, eq=False)
-class CalculatorTool(Tool):
-    """A Tool that reads what is written as math: in `[Calculator(x = 5)]`, `x = 5` is an
-    equation, not a keyword argument (only `expression=...` is one)."""
-
-    def bind(self, call: ParsedCall) -> dict[str, Any]:
-        if call.kwargs and not set(call.kwargs) & set(self.param_names):
-            return {"expression": call.raw.strip()}
-        return super().bind(call)
-
-
-def _calculator_tool(base: Tool) -> CalculatorTool:
-    return CalculatorTool(**{f.name: getattr(base, f.name) for f in fields(base)})
+def _make(run: Callable[[str], str], *, name: str, examples: tuple[str, ...], timeout: float) -> Tool:
+    """The tool around `run`: its input is math as written (`[Calculator(x = 5)]` is an
+    equation, not a keyword argument), constrained to arithmetic under a grammar."""
+    return tool(name=name, examples=examples, timeout=timeout, grammar=ARITHMETIC, raw=True)(run)
 
 
 def _calculator(expression: str) -> str:
@@ -87,7 +78,7 @@ def _calculator(expression: str) -> str:
     return calculate(expression)
 
 
-calculator = _calculator_tool(make_tool(_calculator, name="Calculator", examples=EXAMPLES, timeout=TOOL_TIMEOUT))
+calculator = _make(_calculator, name="Calculator", examples=EXAMPLES, timeout=TOOL_TIMEOUT)
 
 
 def make_calculator(
@@ -105,9 +96,7 @@ def make_calculator(
 
     run.__doc__ = base.fn.__doc__
     run.__name__ = base.fn.__name__
-    return _calculator_tool(make_tool(
-        run, name=name, examples=_examples(digits, name), timeout=max(TOOL_TIMEOUT, time_limit + TOOL_TIMEOUT),
-    ))
+    return _make(run, name=name, examples=_examples(digits, name), timeout=max(TOOL_TIMEOUT, time_limit + TOOL_TIMEOUT))
 
 
 def _examples(digits: int, name: str) -> tuple[str, ...]:
@@ -120,7 +109,7 @@ def _examples(digits: int, name: str) -> tuple[str, ...]:
         expression, result = match.group(1), match.group(2)
         if digits != DEFAULT_DIGITS and not parse(expression).needs_worker():
             result = calculate(expression, digits=digits)
-        return DEFAULT_MARKUP.completed(name, expression, result)
+        return _MARKUP.completed(name, expression, result)
 
     return tuple(_CALL.sub(redo, text) for text in EXAMPLES)
 

@@ -14,9 +14,8 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import replace
 
-from agent.errors import ToolError
-from agent.tools import Tool, make_tool
-from tools.python.limits import Limits
+from agent import Tool, ToolError, tool
+from tools.python.limits import SandboxLimits
 from tools.python.mounts import package_entries
 from tools.python.sandbox import (
     STARTUP_TIMEOUT,
@@ -28,7 +27,7 @@ from tools.python.sandbox import (
 )
 
 __all__ = [
-    "ExecResult", "Limits", "Sandbox", "SandboxUnavailable", "UnisolatedWarning",
+    "ExecResult", "SandboxLimits", "Sandbox", "SandboxUnavailable", "UnisolatedWarning",
     "isolation_problem", "python", "python_tool",
 ]
 
@@ -62,7 +61,7 @@ def _description(packages: Sequence[str]) -> str:
 def python_tool(
     *, timeout: float | None = None, packages: Sequence[str] | None = None,
     workdir: str | os.PathLike[str] | None = None, unisolated: bool = False,
-    limits: Limits | None = None, name: str = "Python",
+    limits: SandboxLimits | None = None, name: str = "Python",
 ) -> Tool:
     """A `Python` tool with its own sandbox.
 
@@ -74,7 +73,7 @@ def python_tool(
             each sandbox a private one in memory.
         unisolated: run without isolation where it is not available. Unsafe: every call
             warns.
-        limits: resource limits; see `Limits`.
+        limits: resource limits; see `SandboxLimits`.
         name: the tool's name.
     """
     if packages is None:
@@ -82,7 +81,7 @@ def python_tool(
     else:
         chosen = tuple(packages)
         package_entries(chosen)  # an unknown name is a ConfigError now, not at the first call
-    limits = limits or Limits()
+    limits = limits or SandboxLimits()
     if timeout is not None:
         limits = replace(limits, timeout=timeout)
     sandbox = Sandbox(limits=limits, packages=chosen, workdir=workdir, unisolated=unisolated)
@@ -104,10 +103,10 @@ def python_tool(
             raise ToolError(result.text())
         return result.text()
 
-    return make_tool(
-        run, name=name, description=_description(chosen), examples=EXAMPLES,
+    return tool(
+        name=name, description=_description(chosen), examples=EXAMPLES,
         timeout=limits.timeout + STARTUP_TIMEOUT + 5, reset=sandbox.close,
-    )
+    )(run)
 
 
 async def _in_thread(fn: Callable[[], ExecResult]) -> ExecResult:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from tools.python.limits import MIB, Limits
+from tools.python.limits import MIB, SandboxLimits
 
 Mode = Literal["auto", "v1", "off"]
 """Which hierarchies to use: the best the host offers, cgroup v1 only, or none."""
@@ -65,7 +65,7 @@ class Cgroups:
     """For the groups of a systemd scope (see `scopes`): the properties that set its limits."""
 
     @classmethod
-    def create(cls, limits: Limits, mode: Mode = "auto") -> Cgroups | None:
+    def create(cls, limits: SandboxLimits, mode: Mode = "auto") -> Cgroups | None:
         if mode == "off":
             return None
         found = hierarchies()
@@ -146,7 +146,7 @@ class Cgroups:
             if len(chunk) < 65536:
                 return data
 
-    def _apply(self, limits: Limits) -> None:
+    def _apply(self, limits: SandboxLimits) -> None:
         for role in list(self.roles):
             g = self.roles[role]
             try:
@@ -298,7 +298,7 @@ class Cgroups:
         self.groups = []
 
 
-def _memory(g: _Group, limits: Limits) -> None:
+def _memory(g: _Group, limits: SandboxLimits) -> None:
     size = str(limits.sandbox_memory_mb * MIB)
     if g.version == 2:
         g.write("memory.max", size)
@@ -310,11 +310,11 @@ def _memory(g: _Group, limits: Limits) -> None:
         g.write("memory.memsw.limit_in_bytes", size)
 
 
-def _tasks(g: _Group, limits: Limits) -> None:
+def _tasks(g: _Group, limits: SandboxLimits) -> None:
     g.write("pids.max", str(limits.processes + 1))  # and bubblewrap's own waiting process
 
 
-def _cpu(g: _Group, limits: Limits) -> None:
+def _cpu(g: _Group, limits: SandboxLimits) -> None:
     quota = max(1000, int(limits.cpus * _CPU_PERIOD_US))
     if g.version == 2:
         g.write("cpu.max", f"{quota} {_CPU_PERIOD_US}")
@@ -323,7 +323,7 @@ def _cpu(g: _Group, limits: Limits) -> None:
         g.write("cpu.cfs_quota_us", str(quota))
 
 
-def _freeze(g: _Group, limits: Limits) -> None:
+def _freeze(g: _Group, limits: SandboxLimits) -> None:
     g.read("cgroup.events" if g.version == 2 else "freezer.state")
 
 

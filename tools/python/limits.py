@@ -11,7 +11,7 @@ MIB = 1024 * 1024
 
 
 @dataclass(frozen=True, kw_only=True)
-class Limits:
+class SandboxLimits:
     """What one call, and the interpreter as a whole, may use.
 
     Per-process limits (address space, file size, open files) hold for every process in

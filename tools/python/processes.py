@@ -14,7 +14,7 @@ from contextlib import suppress
 
 from tools.python.cgroups import Cgroups
 from tools.python.containment import Containment, descendants, live_threads
-from tools.python.limits import Limits
+from tools.python.limits import SandboxLimits
 from tools.python.protocol import Channel, ChannelTimeout, ProtocolError
 
 
@@ -22,7 +22,7 @@ class Process:
     """A started sandbox. `kill` ends every process in it; it may be called many times."""
 
     def __init__(
-        self, popen: subprocess.Popen[bytes], limits: Limits, *, isolated: bool,
+        self, popen: subprocess.Popen[bytes], limits: SandboxLimits, *, isolated: bool,
         info_fd: int | None = None, scratch: tempfile.TemporaryDirectory[str] | None = None,
         containment: Containment | None = None, attach: Callable[[], Cgroups] | None = None,
     ) -> None:
@@ -181,7 +181,7 @@ class Process:
         return data.decode("utf-8", "replace").strip()
 
 
-def describe_exit(code: int | None, limits: Limits, isolated: bool) -> str:
+def describe_exit(code: int | None, limits: SandboxLimits, isolated: bool) -> str:
     """Why the interpreter ended, from the exit status the host saw."""
     if code is None:
         return "the sandbox stopped responding"

@@ -43,7 +43,7 @@ from typing import Any
 from agent.errors import ConfigError
 from tools.python import launch, mounts, scopes, workdir as workdirs
 from tools.python.cgroups import Mode
-from tools.python.limits import Limits
+from tools.python.limits import SandboxLimits
 from tools.python.processes import Process, describe_exit, find_processes
 from tools.python.protocol import ChannelClosed, ChannelTimeout, ProtocolError
 
@@ -133,11 +133,11 @@ class Sandbox:
     """
 
     def __init__(
-        self, *, limits: Limits | None = None, packages: Sequence[str] = (),
+        self, *, limits: SandboxLimits | None = None, packages: Sequence[str] = (),
         workdir: str | os.PathLike[str] | None = None, unisolated: bool = False,
         cgroups: Mode = "auto",
     ) -> None:
-        self.limits = limits or Limits()
+        self.limits = limits or SandboxLimits()
         self.packages = tuple(packages)
         self.workdir = _check_workdir(workdir)
         self.unisolated = unisolated
@@ -329,6 +329,6 @@ def _warn_unisolated() -> None:
 
 
 __all__ = [
-    "ExecResult", "Limits", "Sandbox", "SandboxUnavailable", "UnisolatedWarning",
+    "ExecResult", "SandboxLimits", "Sandbox", "SandboxUnavailable", "UnisolatedWarning",
     "isolation_problem",
 ]

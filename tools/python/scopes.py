@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tools.python.cgroups import Cgroups, Mode, hierarchies, v2_mount
-from tools.python.limits import Limits
+from tools.python.limits import SandboxLimits
 
 LEAF = "sandbox"
 _SHELL = "/bin/sh"
@@ -49,7 +49,7 @@ class Scope:
     env: tuple[tuple[str, str], ...] = ()
     """What systemd-run needs of the environment to reach the manager."""
 
-    def command(self, limits: Limits) -> list[str]:
+    def command(self, limits: SandboxLimits) -> list[str]:
         """The prefix that starts a command in a new scope, moved into its leaf group."""
         unit = f"interleaf-{os.getpid()}-{secrets.token_hex(4)}.scope"
         args = [self.systemd_run, *(["--user"] if self.user else []), "--scope", "--quiet", "--collect",
@@ -58,7 +58,7 @@ class Scope:
             args += ["-p", f"{name}={value}"]
         return [*args, "--", _SHELL, "-c", _MOVE_INTO_LEAF, str(self.mount)]
 
-    def attach(self, pid: int, limits: Limits) -> Cgroups:
+    def attach(self, pid: int, limits: SandboxLimits) -> Cgroups:
         """The groups of the sandbox whose outermost process is `pid` (already started).
         Raises OSError where it is not in a leaf of a scope."""
         own = _own_v2_path(Path(f"/proc/{pid}/cgroup").read_text())
@@ -82,7 +82,7 @@ class Placement:
         return self.scope is not None or (self.cgroups is not None and "memory" in self.cgroups.roles)
 
 
-def scope_properties(limits: Limits) -> dict[str, str]:
+def scope_properties(limits: SandboxLimits) -> dict[str, str]:
     return {
         "MemoryMax": str(limits.sandbox_memory_mb * 1024 * 1024), "MemorySwapMax": "0",
         "TasksMax": str(limits.processes + 1),  # and bubblewrap's own waiting process
@@ -90,7 +90,7 @@ def scope_properties(limits: Limits) -> dict[str, str]:
     }
 
 
-def place(limits: Limits, mode: Mode, *, environ: Mapping[str, str] | None = None,
+def place(limits: SandboxLimits, mode: Mode, *, environ: Mapping[str, str] | None = None,
           scope_finder: Callable[[Mapping[str, str]], Scope | str] | None = None) -> Placement:
     """Control groups for one sandbox; `environ` and `scope_finder` stand in for the
     host's in tests."""

@@ -12,8 +12,7 @@ from __future__ import annotations
 import os
 from typing import Literal
 
-from agent.errors import ConfigError, ToolError
-from agent.tools import Tool, make_tool
+from agent import ConfigError, Tool, ToolError, tool
 from tools.search.index import INDEX_ENV, Hit, IndexStats, LocalIndex, default_index_path
 from tools.search.text import compact, join_lines
 from tools.search.web import NetworkProbe, TTLCache, WebResult, WebSearch
@@ -118,7 +117,7 @@ def search_tool(
         """
         return searcher(query, max_results)
 
-    return make_tool(Search, name="Search", examples=EXAMPLES, timeout=timeout)
+    return tool(name="Search", examples=EXAMPLES, timeout=timeout)(Search)
 
 
 search = search_tool()

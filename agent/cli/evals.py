@@ -1,4 +1,7 @@
-"""`agent eval`: run the evals over a grid of configurations and print the table."""
+"""`agent eval`: run the evals over a grid of configurations and print the table.
+
+The evals themselves (`agent.evals`) return data; this module parses the command line and
+prints their progress and results."""
 
 from __future__ import annotations
 
@@ -12,8 +15,8 @@ from typing import Any, TypeVar
 
 from agent.errors import InterleafError
 from agent.evals import arithmetic, bfcl
-from agent.evals.report import print_row, print_table, table
-from agent.evals.runner import Outcome, Row, Setup, grid, run_grid
+from agent.evals.report import line, table
+from agent.evals.runner import ItemOutcome, Row, Setup, grid, run_grid
 from agent.models import resolve_model
 from agent.models.base import Model
 
@@ -99,7 +102,7 @@ def load_model(spec: str, args: argparse.Namespace) -> Model:
     return resolve_model(spec, **options)
 
 
-def runner(args: argparse.Namespace) -> tuple[str, Callable[[Setup, Model], Iterator[Outcome]]]:
+def runner(args: argparse.Namespace) -> tuple[str, Callable[[Setup, Model], Iterator[ItemOutcome]]]:
     if args.task == "arithmetic":
         wanted = {i.strip() for i in args.ids.split(",") if i.strip()}
         problems = sample([p for p in arithmetic.load_problems() if not wanted or p.id in wanted], args.limit, args.seed)
@@ -132,8 +135,13 @@ def main(argv: list[str] | None = None) -> int:
             except InterleafError as exc:
                 print(f"agent eval: {exc}", file=sys.stderr)
                 return 2
-            rows += run_grid(task, [setup], lambda s: run(s, model), log=log, on_row=print_row)
-    print_table(rows)
+            rows += run_grid(task, [setup], lambda s: run(s, model), log=log, on_row=_print_row)
+    print(table(rows), flush=True)
     if args.markdown:
         args.markdown.write_text(table(rows) + "\n", encoding="utf-8")
     return 0
+
+
+def _print_row(row: Row) -> None:
+    """Progress: one line per finished configuration."""
+    print(line(row), flush=True)

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from agent.models.base import Usage
+
 if TYPE_CHECKING:
     from agent.reasons import StopReason
 
@@ -17,7 +19,7 @@ class TaskStatus(str, Enum):
     FAILED = "failed"
 
 
-class RunStatus(str, Enum):
+class ObjectiveStatus(str, Enum):
     RUNNING = "running"
     INTERRUPTED = "interrupted"
     FINISHED = "finished"
@@ -40,7 +42,7 @@ class Approve(str, Enum):
 
 
 @dataclass(frozen=True)
-class Limits:
+class TaskLimits:
     """Budgets of one objective run; every one of them ends the run when spent."""
 
     max_tasks: int = 4
@@ -80,8 +82,8 @@ class Overrides:
 
 
 @dataclass(frozen=True)
-class RunOptions:
-    limits: Limits = field(default_factory=Limits)
+class ObjectiveOptions:
+    limits: TaskLimits = field(default_factory=TaskLimits)
     tools: tuple[str, ...] | None = None
     """Tool names; None means every installed tool."""
     approve: Approve = Approve.NONE
@@ -94,8 +96,8 @@ class RunOptions:
                 "approve": self.approve.value, "single": self.single, "overrides": asdict(self.overrides)}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RunOptions:
-        limits = Limits(**_known(Limits, data.get("limits", {})))
+    def from_json(cls, data: dict[str, Any]) -> ObjectiveOptions:
+        limits = TaskLimits(**_known(TaskLimits, data.get("limits", {})))
         tools = data.get("tools")
         return cls(limits=limits, tools=None if tools is None else tuple(tools),
                    approve=Approve(data.get("approve", "none")), single=bool(data.get("single", False)),
@@ -126,10 +128,10 @@ class Task:
 
 
 @dataclass
-class Totals:
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    requests: int = 0
+class Totals(Usage):
+    """What an objective run has spent so far: the model's `Usage` over every request
+    (planning, tasks and the answer), and what only a run counts."""
+
     tool_calls: int = 0
     tasks_run: int = 0
     cost: float | None = 0.0
@@ -151,12 +153,12 @@ class Totals:
 
 
 @dataclass(frozen=True)
-class RunRecord:
+class ObjectiveRecord:
     id: str
     objective: str
     model: str
-    options: RunOptions
-    status: RunStatus
+    options: ObjectiveOptions
+    status: ObjectiveStatus
     phase: Phase
     stop_reason: StopReason | None
     detail: str
