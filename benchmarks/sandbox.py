@@ -1,6 +1,7 @@
 """How fast the Python sandbox is: cold start and warm round trip, beside a plain
 `python -c pass` subprocess measured in the same run, each baseline run interleaved with
-a cold start so drift of the machine's load affects both alike.
+the cold starts (bare, and with numpy and sympy mounted) so drift of the machine's load
+affects them alike; the load average is printed with the numbers.
 
     python benchmarks/sandbox.py [--warm N] [--cold N]
 
@@ -11,6 +12,7 @@ and contained (the containment used is printed: cgroups where the host offers th
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -72,8 +74,8 @@ def main() -> None:
     parser.add_argument("--cold", type=int, default=20, help="cold starts to time")
     args = parser.parse_args()
 
-    plain, cold = interleaved([plain_python, cold_start(())], args.cold)
-    cold_packages = timed(cold_start(("numpy", "sympy")), max(3, args.cold // 4))
+    load = os.getloadavg()[0]
+    plain, cold, cold_packages = interleaved([plain_python, cold_start(()), cold_start(("numpy", "sympy"))], args.cold)
     with Sandbox() as sb:
         sb.run("x = 0")
         timed(lambda: sb.run("x += 1"), 100)  # let the process settle
@@ -92,7 +94,9 @@ def main() -> None:
     print(describe("warm call (statement)", warm))
     print(describe("warm call (expression value)", warm_value))
     print()
+    print(f"load average: {load:.2f} before, {os.getloadavg()[0]:.2f} after, on {os.cpu_count()} cores")
     print(f"cold / python -c pass: {cold_ms / plain_ms:6.2f}x")
+    print(f"cold with packages / python -c pass: {statistics.median(cold_packages) / plain_ms:6.2f}x")
     print(f"warm / python -c pass: {warm_ms / plain_ms:6.3f}x")
     print(f"warm target ≤ {WARM_TARGET_MS} ms: {'met' if warm_ms <= WARM_TARGET_MS else 'MISSED'} ({warm_ms:.3f} ms)")
     print(f"cold target ≤ {COLD_TARGET_MS} ms: {'met' if cold_ms <= COLD_TARGET_MS else 'MISSED'} ({cold_ms:.1f} ms)")

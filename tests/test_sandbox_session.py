@@ -358,7 +358,7 @@ for name in ("agent", "tools", "tools.python"):
 sys.path.append(sys.argv[2])
 from tools.python.sandbox import Sandbox
 with Sandbox() as sb:
-    print(sb.run("import os; os.getuid(), os.listdir('/proc/self/task')").value)
+    print(sb.run("import os; os.getuid(), os.getpid()").value)
     print(sb.run("import socket; socket.socket()").error.splitlines()[-1])
     print(sb.run("import os\\nn = 0\\nfor _ in range(200):\\n    try:\\n        if os.fork() == 0: os._exit(0)\\n        n += 1\\n    except OSError: break\\nn").value)
 """
@@ -384,6 +384,6 @@ def test_works_for_an_unprivileged_user(isolation: None) -> None:
         )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0] == "(65534, ['2'])"
+    assert lines[0] == "(65534, 2)"
     assert "Address family not supported" in lines[1]
     assert int(lines[2]) < 32  # RLIMIT_NPROC binds inside the user namespace

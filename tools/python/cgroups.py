@@ -12,7 +12,8 @@ cgroup v1 where a v1 hierarchy does (a host may mix both). What it uses:
   (v1, where a killed task dies only once thawed).
 
 `Cgroups.create` returns None where nothing is writable (an unprivileged user without a
-delegated subtree); the sandbox then falls back to signals and seccomp.
+delegated subtree); the sandbox then asks systemd for a scope (`scopes`), or falls back to
+signals and seccomp.
 """
 
 from __future__ import annotations
@@ -60,12 +61,14 @@ class Cgroups:
     _fds: dict[str, int] = field(default_factory=dict)
     """Files of the freezer's group kept open: opening a cgroup file costs more than
     reading or writing it."""
+    scope: dict[str, str] = field(default_factory=dict)
+    """For the groups of a systemd scope (see `scopes`): the properties that set its limits."""
 
     @classmethod
     def create(cls, limits: SandboxLimits, mode: Mode = "auto") -> Cgroups | None:
         if mode == "off":
             return None
-        found = _hierarchies()
+        found = hierarchies()
         own_v2 = found.get("") if mode == "auto" else None
         v2_controllers = _v2_controllers(own_v2) if own_v2 is not None else set()
         name = f"interleaf-{os.getpid()}-{secrets.token_hex(4)}"
@@ -98,6 +101,23 @@ class Cgroups:
         if "freeze" not in cgroups.roles:  # without a freezer the groups are of no use
             cgroups.remove()
             return None
+        cgroups._open()
+        return cgroups
+
+    @classmethod
+    def in_scope(cls, leaf: Path, scope: Path, properties: dict[str, str]) -> Cgroups:
+        """The groups of a sandbox started in a systemd scope: it freezes, counts and
+        kills through `leaf` (its own, made inside the delegated scope) and holds the
+        limits systemd set on the scope, those that took effect."""
+        inner, outer = _Group(leaf, 2), _Group(scope, 2)
+        roles = {"freeze": inner}
+        for role, knob in (("memory", "memory.max"), ("tasks", "pids.max"), ("cpu", "cpu.max")):
+            try:
+                if not outer.read(knob).startswith("max"):
+                    roles[role] = outer
+            except OSError:
+                pass
+        cgroups = cls([inner], roles, scope=properties)
         cgroups._open()
         return cgroups
 
@@ -152,6 +172,13 @@ class Cgroups:
             "cpu": "CPU share of the sandbox as a whole",
             "freeze": "frozen between calls",
         }
+        if self.scope:
+            knobs = {"memory": "MemoryMax", "tasks": "TasksMax", "cpu": "CPUQuota"}
+            held = {names["memory"]: "not held: systemd did not set MemoryMax on the scope; memory is "
+                    "bounded per process and per in-memory folder only (memfd and shared memory are not refused)"}
+            held.update({names[r]: f"systemd scope {knobs[r]}={self.scope[knobs[r]]}" if r in knobs
+                         else "cgroup v2 cgroup.freeze of a delegated group in a systemd scope" for r in self.roles})
+            return held
         return {names[r]: f"cgroup v{g.version} {_KNOBS[r, g.version]}" for r, g in self.roles.items()}
 
     # --- freezing ----------------------------------------------------------------
@@ -309,7 +336,7 @@ _KNOBS = {
 _LIMITS = {"memory": _memory, "tasks": _tasks, "cpu": _cpu, "freeze": _freeze}
 
 
-def _hierarchies() -> dict[str, Path]:
+def hierarchies() -> dict[str, Path]:
     """controller → this process's own group in that hierarchy ("" for cgroup v2)."""
     mounts: dict[str, Path] = {}
     try:
@@ -339,6 +366,19 @@ def _hierarchies() -> dict[str, Path]:
                 if relative is not None:
                     mounts[controller] = (mount / relative).resolve()
     return mounts
+
+
+def v2_mount() -> Path | None:
+    """Where the cgroup v2 hierarchy is mounted, if it is."""
+    try:
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                fields = line.split()
+                if fields[fields.index("-") + 1] == "cgroup2":
+                    return Path(fields[4])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def _v2_controllers(own: Path) -> set[str]:

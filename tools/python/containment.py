@@ -81,9 +81,11 @@ class Containment:
     """Freeze, count and clear one sandbox. `outside` is bubblewrap's own process on the
     host, which waits for the sandbox and is no part of it."""
 
-    def __init__(self, cgroups: Cgroups | None, outside: int) -> None:
+    def __init__(self, cgroups: Cgroups | None, outside: int, placement: str = "") -> None:
         self.cgroups = cgroups
         self.outside = outside
+        self.placement = placement
+        """Where the control groups come from, or why there are none."""
         self._stopped: set[int] = set()
         self._init: int | None = None
         self._kept: tuple[int, int] | None = None
@@ -96,6 +98,8 @@ class Containment:
 
     def guarantees(self) -> dict[str, str]:
         held = dict(WITHOUT_CGROUPS)
+        if self.placement:
+            held["control groups"] = self.placement
         if self.cgroups is not None:
             held.update(self.cgroups.guarantees())
         return held

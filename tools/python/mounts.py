@@ -1,8 +1,10 @@
 """What the sandbox sees of the host: the interpreter, its standard library, the system's
 shared libraries and the allowed packages, all read-only; a private work directory and /tmp.
 
-Everything else of the host (home directories, /etc, /tmp, /run, /sys, other
-processes' /proc) is absent, because the sandbox starts from an empty root.
+Everything else of the host (home directories, /etc, /tmp, /run, /sys, /proc) is absent,
+because the sandbox starts from an empty root. Nothing in the sandbox is at a path that
+names the host's folders: the packages are at /opt/packages, a bound work directory at
+/work, an interpreter of the host's own at /opt/python.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from agent.errors import ConfigError
 
 WORKER_DIR = "/opt/interleaf"
 PACKAGES_DIR = "/opt/packages"
+PYTHON_DIR = "/opt/python"
 WORK_DIR = "/work"
 _WORKER_FILES = ("worker.py", "repl.py")
 _LIBRARY_DIRS = ("/lib", "/lib32", "/lib64", "/libx32", "/usr/lib", "/usr/lib32", "/usr/lib64")
@@ -129,45 +132,105 @@ def _module_paths(name: str) -> list[Path]:
     return [origin]
 
 
-def _hidden_package_dirs(trees: Sequence[str]) -> list[str]:
-    """Package folders inside the bound trees, masked so only the allowed ones import."""
+@dataclass(frozen=True)
+class SandboxPython:
+    """The interpreter as the sandbox sees it: where its files are bound, and where from."""
+
+    executable: str
+    """The interpreter's path inside the sandbox."""
+    binds: tuple[tuple[str, str], ...]
+    """(host path, path inside the sandbox) of its files and folders."""
+    library_path: str | None
+    """Where its shared libraries are, when they moved (for LD_LIBRARY_PATH)."""
+    rewritten: tuple[tuple[str, bytes], ...] = ()
+    """Files copied in over the bound ones, (path inside the sandbox, content): the build
+    configuration (`sysconfig`), with the host's prefix replaced by PYTHON_DIR."""
+
+
+def sandbox_python(python: PythonInstall) -> SandboxPython:
+    """An interpreter installed in a folder of the host's own (pyenv, uv, a build of
+    one's own: often in a home directory) is bound at PYTHON_DIR, laid out as under its
+    prefix, so no host path shows in the sandbox (sys.executable, sys.path, PATH, module
+    files); a system interpreter stays at its own, neutral, paths."""
+    stdlib = python.stdlib[0]
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    system = any(_inside(stdlib, lib) for lib in _LIBRARY_DIRS)
+    if system or os.path.basename(stdlib) != version or not os.path.isfile(os.path.join(stdlib, "os.py")):
+        own = [python.executable, *python.libraries, *python.stdlib]
+        return SandboxPython(python.executable, tuple((path, path) for path in own), None)
+    binds = [(python.executable, f"{PYTHON_DIR}/bin/{os.path.basename(python.executable)}")]
+    binds += [(lib, f"{PYTHON_DIR}/lib/{os.path.basename(lib)}") for lib in python.libraries]
+    binds.append((stdlib, f"{PYTHON_DIR}/lib/{version}"))
+    binds += [(tree, tree) for tree in python.stdlib[1:] if not _inside(tree, stdlib)]
+    rewritten = _build_configuration(stdlib, f"{PYTHON_DIR}/lib/{version}")
+    return SandboxPython(binds[0][1], tuple(binds), f"{PYTHON_DIR}/lib" if python.libraries else None, rewritten)
+
+
+@functools.lru_cache(maxsize=4)
+def _build_configuration(stdlib: str, target: str) -> tuple[tuple[str, bytes], ...]:
+    """`_sysconfigdata_*.py` with the host's prefix replaced: `sysconfig.get_config_var`
+    would name it otherwise."""
+    prefixes = sorted({sys.base_prefix, os.path.realpath(sys.base_prefix)}, key=len, reverse=True)
+    found = []
+    for path in sorted(glob.glob(os.path.join(stdlib, "_sysconfigdata_*.py"))):
+        with open(path, "rb") as f:
+            data = f.read()
+        for prefix in prefixes:
+            if prefix not in ("/", "/usr", "/usr/local"):
+                data = data.replace(prefix.encode(), PYTHON_DIR.encode())
+        found.append((f"{target}/{os.path.basename(path)}", data))
+    return tuple(found)
+
+
+def _hidden_package_dirs(binds: Sequence[tuple[str, str]]) -> list[str]:
+    """Package folders inside the bound trees (their paths in the sandbox), masked so
+    only the allowed ones import."""
     found = set()
-    for tree in trees:
+    for source, target in binds:
         for pattern in ("*-packages", "python3*/*-packages"):
-            found.update(glob.glob(os.path.join(tree, pattern)))
-    return sorted(p for p in found if os.path.isdir(p) and not os.path.islink(p))
+            for path in glob.glob(os.path.join(source, pattern)):
+                if os.path.isdir(path) and not os.path.islink(path):
+                    found.add(target + path[len(source):])
+    return sorted(found)
 
 
 def filesystem_args(
-    python: PythonInstall, packages: Sequence[Path], worker: Mapping[str, int], *,
+    python: SandboxPython, packages: Sequence[Path], files: Mapping[str, int], *,
     workdir: Path | None, disk_mb: int,
 ) -> list[str]:
-    """bubblewrap arguments that build the sandbox's file system; `worker` maps the
-    worker's file names to file descriptors holding them (see `worker_files`)."""
+    """bubblewrap arguments that build the sandbox's file system; `files` maps paths in
+    the sandbox to file descriptors holding what is copied in there (see `data_files`).
+
+    The sandbox has no /proc: a bind mount's line in /proc/self/mountinfo names the
+    folder it came from on the host, whatever path it is bound at."""
     args: list[str] = []
-    trees: list[str] = []
+    trees: list[tuple[str, str]] = []
     for lib in _LIBRARY_DIRS:
         if os.path.islink(lib):
             args += ["--symlink", os.readlink(lib), lib]
         elif os.path.isdir(lib):
             args += ["--ro-bind", lib, lib]
-            trees.append(lib)
-    for file in (*_SYSTEM_FILES, python.executable, *python.libraries):
-        if os.path.exists(file) and not any(_inside(file, t) for t in trees):
+            trees.append((lib, lib))
+    for file in _SYSTEM_FILES:
+        if os.path.exists(file) and not any(_inside(file, t) for t, _ in trees):
             args += ["--ro-bind", file, file]
-    for tree in python.stdlib:
-        if not any(_inside(tree, t) for t in trees):
-            args += ["--ro-bind", tree, tree]
-            trees.append(tree)
+    for source, target in python.binds:
+        if os.path.exists(source) and not (source == target and any(_inside(source, t) for t, _ in trees)):
+            args += ["--ro-bind", source, target]
+            if os.path.isdir(source):
+                trees.append((source, target))
+    if python.executable.startswith(PYTHON_DIR + "/"):
+        for alias in {"python3", "python"} - {os.path.basename(python.executable)}:
+            args += ["--symlink", os.path.basename(python.executable), f"{PYTHON_DIR}/bin/{alias}"]
     for hidden in _hidden_package_dirs(trees):
         args += ["--tmpfs", hidden, "--remount-ro", hidden]
     for path in packages:
         args += ["--ro-bind", str(path), f"{PACKAGES_DIR}/{path.name}"]
-    for name, fd in worker.items():  # copied in: no host path shows in /proc/self/mountinfo
-        args += ["--perms", "0644", "--ro-bind-data", str(fd), f"{WORKER_DIR}/{name}"]
+    for target, fd in files.items():  # copied in: the worker's files, not bound from the repository
+        args += ["--perms", "0644", "--ro-bind-data", str(fd), target]
     size = str(disk_mb * 1024 * 1024)
     args = _parent_dirs(args) + args
-    args += ["--proc", "/proc", "--dev", "/dev"]
+    args += ["--dev", "/dev"]
     for scratch in ("/tmp", "/dev/shm"):
         args += ["--perms", "1777", "--size", size, "--tmpfs", scratch]
     if workdir is None:
@@ -199,15 +262,17 @@ def _worker_sources() -> tuple[tuple[str, bytes], ...]:
     return tuple((name, (here / name).read_bytes()) for name in _WORKER_FILES)
 
 
-def worker_files() -> dict[str, int]:
-    """The worker's files in fresh in-memory files, for bubblewrap to copy in; the caller
-    closes the descriptors."""
+def data_files(python: SandboxPython) -> dict[str, int]:
+    """The worker's files and the rewritten ones of the interpreter, each in a fresh
+    in-memory file for bubblewrap to copy in: path in the sandbox → descriptor. The
+    caller closes the descriptors."""
     files = {}
-    for name, data in _worker_sources():
-        fd = os.memfd_create(name, 0)  # no close-on-exec: bubblewrap reads it
+    sources = [(f"{WORKER_DIR}/{name}", data) for name, data in _worker_sources()]
+    for target, data in [*python.rewritten, *sources]:
+        fd = os.memfd_create(os.path.basename(target), 0)  # no close-on-exec: bubblewrap reads it
         os.write(fd, data)
         os.lseek(fd, 0, os.SEEK_SET)
-        files[name] = fd
+        files[target] = fd
     return files
 
 

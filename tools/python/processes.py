@@ -9,8 +9,10 @@ import signal
 import subprocess
 import tempfile
 import threading
+from collections.abc import Callable
 from contextlib import suppress
 
+from tools.python.cgroups import Cgroups
 from tools.python.containment import Containment, descendants, live_threads
 from tools.python.limits import SandboxLimits
 from tools.python.protocol import Channel, ChannelTimeout, ProtocolError
@@ -22,7 +24,7 @@ class Process:
     def __init__(
         self, popen: subprocess.Popen[bytes], limits: SandboxLimits, *, isolated: bool,
         info_fd: int | None = None, scratch: tempfile.TemporaryDirectory[str] | None = None,
-        containment: Containment | None = None,
+        containment: Containment | None = None, attach: Callable[[], Cgroups] | None = None,
     ) -> None:
         assert popen.stdin is not None and popen.stdout is not None
         self.popen = popen
@@ -37,6 +39,8 @@ class Process:
         """The host pid of the sandbox's PID 1, once known."""
         self._scratch = scratch
         self.containment = containment
+        self._attach = attach
+        """Finds the sandbox's control groups once it runs (those of a systemd scope)."""
         self._signal_lock = threading.Lock()
         self._stderr = ""
         self._dead = False
@@ -46,6 +50,11 @@ class Process:
         hello = self.channel.receive(deadline)
         if not hello.get("ready"):
             raise ProtocolError("the sandbox did not announce itself")
+        if self._attach is not None and self.containment is not None:
+            try:
+                self.containment.cgroups = self._attach()
+            except OSError as exc:
+                raise ProtocolError(f"the sandbox's control groups were not found: {exc}") from None
         if self._info_fd is not None:
             self._pidfd = self._hold_init(deadline)
         problem = self.settle(hello.get("pid"))

@@ -9,6 +9,7 @@ The same fork renews the per-call CPU budget once the process has used some of i
 
 from __future__ import annotations
 
+import _thread
 import ast
 import io
 import json
@@ -19,9 +20,13 @@ import signal
 import struct
 import sys
 import time
-import traceback
 import types
-from typing import Any, NoReturn, TextIO, cast
+
+TYPE_CHECKING = False  # neither typing nor traceback is imported at the start: each lengthens it
+if TYPE_CHECKING:
+    import traceback
+    from collections.abc import Callable
+    from typing import Any, NoReturn
 
 _HEADER = struct.Struct(">I")
 _CPU_RENEW_AFTER = 1.0  # seconds of CPU after which the next call starts in a fresh process
@@ -141,6 +146,7 @@ class Session:
         self.pid = os.getpid()
         self.cell = 0
         self.forking = False
+        self.threaded = False
         main = types.ModuleType("__main__")
         sys.modules["__main__"] = main
         self.namespace: dict[str, Any] = main.__dict__
@@ -208,8 +214,7 @@ class Session:
         return {"stdout": out, "stderr": err, "value": value, "error": error}
 
     def _begin(self) -> None:
-        out, err = (cast(TextIO, s) for s in self.streams)
-        sys.stdout, sys.stderr = out, err
+        sys.stdout, sys.stderr = self.streams
         for stream, fd, target in zip(self.streams, self.fds, (1, 2)):
             stream.reset()
             os.ftruncate(fd, 0)
@@ -235,6 +240,8 @@ class Session:
     def _describe(self, exc: BaseException) -> str:
         """The traceback with the user's cells' frames only: no frames of this file, of
         the standard library or of packages, so no paths outside the sandbox's own."""
+        import traceback
+
         try:
             described = traceback.TracebackException.from_exception(exc)
             _keep_cells(described, set())
@@ -271,51 +278,61 @@ class Session:
         return texts[0], texts[1]
 
     def clean_up(self) -> bool:
-        """Stop whatever the call left running. False if some process would not stop."""
+        """Stop whatever the call left running. False if some process would not stop.
+        (The host counts again from outside once the sandbox is frozen.)"""
         if not self.isolated:
             return True
         stopped = self._stop_other_processes()
-        if len(os.listdir("/proc/self/task")) > 1:
-            self.renew()
+        if self.threaded or _thread._count() > 0:
+            self.threaded = False
+            self.renew()  # a thread may still run or exit: carry on in a process of one thread
         return stopped
 
+    def watch_threads(self) -> None:
+        """Note every thread the code starts through the interpreter (the threading
+        module takes these functions when first imported, which is after this). A thread
+        started another way keeps the interpreter at more than one thread: the host sees
+        that and resets the sandbox."""
+        for name in ("start_new_thread", "start_new", "start_joinable_thread"):
+            original = getattr(_thread, name, None)
+            if original is not None:
+                setattr(_thread, name, self._noting(original))
+
+    def _noting(self, start: Callable[..., Any]) -> Callable[..., Any]:
+        def started(*args: Any, **kwargs: Any) -> Any:
+            self.threaded = True
+            return start(*args, **kwargs)
+        return started
+
     def _stop_other_processes(self) -> bool:
+        """Kill every process of the sandbox but PID 1 and this one, until none is left
+        to signal (the sandbox has no /proc to list them: `kill(-1, 0)` finds them)."""
         deadline = time.monotonic() + _SWEEP_SECONDS
         while True:
-            others = self._other_processes()
-            if not others:
+            self._reap()
+            try:
+                os.kill(-1, 0)
+            except ProcessLookupError:
                 return True
+            except OSError:
+                pass
             if time.monotonic() > deadline:
                 return False
             try:
-                os.kill(-1, signal.SIGKILL)  # every process of the sandbox but PID 1 and this one
+                os.kill(-1, signal.SIGKILL)
             except OSError:
                 pass
             time.sleep(0.001)
 
-    def _other_processes(self) -> list[int]:
-        alive = []
-        for name in os.listdir("/proc"):
-            if not name.isdigit() or int(name) in (1, self.pid):
-                continue
-            try:
-                with open(f"/proc/{name}/stat", "rb") as f:
-                    fields = f.read().rsplit(b")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if fields[0] in (b"Z", b"X"):
-                if int(fields[1]) == self.pid:
-                    self._reap(int(name))
-                continue
-            alive.append(int(name))
-        return alive
-
     @staticmethod
-    def _reap(pid: int) -> None:
-        try:
-            os.waitpid(pid, os.WNOHANG)
-        except OSError:
-            pass
+    def _reap() -> None:
+        """Reap this process's own children that ended (PID 1 reaps the others)."""
+        while True:
+            try:
+                if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                    return
+            except OSError:
+                return
 
 
 def _keep_cells(described: traceback.TracebackException, seen: set[int]) -> None:
@@ -323,7 +340,7 @@ def _keep_cells(described: traceback.TracebackException, seen: set[int]) -> None
         return
     seen.add(id(described))
     frames = [f for f in described.stack if f.filename.startswith("<cell ")]
-    described.stack = traceback.StackSummary.from_list(frames)
+    described.stack = type(described.stack).from_list(frames)
     for linked in (described.__cause__, described.__context__):
         if linked is not None:
             _keep_cells(linked, seen)
@@ -337,6 +354,7 @@ def serve(request_fd: int, reply_fd: int, lifeline: int | None, config: dict[str
     session = Session(reply_fd, lifeline, config)
     os.register_at_fork(after_in_child=session.after_fork_in_child)
     if session.isolated:
+        session.watch_threads()
         cpu = session.limits["cpu_seconds"] + 1
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     session.announce()

@@ -8,13 +8,15 @@ Layers of isolation, each enough to stop most of what the next one stops too:
 - namespaces (bubblewrap): own PID, network, IPC, UTS and mount namespaces, and a user
   namespace unless started as root; an empty root file system with only the
   interpreter, its standard library, the system's shared libraries and the allowed
-  packages bound read-only, plus a private /work and /tmp (size-capped tmpfs);
+  packages bound read-only, plus a private /work and /tmp (size-capped tmpfs), no /proc,
+  and no path that names a folder of the host's (see `mounts`);
 - credentials: as root, the code runs as a fresh unprivileged uid with no capabilities;
   no-new-privileges is always set; the environment is cleared;
 - seccomp: sockets other than AF_UNIX, new namespaces, mount, ptrace and more are refused;
 - resource limits: every rlimit pinned (address space, file size, open files, processes,
   CPU per call and more), a wall-clock timeout per call and a cap on the captured output;
-- control groups (`cgroups`): memory, tasks and CPU of the sandbox as a whole;
+- control groups (`cgroups`, or a transient systemd scope: `scopes`): memory, tasks and
+  CPU of the sandbox as a whole;
 - between calls (`containment`): the sandbox is frozen, and the host kills everything but
   the supervisor and the single-threaded interpreter; a timeout, a crash or a call its
   caller stopped waiting for kills the whole sandbox, and the next call starts afresh.
@@ -39,8 +41,8 @@ from types import TracebackType
 from typing import Any
 
 from agent.errors import ConfigError
-from tools.python import launch, mounts, workdir as workdirs
-from tools.python.cgroups import Cgroups, Mode
+from tools.python import launch, mounts, scopes, workdir as workdirs
+from tools.python.cgroups import Mode
 from tools.python.limits import SandboxLimits
 from tools.python.processes import Process, describe_exit, find_processes
 from tools.python.protocol import ChannelClosed, ChannelTimeout, ProtocolError
@@ -278,8 +280,8 @@ class Sandbox:
                 raise SandboxUnavailable(_unavailable(problem))
             if self.workdir is not None:
                 self._host_links |= workdirs.links(self.workdir)
-            cgroups = Cgroups.create(self.limits, self.cgroups)
-            process = launch.launch_isolated(self.limits, self._package_paths, self.workdir, cgroups)
+            placement = scopes.place(self.limits, self.cgroups)
+            process = launch.launch_isolated(self.limits, self._package_paths, self.workdir, placement)
         try:
             process.handshake(time.monotonic() + STARTUP_TIMEOUT)
         except (ChannelClosed, ChannelTimeout, ProtocolError) as exc:
