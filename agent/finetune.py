@@ -20,13 +20,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from agent.events import RunResult, StopReason
 from agent.markup import DEFAULT_MARKUP, Markup
 from agent.parts import CallRecord, Part, parts_of, rendered
-from agent.support import parts_from_json, supported
-from agent.tasks.state import TaskStatus
+from agent.support import supported
+from agent.tasks.state import TaskStatus, written
 from agent.tasks.store import ObjectiveStore
 
 PAPER_TAU = 1.0
@@ -156,27 +156,16 @@ def to_jsonl(items: Iterable[Pair | CallVerdict]) -> Iterator[str]:
 
 def stored_pairs(store: ObjectiveStore) -> Iterator[Pair]:
     """Pairs from the saved objective runs: each finished task whose answer a check backs
-    (`agent.support.supported`, read from the parts its transcript stored). A question
+    (`agent.support.supported`, read from the parts the store keeps for it). A question
     (`agent run --single`) is its own instruction; a planned run's written answer is
     backed by no check and is left out."""
     for run in store.runs(limit=1_000_000):
-        finals = task_results(store.events(run.id))
         for task in store.tasks(run.id):
-            parts = finals.get(task.id)
-            if task.status is not TaskStatus.DONE or not task.result.strip() or parts is None or not supported(parts):
+            parts = written(task)
+            if task.status is not TaskStatus.DONE or not task.result.strip() or not supported(parts):
                 continue
             instruction = run.objective if run.options.single else f"Objective: {run.objective}\n\nTask: {task.text}"
             yield Pair(instruction, task.result.strip(), sum(isinstance(p, CallRecord) for p in parts))
-
-
-def task_results(events: Iterable[dict[str, Any]]) -> dict[int, tuple[Part, ...]]:
-    """The parts of each task's last finished agent run in a run's transcript."""
-    finals: dict[int, tuple[Part, ...]] = {}
-    for event in events:
-        inner = event.get("event") if event.get("type") == "task_output" else None
-        if isinstance(inner, dict) and inner.get("type") == "run_finished":
-            finals[int(event.get("task_id", 0))] = parts_from_json(inner.get("result", {}).get("parts", []))
-    return finals
 
 
 def judged_text(text: str, scorer: Scorer, *, tau: float = PAPER_TAU) -> dict[str, object]:

@@ -50,6 +50,23 @@ def rendered(parts: Iterable[Part]) -> str:
     return "".join(p if isinstance(p, str) else p.text for p in parts)
 
 
+def head(parts: Iterable[Part], length: int) -> tuple[Part, ...]:
+    """The parts that render as at most the first `length` characters of their
+    rendering: text is cut anywhere, a call or a spliced value only whole."""
+    kept: list[Part] = []
+    room = length
+    for part in parts:
+        size = len(part if isinstance(part, str) else part.text)
+        if size <= room:
+            kept.append(part)
+            room -= size
+            continue
+        if isinstance(part, str) and room > 0:
+            kept.append(part[:room])
+        break
+    return tuple(kept)
+
+
 def plain_text(parts: Iterable[Part]) -> str:
     """What the parts say with each call replaced by its result (a failed call by
     nothing): the text a reader of the answer sees."""

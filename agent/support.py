@@ -6,11 +6,10 @@ answer that any failed call fed is never backed."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
-from agent.parts import CallRecord, Part, Spliced, from_data
+from agent.parts import CallRecord, Part, Spliced
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?")
 _WORD = re.compile(r"[^\W\d_]{4,}")
@@ -69,21 +68,3 @@ def _same(x: Decimal, y: Decimal) -> bool:
 
 def _words(text: str) -> set[str]:
     return {w for w in (m.casefold() for m in _WORD.findall(text)) if w not in _COMMON}
-
-
-def parts_from_json(data: Sequence[Any]) -> tuple[Part, ...]:
-    """The typed parts of a result as a run's transcript stores them (each call or
-    spliced value as its fields, or tagged by `kind` as `agent.parts.to_data` writes)."""
-    parts: list[Part] = []
-    for item in data:
-        if isinstance(item, str):
-            parts.append(item)
-        elif isinstance(item, Mapping) and "kind" in item:
-            parts.extend(from_data([item]))
-        elif isinstance(item, Mapping) and "name" in item:
-            parts.append(CallRecord(int(item.get("index", 0)), str(item["name"]), str(item.get("raw", "")),
-                                    str(item.get("text", "")), item.get("arguments"), item.get("result"),
-                                    item.get("error"), float(item.get("seconds", 0.0))))
-        elif isinstance(item, Mapping):
-            parts.append(Spliced(str(item.get("text", ""))))
-    return tuple(parts)

@@ -10,7 +10,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from agent.tasks.state import ObjectiveRecord, ObjectiveStatus, Task, TaskStatus, Totals
+from agent.tasks.state import ObjectiveRecord, ObjectiveStatus, Task, TaskStatus, Totals, written
 
 if TYPE_CHECKING:
     from rich.spinner import Spinner
@@ -77,13 +77,6 @@ def highlight_calls(parts: Iterable[Part]) -> Text:
         else:
             out.append_text(call_text(part.name, part.raw, result=part.result, pending=part.result is None))
     return out
-
-
-def task_parts(task: Task) -> tuple[Part, ...]:
-    """What a task wrote, as parts (stored runs keep it as its rendering)."""
-    from agent.parts import parts_of  # the detector loads only where calls are shown
-
-    return parts_of(task.result)
 
 
 def record_text(record: CallRecord) -> Text:
@@ -174,7 +167,7 @@ def runs_table(rows: Sequence[tuple[str, ...]], *, width: int) -> Table:
 
 def task_line(task: Task) -> Text:
     """What a task wrote, after its number, calls highlighted."""
-    return Text(f"{task.id}. ", style="bold").append_text(highlight_calls(task_parts(task)))
+    return Text(f"{task.id}. ", style="bold").append_text(highlight_calls(written(task)))
 
 
 def run_detail(run: ObjectiveRecord, tasks: Sequence[Task]) -> RenderableType:

@@ -18,6 +18,7 @@ from agent.agent import Agent
 from agent.errors import ModelError, UserError
 from agent.events import CallFinished, RunFinished, RunResult, StopReason, TextDelta
 from agent.models.base import CallTrigger, Model, Usage
+from agent.parts import head, rendered
 from agent.settings import DEFAULTS
 from agent.tasks.answer import NO_RESULTS, final_answer, listed_answer, ran
 from agent.tasks.approval import ApproveFn, approved_tools, chosen_tools, tool_timeout
@@ -282,7 +283,8 @@ class _Session:
             agent.close()
         assert result is not None
         if guard.repeating and not self.cancel.is_set():
-            result = replace(result, text=trim_repetition(result.text), stop_reason=StopReason.NO_PROGRESS,
+            kept = head(result.parts, len(trim_repetition(result.text)))
+            result = replace(result, text=rendered(kept), parts=kept, stop_reason=StopReason.NO_PROGRESS,
                              detail="the model started repeating itself")
         yield self.finish_task(task, result, allowed_calls=agent.settings.max_calls)
 
@@ -300,10 +302,10 @@ class _Session:
         status, detail = task_outcome(result, self.totals, self.limits)
         if status is not TaskStatus.CUT_OFF:
             self.totals.tasks_run += 1
-        done = replace(task, status=status, result=result.text.strip(), detail=detail)
+        done = replace(task, status=status, result=result.text.strip(), detail=detail, parts=result.parts)
         return self.commit(lambda: TaskFinished(done, self.totals.snapshot()),
                            lambda: self.store.update_task(self.id, task.id, status=status, result=done.result,
-                                                          detail=done.detail))
+                                                          detail=done.detail, parts=done.parts))
 
     def done_text(self) -> str:
         return results_context(self.store.tasks(self.id), max_chars=self.limits.context_chars)

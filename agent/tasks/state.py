@@ -7,6 +7,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from agent.models.base import Usage
+from agent.parts import Part, parts_of
 
 if TYPE_CHECKING:
     from agent.reasons import StopReason
@@ -128,6 +129,15 @@ class Task:
     attempts: int = 0
     followed_up: bool = False
     """The creation and prioritisation steps after this task have been stored."""
+    parts: tuple[Part, ...] = ()
+    """What the task wrote as typed parts (`result` is their rendering, stripped); empty
+    for a task that has not finished, or one stored before parts were kept."""
+
+
+def written(task: Task) -> tuple[Part, ...]:
+    """What the task wrote, as typed parts: as stored, or read from its result's text for
+    a task stored before parts were kept."""
+    return task.parts or (parts_of(task.result) if task.result else ())
 
 
 @dataclass

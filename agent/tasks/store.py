@@ -17,6 +17,7 @@ from typing import Any
 from platformdirs import user_data_dir
 
 from agent.errors import ConfigError, UserError
+from agent.parts import from_data, to_data
 from agent.reasons import StopReason
 from agent.tasks.state import (
     Phase, ObjectiveOptions, ObjectiveRecord, ObjectiveStatus, Task, TaskStatus, Totals
@@ -37,6 +38,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     position INTEGER NOT NULL, status TEXT NOT NULL, result TEXT NOT NULL DEFAULT '',
     detail TEXT NOT NULL DEFAULT '', origin TEXT NOT NULL, parent INTEGER,
     attempts INTEGER NOT NULL DEFAULT 0, followed_up INTEGER NOT NULL DEFAULT 0,
+    parts TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (run_id, id)
 );
 CREATE TABLE IF NOT EXISTS events (
@@ -46,7 +48,7 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 _RUN_FIELDS = {"status", "phase", "stop_reason", "detail", "answer", "totals", "creations", "pid"}
-_TASK_FIELDS = {"text", "position", "status", "result", "detail", "attempts", "followed_up"}
+_TASK_FIELDS = {"text", "position", "status", "result", "detail", "attempts", "followed_up", "parts"}
 
 
 class UnknownRun(UserError):
@@ -78,6 +80,8 @@ def _open(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.executescript(_SCHEMA)
+        if "parts" not in {row[1] for row in conn.execute("PRAGMA table_info(tasks)")}:  # a store made before
+            conn.execute("ALTER TABLE tasks ADD COLUMN parts TEXT NOT NULL DEFAULT '[]'")
     except sqlite3.DatabaseError as exc:
         raise ConfigError(f"cannot keep runs in {path}: {exc}") from None
     return conn
@@ -184,10 +188,11 @@ class ObjectiveStore:
 
     def tasks(self, run_id: str) -> list[Task]:
         rows = self._conn.execute(
-            "SELECT id, text, position, status, result, detail, origin, parent, attempts, followed_up"
+            "SELECT id, text, position, status, result, detail, origin, parent, attempts, followed_up, parts"
             " FROM tasks WHERE run_id = ? ORDER BY position, id", (run_id,)).fetchall()
         return [Task(id=r[0], text=r[1], position=r[2], status=TaskStatus(r[3]), result=r[4], detail=r[5],
-                     origin=r[6], parent=r[7], attempts=r[8], followed_up=bool(r[9])) for r in rows]
+                     origin=r[6], parent=r[7], attempts=r[8], followed_up=bool(r[9]),
+                     parts=from_data(json.loads(r[10]))) for r in rows]
 
     def update_task(self, run_id: str, task_id: int, **values: Any) -> None:
         unknown = set(values) - _TASK_FIELDS
@@ -240,6 +245,8 @@ def _column(value: Any) -> Any:
         return json.dumps(value.to_json())
     if isinstance(value, bool):
         return int(value)
+    if isinstance(value, tuple):
+        return json.dumps(to_data(value))
     return value
 
 
