@@ -39,8 +39,8 @@ from pathlib import Path
 
 from agent.cli.setup import installed
 from agent.models import DEFAULT_MODEL, MODEL_ENV, LlamaModel, resolve_model
-from agent.models.base import Capabilities, Completion, Request
-from agent.tasks import ObjectiveFinished, ObjectiveRunner, ObjectiveOptions, ObjectiveStore
+from agent.models.base import Completion, Request, WrappedModel
+from agent.tasks import ObjectiveFinished, ObjectiveOptions, ObjectiveRunner, ObjectiveStore
 from agent.tasks.state import TaskLimits
 
 TARGET_SECONDS = 60.0
@@ -76,26 +76,19 @@ def trie_size(sequences: Sequence[Sequence[int]]) -> int:
     return nodes
 
 
-class Recorded:
+class Recorded(WrappedModel):
     """A local model that writes what each request decoded into a `Ledger`."""
 
     def __init__(self, model: LlamaModel, ledger: Ledger) -> None:
-        self.inner = model
+        super().__init__(model)
+        self.llama = model.engine.llama
         self.ledger = ledger
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return self.inner.capabilities
 
     def stream(self, request: Request, completion: Completion) -> Iterator[str]:
         try:
             yield from self.inner.stream(request, completion)
         finally:
-            llama = self.inner.engine.llama
+            llama = self.llama
             usage = completion.usage
             if usage.requests:
                 held = llama.input_ids[: llama.n_tokens].tolist()

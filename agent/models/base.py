@@ -189,3 +189,22 @@ class Model(Protocol):
         """Yield the continuation of `request.prompt` in chunks; record usage and the
         finish reason on `completion`."""
         ...
+
+
+class WrappedModel:
+    """A model around another: it answers by the inner model's name and with its
+    capabilities, and streams what the inner model streams unless a subclass says more."""
+
+    def __init__(self, inner: Model) -> None:
+        self.inner = inner
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.inner.capabilities
+
+    def stream(self, request: Request, completion: Completion) -> Iterator[str]:
+        return self.inner.stream(request, completion)

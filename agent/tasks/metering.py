@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from agent.models.base import Capabilities, Completion, Model, Request, Usage
+from agent.models.base import Completion, Model, Request, Usage, WrappedModel
 
 PRICES: dict[str, tuple[float, float]] = {
     "gpt-4o-mini": (0.15, 0.60),
@@ -42,20 +42,12 @@ def cost_of(usage: Usage, price: tuple[float, float] | None) -> float | None:
     return (usage.prompt_tokens * price[0] + usage.completion_tokens * price[1]) / 1_000_000
 
 
-class TimedModel:
+class TimedModel(WrappedModel):
     """Wraps a model and adds up the seconds spent inside its streams."""
 
     def __init__(self, model: Model) -> None:
-        self.inner = model
+        super().__init__(model)
         self.seconds = 0.0
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return self.inner.capabilities
 
     def stream(self, request: Request, completion: Completion) -> Iterator[str]:
         started = time.perf_counter()

@@ -16,7 +16,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, cast
 
 from agent.errors import ContextOverflow, ModelError
-from agent.models.base import Capabilities, Completion, FinishReason, Model, Profile, Recipe, Request, Usage
+from agent.models.base import (
+    Capabilities, Completion, FinishReason, Model, Profile, Recipe, Request, Usage, WrappedModel,
+)
 from agent.tasks.events import ObjectiveEvent, ObjectiveStarted, TaskFinished, TaskStarted
 
 MODEL_OUTPUT = "model_output"
@@ -210,18 +212,10 @@ class Recorder:
             observer.model_output(model, request, output)
 
 
-class _RecordingModel:
+class _RecordingModel(WrappedModel):
     def __init__(self, inner: Model, recorder: Recorder) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.recorder = recorder
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return self.inner.capabilities
 
     def stream(self, request: Request, completion: Completion) -> Iterator[str]:
         started, clock = time.time(), time.perf_counter()
