@@ -95,6 +95,18 @@ def test_no_sandbox_is_left_once_the_client_closes_the_connection(isolation: Non
     assert seen["after"] == []
 
 
+def test_the_python_limits_given_on_the_command_line_hold(isolation: None) -> None:
+    started = time.monotonic()
+    results = asyncio.run(calls(
+        stdio("--tools", "Python", "--python-timeout", "3", "--python-memory-mb", "300"),
+        ("Python", {"code": "x = 1"}), ("Python", {"code": "while True: pass"}),
+        ("Python", {"code": "b = bytearray(600 * 2**20); len(b)"}),  # allowed by the default 1024 MiB
+    ))
+    assert results[1][0] and "timed out after 3 s" in results[1][1]  # the default is 10 s
+    assert results[2][0] and "MemoryError" in results[2][1]
+    assert time.monotonic() - started < 60
+
+
 @pytest.fixture
 def http_server() -> Iterator[tuple[str, subprocess.Popen[str]]]:
     with socket.socket() as probe:
