@@ -159,6 +159,20 @@ def test_over_http_each_session_has_its_own_interpreter(isolation: None, http_se
     assert process.wait(timeout=30) == 0
 
 
+def test_an_http_server_that_goes_away_mid_run_is_spliced(http_server: tuple[str, Any]) -> None:
+    url, process = http_server
+    model = ScriptedModel(["[Calculator(6 * 7)]", " Fine.", "[Calculator(1 + 1)]", " [Calculator(2 + 2)]", " Still here."])
+    with Agent(model=model, tools=[MCPServer.http(url)]) as agent:
+        assert agent.run("Before.").calls[0].result == "42"
+        process.kill()
+        process.wait()
+        result = agent.run("After.")
+    errors = [c.error or "" for c in result.calls]
+    assert "closed the connection" in errors[0]  # the session's stream ended
+    assert "could not be started" in errors[1]  # connecting anew fails: spliced too, mid-run
+    assert result.text.endswith("Still here.")
+
+
 def test_an_http_server_that_does_not_answer_is_a_configuration_error() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
