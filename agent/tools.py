@@ -126,8 +126,7 @@ class Tool:
     def signature(self) -> str:
         parts = []
         for name, f in self.parameters.model_fields.items():
-            ann = getattr(f.annotation, "__name__", None) or str(f.annotation)
-            text = f"{name}: {ann}"
+            text = f"{name}: {type_text(f.annotation)}"
             if not f.is_required():
                 text += f" = {f.default!r}"
             parts.append(text)
@@ -383,3 +382,10 @@ def installed(name: str) -> Tool:
             return item
     listed = ", ".join(sorted(t.name for t in tools.values())) or "none"
     raise ConfigError(f"no installed tool is named {name!r}; installed tools: {listed}")
+
+
+def type_text(annotation: Any) -> str:
+    """An annotation as a signature shows it: `int`, `list[str]`, `Literal['km', 'mi']`."""
+    if getattr(annotation, "__args__", None):  # a generic: its arguments say what is accepted
+        return re.sub(r"\btyping\.", "", str(annotation)).replace("NoneType", "None")
+    return getattr(annotation, "__name__", None) or str(annotation)

@@ -94,6 +94,7 @@ def main() -> None:
     print(f"the SDK's own call on its event loop:       {sdk_us:.0f} µs per call (median of {args.rounds} rounds)")
     print(f"ratio MCP / local tool: {mcp_us / local_us:.1f}×; MCP overhead per call: {mcp_us - local_us:.0f} µs, "
           f"of which the hand-off between threads: {mcp_us - sdk_us:.0f} µs")
+    print(f"ratio MCP / plain Python call: {mcp_us / direct:,.0f}×")
 
 
 if __name__ == "__main__":

@@ -9,9 +9,12 @@ from typing import Any
 import pytest
 
 from agent.errors import BadArguments, ToolError
+from agent.grammar import tool_grammar
 from agent.markup import ParsedCall
 from agent.mcp.schema import call_name, make_mcp_tool, tool_output
+from agent.prompt import system_prompt
 from agent.results import ToolOutput
+from test_grammar import Gbnf
 
 sent: list[tuple[str, dict[str, Any]]] = []
 
@@ -77,3 +80,18 @@ def test_content_becomes_text_and_what_is_not_text_is_kept() -> None:
     assert [c["type"] for c in mixed.content] == ["audio", "resource_link", "resource"]
     with pytest.raises(ToolError, match="quota exceeded"):
         tool_output({"content": [{"type": "text", "text": "quota exceeded"}], "isError": True})
+
+
+def test_the_schema_drives_the_call_grammar_and_the_prompt() -> None:
+    tool = make_mcp_tool(LISTED, echo)
+    grammar = Gbnf(tool_grammar(tool))
+    assert grammar.accepts('"milk")]')  # the leading string, quoted, with other parameters
+    assert grammar.accepts('query="milk", order="oldest", max_hits=2, p_from="2026-01-01")]')
+    assert grammar.accepts("query='milk', tags=['a', 'b'], exact=None)]")
+    for bad in ('query="milk", order="sideways")]', 'query="milk", max_hits="many")]', 'query="milk", colour="red")]',
+                'order="oldest")]'):
+        assert not grammar.accepts(bad), bad
+    prompt = system_prompt([tool])
+    assert f"- {tool.signature()}: Search the notes. Returns matching lines." in prompt
+    assert tool.signature().startswith("search_notes(query: str, p_from: str")
+    assert "order: Literal['newest', 'oldest']" in prompt and "tags: list[str]" in prompt  # what is accepted

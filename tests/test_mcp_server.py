@@ -95,6 +95,18 @@ def test_no_sandbox_is_left_once_the_client_closes_the_connection(isolation: Non
     assert seen["after"] == []
 
 
+def test_the_python_limits_given_on_the_command_line_hold(isolation: None) -> None:
+    started = time.monotonic()
+    results = asyncio.run(calls(
+        stdio("--tools", "Python", "--python-timeout", "3", "--python-memory-mb", "300"),
+        ("Python", {"code": "x = 1"}), ("Python", {"code": "while True: pass"}),
+        ("Python", {"code": "b = bytearray(600 * 2**20); len(b)"}),  # allowed by the default 1024 MiB
+    ))
+    assert results[1][0] and "timed out after 3 s" in results[1][1]  # the default is 10 s
+    assert results[2][0] and "MemoryError" in results[2][1]
+    assert time.monotonic() - started < 60
+
+
 @pytest.fixture
 def http_server() -> Iterator[tuple[str, subprocess.Popen[str]]]:
     with socket.socket() as probe:
@@ -145,6 +157,20 @@ def test_over_http_each_session_has_its_own_interpreter(isolation: None, http_se
         assert [c.result for c in agent.run("Compute.").calls] == ["(no output)", "42"]
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
+
+
+def test_an_http_server_that_goes_away_mid_run_is_spliced(http_server: tuple[str, Any]) -> None:
+    url, process = http_server
+    model = ScriptedModel(["[Calculator(6 * 7)]", " Fine.", "[Calculator(1 + 1)]", " [Calculator(2 + 2)]", " Still here."])
+    with Agent(model=model, tools=[MCPServer.http(url)]) as agent:
+        assert agent.run("Before.").calls[0].result == "42"
+        process.kill()
+        process.wait()
+        result = agent.run("After.")
+    errors = [c.error or "" for c in result.calls]
+    assert "closed the connection" in errors[0]  # the session's stream ended
+    assert "could not be started" in errors[1]  # connecting anew fails: spliced too, mid-run
+    assert result.text.endswith("Still here.")
 
 
 def test_an_http_server_that_does_not_answer_is_a_configuration_error() -> None:
