@@ -206,8 +206,8 @@ def test_sysv_shared_memory_is_counted_or_refused(small: Sandbox, mode: Mode) ->
         "    libc.shmdt(ctypes.c_void_p(address)); made += 1\n"
         "made"
     )
-    grew = shmem_bytes() - before
-    assert grew < 192 * MIB  # 256 MiB were tried, detached so no process maps them
+    grew = shmem_bytes() - before  # read as the call returns: segments outliving the
+    assert grew < 64 * MIB  # sandbox would be charged to the host's group (256 MiB were tried)
     if mode == "off":
         assert result.stdout == "refused 1\n"
     else:
