@@ -276,10 +276,26 @@ class Cgroups:
                 return int(value)
         return 0
 
+    def _wait_released(self) -> None:
+        """Wait (briefly) until the shared memory charged to the group is freed: the kernel
+        frees an emptied sandbox's SysV segments a little after its last process is gone,
+        and a group removed sooner leaves them charged to the host's own group."""
+        g = self.roles.get("memory")
+        deadline = time.monotonic() + _SETTLE_SECONDS
+        while g in self.groups and time.monotonic() < deadline:  # not a systemd scope's
+            try:
+                stat = dict(line.split() for line in g.read("memory.stat").splitlines())
+                if int(stat.get("shmem", "0")) == 0:
+                    return
+            except (OSError, ValueError):
+                return
+            time.sleep(0.002)
+
     def remove(self) -> None:
         """Remove the groups; anything still in them is killed first."""
         if self.groups and "freeze" in self.roles and self._fds:
             self.kill_all()
+            self._wait_released()
         for fd in self._fds.values():
             os.close(fd)
         self._fds.clear()

@@ -176,6 +176,13 @@ class Sandbox:
             return self._run(code, timeout or self.limits.timeout)
 
     def _run(self, code: str, seconds: float) -> ExecResult:
+        try:
+            return self._call(code, seconds)
+        finally:  # frozen, or killed by a reset: either way nothing writes there now
+            if self.workdir is not None and not self.unisolated:
+                workdirs.sanitize(self.workdir, self._host_links)
+
+    def _call(self, code: str, seconds: float) -> ExecResult:
         process = self._ensure_started()
         lost, self._lost = self._lost, None
         deadline = time.monotonic() + seconds
@@ -195,8 +202,6 @@ class Sandbox:
             problem = "background processes would not stop"
         if problem is not None:
             result = replace(result, reset=self._reset(problem).reset)
-        if self.workdir is not None and not self.unisolated:
-            workdirs.sanitize(self.workdir, self._host_links)
         if lost and result.reset is None:
             result = replace(result, reset=lost)
         return result

@@ -1,7 +1,7 @@
 """What the code leaves in a folder of the host's that is bound into the sandbox.
 
-After every call (the sandbox is frozen then, so nothing changes underneath) the host
-walks the folder without following links: set-user-ID and set-group-ID bits of files are
+After every call (the sandbox is frozen then, or killed if the call reset it, so nothing
+changes underneath) the host walks the folder without following links: set-user-ID and set-group-ID bits of files are
 cleared, and symbolic links that lead out of the folder are removed, but for those that were there
 before the sandbox started (the host's own, by path and target). Hard links cannot reach out:
 the folder is a mount of its own in the sandbox, and links do not cross mounts.

@@ -95,6 +95,7 @@ def set_limits(limits: dict[str, Any], *, isolated: bool) -> None:
     wanted = [
         (resource.RLIMIT_AS, limits["memory_mb"] * _MIB),
         (resource.RLIMIT_DATA, limits["memory_mb"] * _MIB),
+        (resource.RLIMIT_RSS, limits["memory_mb"] * _MIB),  # not enforced by Linux; pinned all the same
         (resource.RLIMIT_STACK, 8 * _MIB),
         (resource.RLIMIT_FSIZE, limits["file_size_mb"] * _MIB),
         (resource.RLIMIT_NOFILE, limits["open_files"]),
