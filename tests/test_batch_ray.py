@@ -1,7 +1,8 @@
 """Batches on a Ray cluster that this module starts on 127.0.0.1 (one for all its tests,
 as Ray takes seconds to start): the same runs as one after the other in one process, a
-killed actor's item retried, the installed `agent batch` joining the cluster, and
-`agent eval` on it with the packaged model giving what a local run gives."""
+killed actor's item retried, the installed `agent batch` joining the cluster (and Ctrl-C
+then `--resume` on it), and `agent eval` on it with the packaged model giving what a local
+run gives."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from batch_cases import FRAGILE, MODEL, batched, probe, sequential, summary, write_items
+from batch_cases import FRAGILE, MODEL, SLOW, batched, probe, sequential, summary, write_items
 from helpers.batch import wait_for_pid
 
 from agent.batch.pool import Pool
@@ -109,6 +110,31 @@ def test_agent_batch_joins_a_cluster_and_its_runs_are_ordinary_runs(cluster: str
     assert all(r["run_id"] in listed.stdout for r in lines)
     shown = agent("show", lines[2]["run_id"])
     assert "plan a party" in shown.stdout and "The final answer." in shown.stdout
+
+
+def test_ctrl_c_on_ray_keeps_what_ended_and_resume_runs_only_what_is_missing(cluster: str, tmp_path: Path) -> None:
+    batch = tmp_path / "b.jsonl"
+    batch.write_text("".join(f'{{"objective": "question {n}"}}\n' for n in range(1, 5)))
+    env = {**os.environ, "INTERLEAF_HOME": str(tmp_path / "home")}
+    env.pop("INTERLEAF_MODEL", None)
+    argv = [AGENT, "batch", str(batch), "--model", SLOW, "--tools", "", "--single", "--ray-address", cluster,
+            "--workers", "1", "--json"]
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    first = json.loads(process.stdout.readline())
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    ended = [first, *(json.loads(line) for line in out.splitlines())]
+    assert first["status"] == "done" and len(ended) < 4
+    resumed = subprocess.run([*argv, "--resume"], env=env, capture_output=True, text=True, timeout=180)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"Resuming: {len(ended)} of 4 items had ended; {4 - len(ended)} to run" in resumed.stderr
+    rest = [json.loads(line) for line in resumed.stdout.splitlines()]
+    assert sorted(r["line"] for r in [*ended, *rest]) == [1, 2, 3, 4]
+    runs = subprocess.run([AGENT, "runs", "--json"], env=env, capture_output=True, text=True, timeout=60)
+    objectives = sorted(json.loads(line)["objective"] for line in runs.stdout.splitlines())
+    assert objectives == [f"question {n}" for n in range(1, 5)]
 
 
 @pytest.mark.model
