@@ -72,6 +72,17 @@ class ProbeUnit:
         return os.getpid(), worker.threads, worker.loads
 
 
+@dataclass(frozen=True)
+class EngineThreadsUnit:
+    """A unit that reports the llama.cpp threads of its worker's model."""
+
+    key: str
+    model: str
+
+    def execute(self, worker: WorkerState) -> int:
+        return int(getattr(worker.model(self.model), "options").n_threads)
+
+
 def probe(pool: Pool, units: int = 6) -> dict[int, set[tuple[int, int]]]:
     """Each worker process: the (threads, loads) it reported."""
     seen: dict[int, set[tuple[int, int]]] = {}

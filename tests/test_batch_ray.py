@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from batch_cases import FRAGILE, MODEL, SLOW, batched, probe, sequential, summary, write_items
+from batch_cases import FRAGILE, MODEL, SLOW, EngineThreadsUnit, batched, probe, sequential, summary, write_items
 from helpers.batch import wait_for_pid
 
-from agent.batch.pool import Pool
+from agent.batch.pool import Pool, UnitDone
 from agent.batch.ray_cluster import LOOPBACK_ENV, ray_pool
 from agent.cli.batch import load_worker_model
 from agent.tasks import ObjectiveOptions, ObjectiveStatus, ObjectiveStore
@@ -155,3 +155,11 @@ def test_agent_eval_on_ray_with_the_packaged_model_equals_a_local_run(cluster: s
     [logged] = [json.loads(line) for line in log.read_text().splitlines()]
     assert (logged["item"], logged["predicted"], logged["text"], logged["correct"]) == \
         (local.item, local.predicted, local.text, local.correct)
+
+
+@pytest.mark.model
+def test_an_actor_s_packaged_model_runs_as_many_llama_cpp_threads_as_the_actor_has_cpus(cluster: str) -> None:
+    from agent.batch.evals import load_eval_model
+
+    [event] = list(ray_pool(load_eval_model, workers=1, cpus=2).run([EngineThreadsUnit("1", "smollm2-135m")]))
+    assert isinstance(event, UnitDone) and event.value == 2
