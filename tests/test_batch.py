@@ -10,16 +10,19 @@ import threading
 from pathlib import Path
 
 import pytest
-from batch_cases import FRAGILE, LINES, batched, probe, sequential, summary, write_items
+from batch_cases import FRAGILE, LINES, batched, load_arithmetic_model, probe, sequential, summary, write_items
 from helpers.batch import wait_for_pid
 
 from agent.batch import start
 from agent.batch.driver import ItemRetried, missing
+from agent.batch.evals import eval_units, run_units
 from agent.batch.items import Defaults, read_items
 from agent.batch.ledger import DONE, FAILED, ItemRecord, Ledger
 from agent.batch.local import local_pool
 from agent.cli.batch import load_worker_model
 from agent.errors import ConfigError
+from agent.evals import arithmetic
+from agent.evals.runner import Setup
 from agent.tasks import ObjectiveOptions, ObjectiveStatus, ObjectiveStore
 
 pytestmark = pytest.mark.timeout(120)
@@ -72,6 +75,21 @@ def test_a_killed_worker_s_item_runs_again_elsewhere_and_one_that_always_kills_f
     assert store.run(crashed.run.id).status is ObjectiveStatus.FAILED
     assert store.run(crashed.run.id).detail == crashed.record.reason
     assert easy.record.status == DONE and easy.record.attempts == 1
+
+
+def test_eval_items_on_worker_processes_give_a_local_run_s_outcomes_in_its_order(faults: Path) -> None:
+    problems = arithmetic.load_problems()[:9]
+    setups = [Setup("scripted"), Setup("scripted", grammar=False)]
+    local = [[(o.item, o.correct, o.calls, o.predicted, o.text, o.stop)
+              for o in arithmetic.run(setup, load_arithmetic_model("scripted", 1), problems)] for setup in setups]
+    seen: list[str] = []
+    pooled = list(run_units(eval_units(arithmetic.TASK, setups, problems),
+                            local_pool(load_arithmetic_model, workers=2, cpus=1),
+                            on_outcome=lambda unit, outcome: seen.append(unit.key)))
+    assert [setup for setup, _ in pooled] == setups
+    assert [[(o.item, o.correct, o.calls, o.predicted, o.text, o.stop) for o in outcomes]
+            for _, outcomes in pooled] == local
+    assert {c for row in local for _, c, *_ in row} == {True, False} and len(seen) == 18
 
 
 def test_batch_lines_are_checked_and_keyed_by_their_content(tmp_path: Path) -> None:
@@ -130,3 +148,20 @@ def test_the_progress_bar_counts_done_failed_and_throughput(tmp_path: Path) -> N
     shown = err.file.getvalue()  # type: ignore[attr-defined]
     assert "2/4" in shown and "done 1" in shown and "failed 1" in shown and "items/min" in shown
     assert "line 2: retrying on another worker (the worker process was killed (SIGKILL))" in shown
+
+
+def test_lines_printed_to_a_redirected_stdout_stay_there_under_the_bar(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    from agent.cli.progress import ItemsProgress
+
+    stdout = io.StringIO()
+    monkeypatch.setattr("sys.stdout", stdout)
+    err = Console(file=io.StringIO(), force_terminal=True, width=120)
+    with ItemsProgress(err, 2, label="eval") as progress:
+        print("| arithmetic | m | agent defaults | 2 |")
+        progress.ended(True)
+    assert stdout.getvalue() == "| arithmetic | m | agent defaults | 2 |\n"
+    assert "agent defaults" not in err.file.getvalue()  # type: ignore[attr-defined]

@@ -86,3 +86,33 @@ def test_resume_needs_an_earlier_batch_and_bad_lines_are_named(tmp_path: Path, e
     batch.write_text('{"objective": "fine"}\n')
     missing = agent(env, "batch", str(batch), "--model", MODEL, "--resume")
     assert missing.returncode == 1 and "no batch of" in missing.stderr
+
+
+def test_eval_on_workers_exits_as_a_local_eval_does_when_a_model_cannot_load(env: dict[str, str]) -> None:
+    argv = ("eval", "arithmetic", "--models", "no-such-model", "--configs", "defaults", "--limit", "3")
+    local = agent(env, *argv)
+    pooled = agent(env, *argv, "--workers", "2")
+    assert local.returncode == pooled.returncode == 2, pooled.stderr
+    [message] = [line for line in local.stderr.splitlines() if line.startswith("agent eval:")]
+    assert "unknown model 'no-such-model'" in message
+    assert message in pooled.stderr.splitlines()
+    assert "Running 3 items on a local process pool" in pooled.stderr
+    assert "Traceback" not in pooled.stderr and "|" not in pooled.stdout
+
+
+NO_RAY = """
+import sys
+from agent.cli import main
+code = main(["batch", {file!r}, "--model", {model!r}, "--tools", "", "--single", "--workers", "1"])
+print(sorted(m for m in sys.modules if m == "ray" or m.startswith("ray.")))
+sys.exit(code)
+"""
+
+
+def test_a_batch_on_local_processes_imports_nothing_of_ray(tmp_path: Path, env: dict[str, str]) -> None:
+    batch = tmp_path / "b.jsonl"
+    batch.write_text('{"objective": "What is 2 + 2?"}\n')
+    code = NO_RAY.format(file=str(batch), model=MODEL)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=150)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -1,7 +1,8 @@
 """Batches on a Ray cluster that this module starts on 127.0.0.1 (one for all its tests,
 as Ray takes seconds to start): the same runs as one after the other in one process, a
-killed actor's item retried, the installed `agent batch` joining the cluster, and
-`agent eval` on it with the packaged model giving what a local run gives."""
+killed actor's item retried, the installed `agent batch` joining the cluster (and Ctrl-C
+then `--resume` on it), and `agent eval` on it with the packaged model giving what a local
+run gives."""
 
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from batch_cases import FRAGILE, MODEL, batched, probe, sequential, summary, write_items
+from batch_cases import FRAGILE, MODEL, SLOW, EngineThreadsUnit, batched, probe, sequential, summary, write_items
 from helpers.batch import wait_for_pid
 
-from agent.batch.pool import Pool
+from agent.batch.pool import Pool, UnitDone
 from agent.batch.ray_cluster import LOOPBACK_ENV, ray_pool
 from agent.cli.batch import load_worker_model
 from agent.tasks import ObjectiveOptions, ObjectiveStatus, ObjectiveStore
@@ -111,6 +112,31 @@ def test_agent_batch_joins_a_cluster_and_its_runs_are_ordinary_runs(cluster: str
     assert "plan a party" in shown.stdout and "The final answer." in shown.stdout
 
 
+def test_ctrl_c_on_ray_keeps_what_ended_and_resume_runs_only_what_is_missing(cluster: str, tmp_path: Path) -> None:
+    batch = tmp_path / "b.jsonl"
+    batch.write_text("".join(f'{{"objective": "question {n}"}}\n' for n in range(1, 5)))
+    env = {**os.environ, "INTERLEAF_HOME": str(tmp_path / "home")}
+    env.pop("INTERLEAF_MODEL", None)
+    argv = [AGENT, "batch", str(batch), "--model", SLOW, "--tools", "", "--single", "--ray-address", cluster,
+            "--workers", "1", "--json"]
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    first = json.loads(process.stdout.readline())
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    ended = [first, *(json.loads(line) for line in out.splitlines())]
+    assert first["status"] == "done" and len(ended) < 4
+    resumed = subprocess.run([*argv, "--resume"], env=env, capture_output=True, text=True, timeout=180)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"Resuming: {len(ended)} of 4 items had ended; {4 - len(ended)} to run" in resumed.stderr
+    rest = [json.loads(line) for line in resumed.stdout.splitlines()]
+    assert sorted(r["line"] for r in [*ended, *rest]) == [1, 2, 3, 4]
+    runs = subprocess.run([AGENT, "runs", "--json"], env=env, capture_output=True, text=True, timeout=60)
+    objectives = sorted(json.loads(line)["objective"] for line in runs.stdout.splitlines())
+    assert objectives == [f"question {n}" for n in range(1, 5)]
+
+
 @pytest.mark.model
 def test_agent_eval_on_ray_with_the_packaged_model_equals_a_local_run(cluster: str, tmp_path: Path) -> None:
     from agent.batch.evals import load_eval_model
@@ -129,3 +155,11 @@ def test_agent_eval_on_ray_with_the_packaged_model_equals_a_local_run(cluster: s
     [logged] = [json.loads(line) for line in log.read_text().splitlines()]
     assert (logged["item"], logged["predicted"], logged["text"], logged["correct"]) == \
         (local.item, local.predicted, local.text, local.correct)
+
+
+@pytest.mark.model
+def test_an_actor_s_packaged_model_runs_as_many_llama_cpp_threads_as_the_actor_has_cpus(cluster: str) -> None:
+    from agent.batch.evals import load_eval_model
+
+    [event] = list(ray_pool(load_eval_model, workers=1, cpus=2).run([EngineThreadsUnit("1", "smollm2-135m")]))
+    assert isinstance(event, UnitDone) and event.value == 2

@@ -8,7 +8,7 @@ run store as any other run.
     for event in run_batch(items, pool, store=store, ledger=Ledger(store.path), batch_id=...):
         ...
 
-Ray is an optional extra (`pip install 'interleaf[ray]'`); only `agent.batch.ray` imports it.
+Ray is an optional extra (`pip install 'interleaf[ray]'`); only `agent.batch.ray_cluster` imports it.
 """
 
 from typing import TYPE_CHECKING

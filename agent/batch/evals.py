@@ -1,6 +1,7 @@
 """Eval items on a pool: one unit per configuration × item, each asked on a worker as
 `agent eval` asks it in one process, and the outcomes put back in the local order, so
-the rows are the same as a local run's."""
+the rows are the same as a local run's. A model that cannot be loaded stops the run with
+the `UserError` a local run raises (no worker can fix it, so it is not retried)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,21 @@ from dataclasses import dataclass
 from agent.batch.pool import Pool, UnitDone, UnitFailed
 from agent.batch.work import WorkerState
 from agent.evals import arithmetic, bfcl
+from agent.errors import InterleafError, UserError
 from agent.evals.runner import ItemOutcome, Setup
 from agent.models import resolve_model
 from agent.models.base import Model
 
 Item = arithmetic.Problem | bfcl.Case
+
+
+@dataclass(frozen=True)
+class Unloadable:
+    """What a unit returns when its worker could not load the model: the error's text
+    (the error itself may not survive the trip back to the driver)."""
+
+    spec: str
+    message: str
 
 
 @dataclass(frozen=True)
@@ -28,8 +39,11 @@ class EvalUnit:
     max_tokens: int = 96
     """bfcl: completion tokens per item."""
 
-    def execute(self, worker: WorkerState) -> ItemOutcome:
-        model = worker.model(self.setup.model)
+    def execute(self, worker: WorkerState) -> ItemOutcome | Unloadable:
+        try:
+            model = worker.model(self.setup.model)
+        except InterleafError as exc:
+            return Unloadable(self.setup.model, str(exc))
         if isinstance(self.item, arithmetic.Problem):
             outcomes = arithmetic.run(self.setup, model, [self.item], tools=worker.tools(), style=self.style)
         else:
@@ -51,7 +65,8 @@ def eval_units(task: str, setups: Sequence[Setup], items: Sequence[Item], *, sty
 def run_units(units: Sequence[EvalUnit], pool: Pool,
               on_outcome: Callable[[EvalUnit, ItemOutcome], None] | None = None) -> Iterator[tuple[Setup, list[ItemOutcome]]]:
     """Each configuration with its outcomes in item order, as soon as all of them are in.
-    An item that failed on two workers counts as wrong, its reason as its text."""
+    An item that failed on two workers counts as wrong, its reason as its text; a model
+    that no worker could load raises `UserError` with the loader's message."""
     by_key = {unit.key: unit for unit in units}
     expected: dict[Setup, list[str]] = {}
     for unit in units:
@@ -59,6 +74,8 @@ def run_units(units: Sequence[EvalUnit], pool: Pool,
     got: dict[str, ItemOutcome] = {}
     for event in pool.run(units):
         if isinstance(event, UnitDone):
+            if isinstance(event.value, Unloadable):
+                raise UserError(event.value.message)
             assert isinstance(event.value, ItemOutcome)
             outcome = event.value
         elif isinstance(event, UnitFailed):

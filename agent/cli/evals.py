@@ -133,9 +133,13 @@ def runner(args: argparse.Namespace) -> tuple[str, Callable[[Setup, Model], Iter
 
 def on_pool(args: argparse.Namespace, task: str, configs: list[Setup], log: TextIO | None) -> list[Row]:
     """`--workers N` / `--ray`: every configuration × item a unit of a worker pool; the
-    rows as a local run gives them."""
-    from agent.batch.evals import eval_units, load_eval_model, run_units
+    rows as a local run gives them, with a progress bar on a terminal. A model no worker
+    can load raises the `UserError` a local run raises."""
+    from rich.console import Console
+
+    from agent.batch.evals import EvalUnit, eval_units, load_eval_model, run_units
     from agent.batch.start import open_pool
+    from agent.cli.progress import ItemsProgress
 
     units = eval_units(task, configs, chosen_items(args), style=args.examples, max_tokens=args.max_tokens or 96)
     pool, note = open_pool(load_eval_model, workers=args.workers, cpus=args.cpus_per_worker, ray=args.ray,
@@ -145,8 +149,13 @@ def on_pool(args: argparse.Namespace, task: str, configs: list[Setup], log: Text
             print(text, file=sys.stderr, flush=True)
     rows: dict[Setup, Row] = {}
     try:
-        for setup, outcomes in run_units(units, pool):
-            rows[setup] = run_grid(task, [setup], lambda s: iter(outcomes), log=log, on_row=_print_row)[0]
+        with ItemsProgress(Console(stderr=True), len(units), label="eval") as progress:
+
+            def ended(unit: EvalUnit, outcome: ItemOutcome) -> None:
+                progress.ended(outcome.stop != "error")
+
+            for setup, outcomes in run_units(units, pool, on_outcome=ended):
+                rows[setup] = run_grid(task, [setup], lambda s: iter(outcomes), log=log, on_row=_print_row)[0]
     finally:
         pool.close()
     return [rows[s] for s in configs if s in rows]
@@ -170,7 +179,11 @@ def main(argv: list[str] | None = None) -> int:
         log = stack.enter_context(args.log.open("a", encoding="utf-8")) if args.log else None
         pooled = bool(args.workers or args.ray or args.ray_address)
         if pooled:
-            rows = on_pool(args, task, configs, log)
+            try:
+                rows = on_pool(args, task, configs, log)
+            except InterleafError as exc:
+                print(f"agent eval: {exc}", file=sys.stderr)
+                return 2
         for setup in [] if pooled else configs:
             try:
                 model = models.get(setup.model) or models.setdefault(setup.model, load_model(setup.model, args))

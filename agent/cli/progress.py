@@ -3,8 +3,10 @@ items ended of all, how many done and failed, and the throughput. Drawn on a ter
 
 from __future__ import annotations
 
+import sys
 import time
 from types import TracebackType
+from typing import TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
@@ -18,7 +20,10 @@ class ItemsProgress:
         self.console = console
         self.done = self.failed = 0
         self._started = time.monotonic()
-        self._bar = Progress(*columns, console=console, disable=not console.is_terminal)
+        # Lines printed to stdout go above the bar only when stdout is the same kind of
+        # place: redirected to a file, they stay there.
+        self._bar = Progress(*columns, console=console, disable=not console.is_terminal,
+                             redirect_stdout=_is_terminal(sys.stdout))
         self._task: TaskID = self._bar.add_task(label, total=total, done=0, failed=0, rate="")
 
     def __enter__(self) -> ItemsProgress:
@@ -37,3 +42,10 @@ class ItemsProgress:
     def say(self, text: str) -> None:
         """A line above the bar (or on its own, off a terminal)."""
         self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def _is_terminal(stream: TextIO | None) -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except (AttributeError, ValueError):
+        return False
