@@ -60,6 +60,7 @@ def test_index_add_counts_every_file_and_keeps_the_good_ones(env: dict[str, str]
     assert added.returncode == 0 and "Traceback" not in added.stderr, added.stderr
     assert "1 added" in added.stdout and "1 skipped" in added.stdout, added.stdout
     assert "2 not indexed, of types .bin, .json" in added.stdout
+    assert added.stderr == f"agent index add: skipped {docs}/caf\\xe9.md: its name is not valid UTF-8\n"
     found = agent(env, "index", "search", "visa", "japan")
     assert found.returncode == 0 and "visa.md" in found.stdout, found.stderr
     helped = agent(env, "index", "add", "--help")
