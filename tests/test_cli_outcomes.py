@@ -137,3 +137,15 @@ def test_the_time_budget_stops_the_plan_too_and_resume_plans_anew(env: dict[str,
     resumed = agent(env, "resume", run_id, "--timeout", "60", "--max-tasks", "1", "--quiet")
     assert resumed.returncode == 0 and resumed.stdout.strip() == "The final answer.", resumed.stderr
     assert [t["status"] for t in show(env, run_id)["tasks"]][:1] == ["done"]
+
+
+def test_a_run_the_time_budget_stopped_answers_without_the_model(env: dict[str, str]) -> None:
+    # Each task takes 0.7 s and the run may take 1 s: two tasks finish, then the budget is spent.
+    stopped = agent(env, "run", "plan a trip", "--model", MODEL, "--tools", "", "--timeout", "1", "--max-tasks", "4",
+                    INTERLEAF_TEST_DELAY="0.7")
+    data = show(env, last_run(env))
+    assert data["stop_reason"] == "timeout", data
+    done = [t for t in data["tasks"] if t["status"] == "done"]
+    assert done and data["answer"] == "\n".join(f"- {t['text']}: {t['result']}" for t in done)
+    assert "The final answer." not in stopped.stdout
+    assert data["totals"]["seconds"] < 1 + 0.7 + 1.0, data["totals"]

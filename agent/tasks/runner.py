@@ -360,8 +360,8 @@ class _Session:
         finished = ran(tasks)
         if self.options.single or not finished:
             text = finished[0].result if finished else NO_RESULTS
-        elif self.answer_tokens() < MIN_ANSWER_TOKENS:
-            text = listed_answer(tasks)
+        elif self.answer_tokens() < MIN_ANSWER_TOKENS or (self.stop and self.stop[0] is StopReason.TIMEOUT):
+            text = listed_answer(tasks)  # no model call once the tokens or the time are spent
         else:
             parts: list[str] = []
             done_text = results_context(tasks, max_chars=max(self.limits.context_chars, 2500), recent=len(tasks))
