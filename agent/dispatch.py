@@ -91,10 +91,22 @@ class Dispatcher:
             return self._loop
 
     def close(self) -> None:
+        """Stop the event loop of async tools; a call still on it (the command was quit
+        in the middle of it) is cancelled first, so it ends rather than being dropped."""
         with self._lock:
             if self._loop is not None:
-                self._loop.call_soon_threadsafe(self._loop.stop)
+                self._loop.call_soon_threadsafe(_cancel_and_stop, self._loop)
                 self._loop = None
+
+
+def _cancel_and_stop(loop: asyncio.AbstractEventLoop) -> None:
+    pending = asyncio.all_tasks(loop)
+    if not pending:
+        loop.stop()
+        return
+    for task in pending:
+        task.cancel()
+    asyncio.gather(*pending, return_exceptions=True).add_done_callback(lambda _: loop.stop())
 
 
 class _Reply:

@@ -120,3 +120,32 @@ def test_a_budget_spent_before_any_task_ran_says_so_and_how_to_go_on(env: dict[s
     assert stopped.stderr.rstrip().endswith(f"raise the limit to go on: agent resume {run_id} --max-tokens N")
     resumed = agent(env, "resume", run_id, "--max-tokens", "100000", "--max-tasks", "1", "--quiet")
     assert resumed.returncode == 0 and resumed.stdout.strip() == "The final answer.", resumed.stderr
+
+
+def test_the_time_budget_stops_the_plan_too_and_resume_plans_anew(env: dict[str, str]) -> None:
+    # The plan comes a chunk every 0.5 s (about 3 s in all); the run may take 1 s.
+    stopped = agent(env, "run", "plan a trip", "--model", MODEL, "--tools", "", "--timeout", "1",
+                    INTERLEAF_TEST_PLAN_DELAY="0.5")
+    run_id = last_run(env)
+    data = show(env, run_id)
+    assert data["stop_reason"] == "timeout" and data["tasks"] == [], data
+    assert data["totals"]["seconds"] < 2.5, data["totals"]
+    assert stopped.returncode == 1 and "Traceback" not in stopped.stderr
+    assert stopped.stderr.startswith("agent: no task ran before the run stopped (timeout: "), stopped.stderr
+    assert "while planning the tasks" in stopped.stderr
+    assert stopped.stderr.rstrip().endswith(f"raise the limit to go on: agent resume {run_id} --timeout N")
+    resumed = agent(env, "resume", run_id, "--timeout", "60", "--max-tasks", "1", "--quiet")
+    assert resumed.returncode == 0 and resumed.stdout.strip() == "The final answer.", resumed.stderr
+    assert [t["status"] for t in show(env, run_id)["tasks"]][:1] == ["done"]
+
+
+def test_a_run_the_time_budget_stopped_answers_without_the_model(env: dict[str, str]) -> None:
+    # Each task takes 0.7 s and the run may take 1 s: two tasks finish, then the budget is spent.
+    stopped = agent(env, "run", "plan a trip", "--model", MODEL, "--tools", "", "--timeout", "1", "--max-tasks", "4",
+                    INTERLEAF_TEST_DELAY="0.7")
+    data = show(env, last_run(env))
+    assert data["stop_reason"] == "timeout", data
+    done = [t for t in data["tasks"] if t["status"] == "done"]
+    assert done and data["answer"] == "\n".join(f"- {t['text']}: {t['result']}" for t in done)
+    assert "The final answer." not in stopped.stdout
+    assert data["totals"]["seconds"] < 1 + 0.7 + 1.0, data["totals"]

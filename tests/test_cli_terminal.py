@@ -6,11 +6,12 @@ footer counts calls and tokens as they happen and ends at the saved totals."""
 from __future__ import annotations
 
 import json
-import re
-import subprocess
 import os
+import re
 import sqlite3
+import subprocess
 import sys
+import time
 from contextlib import closing
 from pathlib import Path
 
@@ -24,13 +25,13 @@ MODEL = "python:helpers.models:make_model"
 pytestmark = pytest.mark.timeout(120)
 
 
-def spawn(tmp_path: Path, *argv: str, **env: str) -> pexpect.spawn:
+def spawn(tmp_path: Path, *argv: str, columns: int = 120, **env: str) -> pexpect.spawn:
     values = dict(os.environ)
     values.update({"INTERLEAF_HOME": str(tmp_path / "home"), "TERM": "xterm-256color",
                    "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)]), **env})
     values.pop("INTERLEAF_MODEL", None)
     # Ctrl-C makes the terminal drop the output it holds, at times in the middle of a character.
-    return pexpect.spawn(AGENT, list(argv), env=values, cwd=str(tmp_path), dimensions=(40, 120),
+    return pexpect.spawn(AGENT, list(argv), env=values, cwd=str(tmp_path), dimensions=(40, columns),
                          encoding="utf-8", codec_errors="replace", timeout=60)
 
 
@@ -53,6 +54,39 @@ def test_ctrl_c_during_a_task_says_stopping_before_the_task_ends(tmp_path: Path)
     resumed = spawn(tmp_path, "resume", run_id, "--quiet")
     resumed.expect("The final answer.")
     assert ended(resumed) == 0
+
+
+def test_ctrl_c_during_a_tool_call_says_stopping_at_once_and_a_second_quits_cleanly(tmp_path: Path) -> None:
+    child = spawn(tmp_path, "run", "plan a trip", "--model", MODEL, "--tools", "Python", "--max-tasks", "2",
+                  INTERLEAF_TEST_CALL="[Python(code='import time; time.sleep(30)')]")
+    child.expect(r"time\.sleep\(30\)")
+    time.sleep(1.0)  # the call is running in the sandbox
+    asked = time.monotonic()
+    child.sendintr()
+    child.expect("stopping…")
+    assert time.monotonic() - asked < 0.5
+    asked = time.monotonic()
+    child.sendintr()
+    assert ended(child) == 130
+    assert time.monotonic() - asked < 5
+    said = child.before
+    assert said.count("Stopped; the run is saved") == 1, said
+    assert "Traceback" not in said and "Task was destroyed" not in said, said
+    run_id = re.findall(r"Resume it with: agent resume ([0-9a-f]{8})", said)[-1]
+    resumed = spawn(tmp_path, "resume", run_id, "--quiet")
+    resumed.expect("The final answer.")
+    assert ended(resumed) == 0
+
+
+def test_runs_in_an_80_column_terminal_keeps_the_objective_readable(tmp_path: Path) -> None:
+    objective = "plan a long trip through the mountains of Japan with three friends in spring"
+    assert ended(spawn(tmp_path, "run", objective, "--model", MODEL, "--tools", "", "--max-tasks", "1",
+                       "--quiet")) == 0
+    listed = spawn(tmp_path, "runs", columns=80)
+    assert ended(listed) == 0
+    lines = [re.sub(r"\x1b\[[\d;?]*[A-Za-z]", "", line) for line in listed.before.splitlines()]
+    assert all(len(line) <= 80 for line in lines), lines
+    assert "plan a long trip" in listed.before and "max_tasks" in listed.before, lines
 
 
 def test_ctrl_c_at_an_approval_prompt_declines_and_stops_at_once(tmp_path: Path) -> None:

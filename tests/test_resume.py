@@ -101,7 +101,7 @@ def test_sigkill_then_resume_redoes_no_finished_task(tmp_path: Path) -> None:
     run = json.loads(listed.stdout)
     assert run["status"] == "interrupted" and f"process {proc.pid} ended" in run["detail"]
     shown = subprocess.run(agent("show", run["id"]), env=environment(tmp_path), capture_output=True, text=True)
-    assert "interrupted" in shown.stdout and "running" not in shown.stdout.split("\n")[0]
+    assert "interrupted" in shown.stdout and "running" not in shown.stdout, shown.stdout
     resume_and_check(tmp_path, finished_before)
 
 

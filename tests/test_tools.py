@@ -237,3 +237,32 @@ def _outcome(fn: Callable[[], dict[str, object]]) -> dict[str, object] | str:
         return fn()
     except (ValidationError, BadArguments):
         return "refused"
+
+
+def test_closing_an_agent_cancels_an_async_tool_call_still_running() -> None:
+    import asyncio
+    import threading
+
+    from agent import Agent
+    from agent.testing import ScriptedModel
+
+    started, cancelled = threading.Event(), threading.Event()
+
+    async def wait() -> str:
+        """Wait a long time."""
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return "waited"
+
+    agent = Agent(model=ScriptedModel(["[wait()", " ok"]), tools=[wait])
+    runner = threading.Thread(target=agent.run, args=("q",), daemon=True)
+    runner.start()
+    assert started.wait(10)
+    agent.close()  # as when the command is quit in the middle of the call
+    assert cancelled.wait(5), "the call was dropped with its loop instead of being cancelled"
+    runner.join(10)
+    assert not runner.is_alive()

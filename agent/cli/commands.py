@@ -300,6 +300,8 @@ def cmd_index(args: argparse.Namespace, consoles: Consoles) -> int:
             except FileNotFoundError as exc:
                 consoles.err.print(f"agent index add: {escape(str(exc))}")
                 return 1
+            for skipped, why in stats.skipped_files:
+                consoles.err.print(f"agent index add: skipped {escape(skipped)}: {why}", soft_wrap=True)
             consoles.out.print(f"{escape(path)}: {stats}")
         consoles.out.print(f"index: {index.path}", style="dim")
         return 0

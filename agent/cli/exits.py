@@ -43,7 +43,9 @@ def failure_reason(last: ObjectiveFinished, tasks: Sequence[Task]) -> str:
         shown = "; ".join(f"task {t.id}: {t.detail or 'failed'}" for t in failed[:3])
         more = f" (and {len(failed) - 3} more)" if len(failed) > 3 else ""
         return f"no task finished with a result ({shown}{more})"
-    if not tasks:
+    from agent.cli.limits import LIMIT_FLAGS
+
+    if not tasks and last.stop_reason.value not in LIMIT_FLAGS:
         return "no task finished with a result: the plan had no task"
     if all(t.status is TaskStatus.PENDING for t in tasks):
         return f"no task ran before the run stopped ({last.stop_reason.value}: {last.detail})"
@@ -59,7 +61,7 @@ def failure_hint(last: ObjectiveFinished, tasks: Sequence[Task], run_id: str) ->
     flag = LIMIT_FLAGS.get(last.stop_reason.value)
     if cut_off_hint(run_id, tasks):
         return cut_off_hint(run_id, tasks)
-    if flag and any(t.status is TaskStatus.PENDING for t in tasks):
+    if flag and (not tasks or any(t.status is TaskStatus.PENDING for t in tasks)):
         return f"raise the limit to go on: agent resume {run_id} {flag} N"
     return f"`agent show {run_id}` shows the tasks"
 

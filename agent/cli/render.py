@@ -26,7 +26,10 @@ STATUS_STYLE = {
 STATUS_MARK = {TaskStatus.PENDING: "·", TaskStatus.DONE: "✓", TaskStatus.FAILED: "✗", TaskStatus.CUT_OFF: "…"}
 
 
-def tasks_table(tasks: Sequence[Task], *, spinner: Spinner | None = None, title: str | None = "Tasks") -> Table:
+def tasks_table(tasks: Sequence[Task], *, spinner: Spinner | None = None, title: str | None = "Tasks",
+                halted: bool = False) -> Table:
+    """The tasks, a row each; in a `halted` run (its process ended) a task left running
+    reads as stopped, as it runs again from its start on resume."""
     table = Table(title=title, title_justify="left", expand=True, show_edge=False, pad_edge=False)
     table.add_column("#", justify="right", width=3)
     table.add_column("", width=2)
@@ -39,8 +42,11 @@ def tasks_table(tasks: Sequence[Task], *, spinner: Spinner | None = None, title:
             mark = spinner
         else:
             mark = Text(STATUS_MARK.get(task.status, "▸"), style=style)
+        shown = task.status.value
+        if halted and task.status is TaskStatus.RUNNING:
+            mark, shown, style = Text(STATUS_MARK[TaskStatus.CUT_OFF], style="yellow"), "stopped", "yellow"
         table.add_row(str(task.id), mark, Text(task.text, style="" if task.status is TaskStatus.PENDING else style),
-                      Text(task.status.value, style=style))
+                      Text(shown, style=style))
     return table
 
 
@@ -176,7 +182,8 @@ def run_detail(run: ObjectiveRecord, tasks: Sequence[Task]) -> RenderableType:
     stop = stop_text(run)
     if stop or run.detail:
         head.append(f" ({': '.join(part for part in (stop, run.detail) if part)})", style="dim")
-    parts: list[RenderableType] = [head, Text(f"Objective: {run.objective}"), tasks_table(tasks, title=None)]
+    table = tasks_table(tasks, title=None, halted=run.status is not ObjectiveStatus.RUNNING)
+    parts: list[RenderableType] = [head, Text(f"Objective: {run.objective}"), table]
     for task in tasks:
         if task.result:
             parts.append(task_line(task))

@@ -25,7 +25,19 @@ def load_model(spec: str | None, *, n_ctx: int | None = None, threads: int | Non
             raise ConfigError("--n-ctx and --threads apply to models loaded by spec, not to python: factories")
         return _factory_model(spec)
     options = {key: value for key, value in (("n_ctx", n_ctx), ("n_threads", threads)) if value is not None}
-    return resolve_model(spec, **options)
+    model = resolve_model(spec, **options)
+    if spec is not None and spec.lower().endswith(".gguf"):
+        _load_now(model, spec)
+    return model
+
+
+def _load_now(model: Model, spec: str) -> None:
+    """Load a model file the user named at once, so one that llama.cpp cannot read stops
+    the command before a run is made (a run that failed on it could never go on)."""
+    try:
+        getattr(model, "engine", None)
+    except Exception as exc:
+        raise ConfigError(f"cannot load the model file {spec}: {exc}") from None
 
 
 def model_spec(spec: str | None) -> str | None:

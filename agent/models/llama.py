@@ -41,8 +41,8 @@ class ContextWindowExceeded(ContextOverflow):
         message = (
             f"the prompt for {model} is {prompt_tokens} tokens, but its context window is "
             f"{n_ctx} tokens (n_ctx) and at least one token must be left to generate; "
-            f"shorten the prompt or load the model with a larger n_ctx, "
-            f"e.g. resolve_model({model!r}, n_ctx={_suggest(prompt_tokens)})"
+            f"shorten the prompt or load the model with a larger n_ctx: `--n-ctx {_suggest(prompt_tokens)}` "
+            f"on the command line, resolve_model({model!r}, n_ctx={_suggest(prompt_tokens)}) in Python"
         )
         self.args = (message,)
 

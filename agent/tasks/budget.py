@@ -32,6 +32,12 @@ def time_stop(totals: Totals, limits: TaskLimits) -> Stop | None:
     return None
 
 
+def plan_cut_off(totals: Totals, limits: TaskLimits) -> Stop:
+    """The stop when the time budget ran out while the tasks were being planned."""
+    spent = time_stop(totals, limits)
+    return StopReason.TIMEOUT, f"{spent[1] if spent else 'the time budget ran out'}, while planning the tasks"
+
+
 def task_outcome(result: RunResult, totals: Totals, limits: TaskLimits) -> tuple[TaskStatus, str]:
     """The status an agent run that ended leaves its task in, and why in words: cut off
     when the run's time budget stopped it (it runs again from its start on resume),

@@ -17,7 +17,7 @@ from agent.models.base import Model, Prompt, Request, Usage
 from agent.tasks.state import Task
 from agent.tasks.repetition import RepetitionGuard
 from agent.tasks.similarity import NUMBERING
-from agent.tasks.structured import Forms, Structured, ask_structured, guarded_stream
+from agent.tasks.structured import Forms, Stops, Structured, ask_structured, guarded_stream
 
 PLANNER_SYSTEM = (
     "You are a planner. You break an objective into a short list of concrete tasks that a "
@@ -164,11 +164,15 @@ class Planning(Protocol):
 class Planner:
     """The structured steps, on one model, with bounded retries and per-step tokens."""
 
-    def __init__(self, model: Model, *, step_tokens: int, retries: int, cancel: threading.Event | None = None) -> None:
+    def __init__(self, model: Model, *, step_tokens: int, retries: int, cancel: threading.Event | None = None,
+                 deadline: float | None = None) -> None:
         self.model = model
         self.step_tokens = step_tokens
         self.retries = retries
         self.cancel = cancel
+        self.stops = Stops(cancel, deadline)
+        """What cuts a structured step short: `cancel`, or the run's time budget running
+        out at `deadline` (`time.monotonic()`); the answer is cut by `cancel` alone."""
         self.forms = Forms(model)
         """The structured-output forms still tried, best first; refused ones are dropped."""
 
@@ -177,7 +181,7 @@ class Planner:
         return ask_structured(self.model, system=PLANNER_SYSTEM, user=user, schema=tasks_schema(max_tasks, min_items=1),
                               parse=lambda d: parse_tasks(d, allow_empty=False),
                               read_text=lambda t: tasks_in_text(t, allow_empty=False),
-                              max_tokens=self.step_tokens, retries=self.retries, cancel=self.cancel, forms=self.forms)
+                              max_tokens=self.step_tokens, retries=self.retries, cancel=self.stops, forms=self.forms)
 
     def create(self, objective: str, *, task: Task, done: str, pending: Sequence[Task],
                max_new: int) -> Structured[list[str]]:
@@ -186,19 +190,19 @@ class Planner:
         return ask_structured(self.model, system=PLANNER_SYSTEM, user=user, schema=tasks_schema(max_new),
                               parse=lambda d: parse_tasks(d, allow_empty=True),
                               read_text=lambda t: tasks_in_text(t, allow_empty=True),
-                              max_tokens=self.step_tokens, retries=0, cancel=self.cancel, forms=self.forms)
+                              max_tokens=self.step_tokens, retries=0, cancel=self.stops, forms=self.forms)
 
     def prioritise(self, objective: str, *, pending: Sequence[Task]) -> Structured[list[int]]:
         user = PRIORITISE_USER.format(objective=objective, pending=listing(pending))
         return ask_structured(self.model, system=PLANNER_SYSTEM, user=user, schema=ORDER_SCHEMA,
                               parse=parse_order, read_text=order_in_text, max_tokens=self.step_tokens, retries=0,
-                              cancel=self.cancel, forms=self.forms)
+                              cancel=self.stops, forms=self.forms)
 
     def judge(self, objective: str, *, done: str, pending: Sequence[Task]) -> Structured[Judgement]:
         user = JUDGE_USER.format(objective=objective, done=done or "(none)", pending=listing(pending))
         return ask_structured(self.model, system=PLANNER_SYSTEM, user=user, schema=JUDGE_SCHEMA,
                               parse=parse_judgement, read_text=judgement_in_text, max_tokens=self.step_tokens,
-                              retries=0, cancel=self.cancel, forms=self.forms)
+                              retries=0, cancel=self.stops, forms=self.forms)
 
     def answer(self, objective: str, *, done: str, max_tokens: int, usage: Usage) -> Iterator[str]:
         """The final answer's text, streamed; what it cost is added to `usage`."""

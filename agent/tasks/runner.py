@@ -22,7 +22,7 @@ from agent.parts import head, rendered
 from agent.settings import DEFAULTS
 from agent.tasks.answer import NO_RESULTS, final_answer, listed_answer, ran
 from agent.tasks.approval import ApproveFn, approved_tools, chosen_tools, tool_timeout
-from agent.tasks.budget import Stop, room_for_new_tasks, task_budget, task_outcome
+from agent.tasks.budget import Stop, plan_cut_off, room_for_new_tasks, task_budget, task_outcome
 from agent.tasks.context import results_context, task_prompt
 from agent.tasks.events import (
     AnswerDelta, Judged, Notice, ObjectiveEvent, ObjectiveFinished, ObjectiveStarted, TaskFinished, TaskOutput,
@@ -100,17 +100,18 @@ class _Session:
         self.recorder = recorder
         self.model = TimedModel(recorder.model(runner.model))
         self.price = price_of(runner.model)
-        self.planner: Planning = runner.planner or Planner(
-            self.model, step_tokens=self.limits.step_tokens, retries=self.limits.plan_retries, cancel=self.cancel)
         self.totals = record.totals.snapshot()
         self.base_seconds, self.base_model = self.totals.seconds, self.totals.model_seconds
         self.started = time.monotonic()
+        timeout = self.limits.timeout
+        self.planner: Planning = runner.planner or Planner(
+            self.model, step_tokens=self.limits.step_tokens, retries=self.limits.plan_retries, cancel=self.cancel,
+            deadline=None if timeout is None else self.started + timeout - self.base_seconds)
         self.creations = record.creations
         self.stop: Stop | None = (record.stop_reason, record.detail) if record.stop_reason else None
         self.last: Step | None = None
         """The step applied before, which the next one may follow from."""
-        timeout = tool_timeout(self.options.approve, runner.tool_timeout)
-        self.tool_limit = timeout
+        self.tool_limit = tool_timeout(self.options.approve, runner.tool_timeout)
         self.tools = approved_tools(chosen_tools(runner.tools, self.options.tools), self.options.approve,
                                     runner.approve, default_timeout=runner.tool_timeout)
 
@@ -237,8 +238,10 @@ class _Session:
         else:
             asked = self.planner.plan(objective, max_tasks=self.limits.max_tasks)
             self.spend(asked.usage)
-            if asked.cancelled:
-                raise _Cancelled
+            if asked.cancelled:  # by Ctrl-C, or by the time budget: then no task is planned
+                self.check_cancel()
+                yield from self.apply(StopTasks(*plan_cut_off(self.totals, self.limits)))
+                return
             kept = dedupe(asked.value or [], [])[0][: self.limits.max_tasks]
             fallback = not kept
             texts = kept or [objective]
@@ -314,8 +317,7 @@ class _Session:
         """Before creating tasks for an empty list: is the objective already reached?"""
         judged = self.planner.judge(self.record.objective, done=self.done_text(), pending=[])
         self.spend(judged.usage)
-        if judged.cancelled:
-            raise _Cancelled
+        self.check_cancel()
         verdict = judged.value
         if verdict is None:
             return
@@ -331,8 +333,7 @@ class _Session:
         asked = self.planner.create(self.record.objective, task=task, done=self.done_text(), pending=self.pending(),
                                     max_new=room)
         self.spend(asked.usage)
-        if asked.cancelled:
-            raise _Cancelled
+        self.check_cancel()  # a step the time budget cut short is read as no reply
         self.creations += 1
         kept, dropped = dedupe(asked.value or [], [t.text for t in self.store.tasks(self.id)])
         dropped += kept[room:]
@@ -348,8 +349,7 @@ class _Session:
         pending = self.pending()
         asked = self.planner.prioritise(self.record.objective, pending=pending)
         self.spend(asked.usage)
-        if asked.cancelled:
-            raise _Cancelled
+        self.check_cancel()  # a step the time budget cut short is read as no reply
         if asked.value is None:
             self.save()
             return
@@ -362,8 +362,8 @@ class _Session:
         finished = ran(tasks)
         if self.options.single or not finished:
             text = finished[0].result if finished else NO_RESULTS
-        elif self.answer_tokens() < MIN_ANSWER_TOKENS:
-            text = listed_answer(tasks)
+        elif self.answer_tokens() < MIN_ANSWER_TOKENS or (self.stop and self.stop[0] is StopReason.TIMEOUT):
+            text = listed_answer(tasks)  # no model call once the tokens or the time are spent
         else:
             parts: list[str] = []
             done_text = results_context(tasks, max_chars=max(self.limits.context_chars, 2500), recent=len(tasks))

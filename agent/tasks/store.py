@@ -158,14 +158,16 @@ class ObjectiveStore:
     def reopen(self, run_id: str) -> None:
         """Make a finished run resumable again (after its limits were raised): its answer
         and stop are cleared, and its last done task is followed up anew, so new tasks
-        may be created for it."""
+        may be created for it. A run stopped before any task was planned plans anew."""
         with self.transaction():
+            planned = self._conn.execute("SELECT 1 FROM tasks WHERE run_id = ? LIMIT 1", (run_id,)).fetchone()
             row = self._conn.execute(
                 "SELECT id FROM tasks WHERE run_id = ? AND status = ? ORDER BY position DESC, id DESC LIMIT 1",
                 (run_id, TaskStatus.DONE.value)).fetchone()
             if row is not None:
                 self.update_task(run_id, int(row[0]), followed_up=False)
-            self.update_run(run_id, status=ObjectiveStatus.INTERRUPTED, phase=Phase.EXECUTING, stop_reason=None,
+            self.update_run(run_id, status=ObjectiveStatus.INTERRUPTED,
+                            phase=Phase.EXECUTING if planned else Phase.PLANNING, stop_reason=None,
                             detail="", answer="", pid=None)
 
     def update_options(self, run_id: str, options: ObjectiveOptions) -> None:

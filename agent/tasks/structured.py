@@ -10,10 +10,10 @@ that keeps one asks each later question in a form that works.
 from __future__ import annotations
 
 import json
-import threading
+import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from agent.errors import FormRefused, ModelError, UserError
 from agent.models.base import Completion, Model, Prompt, Request, StructuredForm, Usage
@@ -24,6 +24,25 @@ RETRY_HINT = (
     "\n\nYour previous reply could not be used: {problem}. Reply with one JSON object "
     "that follows the schema, and nothing else."
 )
+
+
+class Flag(Protocol):
+    """What a step checks between chunks to stop early: a `threading.Event`, or `Stops`."""
+
+    def is_set(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Stops:
+    """Set once `cancel` is set or the clock reaches `deadline` (`time.monotonic()`)."""
+
+    cancel: Flag | None = None
+    deadline: float | None = None
+
+    def is_set(self) -> bool:
+        if self.cancel is not None and self.cancel.is_set():
+            return True
+        return self.deadline is not None and time.monotonic() >= self.deadline
 
 
 Form = StructuredForm | Literal["text"]
@@ -63,7 +82,7 @@ class Structured(Generic[T]):
 
 def ask_structured(
     model: Model, *, system: str, user: str, schema: Mapping[str, Any], parse: Callable[[Any], T | None],
-    max_tokens: int, retries: int = 0, cancel: threading.Event | None = None, forms: Forms | None = None,
+    max_tokens: int, retries: int = 0, cancel: Flag | None = None, forms: Forms | None = None,
     read_text: Callable[[str], T | None] | None = None,
 ) -> Structured[T]:
     """Up to `1 + retries` answers under `schema`, each in the current of `forms` (by
@@ -100,7 +119,7 @@ def ask_structured(
     return out
 
 
-def _ask(model: Model, forms: Forms, out: Structured[T], cancel: threading.Event | None,
+def _ask(model: Model, forms: Forms, out: Structured[T], cancel: Flag | None,
          request: Callable[[Form], Request]) -> tuple[str, bool]:
     """The reply to `request(form)` in the first form the server does not refuse."""
     while True:
@@ -114,7 +133,7 @@ def _ask(model: Model, forms: Forms, out: Structured[T], cancel: threading.Event
             forms.refuse(form)
 
 
-def collect(model: Model, request: Request, usage: Usage, cancel: threading.Event | None) -> tuple[str, bool]:
+def collect(model: Model, request: Request, usage: Usage, cancel: Flag | None) -> tuple[str, bool]:
     """The whole reply to `request` (usage added to `usage`), and whether `cancel` cut it."""
     parts: list[str] = []
     stream = guarded_stream(model, request, usage)

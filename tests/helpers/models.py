@@ -6,7 +6,8 @@ steps apart by their schema. Both count what they were asked.
 
 `make_model` is a factory for the CLI's `python:MODULE:FACTORY` model specs; it reads
 `INTERLEAF_TEST_LOG` (a file that gets one line per task execution) and
-`INTERLEAF_TEST_DELAY` (seconds each task takes), `INTERLEAF_TEST_CALL` (a call each
+`INTERLEAF_TEST_DELAY` (seconds each task takes), `INTERLEAF_TEST_PLAN_DELAY` (seconds
+before each chunk of the plan), `INTERLEAF_TEST_CALL` (a call each
 task's text makes, e.g. `[Calendar()]`), `INTERLEAF_TEST_GATE` (a file whose existence a
 task waits for after its call, at most a minute), `INTERLEAF_TEST_CARRY` (what a task
 writes after its call) and `INTERLEAF_TEST_ANSWER` (the final answer the model writes)."""
@@ -18,11 +19,11 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.models.base import Capabilities, Request
+from agent.models.base import Capabilities, Completion, Request
 from agent.tasks import ObjectiveRunner, ObjectiveStore, ScriptedPlanner, Task
 from agent.tasks.planner import ANSWER_SYSTEM
 from agent.testing import FunctionModel
@@ -149,7 +150,25 @@ def make_model() -> FunctionModel:
     script = ObjectiveScript(plan=["book the flights", "find a hotel", "list the museums", "pack the bags"],
                              create=create, execute=execute, carry_on=carry_on,
                              answer=os.environ.get("INTERLEAF_TEST_ANSWER", "The final answer."))
-    return script.model()
+    plan_delay = float(os.environ.get("INTERLEAF_TEST_PLAN_DELAY", "0"))
+    return SlowPlanModel(script, plan_delay) if plan_delay else script.model()
+
+
+class SlowPlanModel(FunctionModel):
+    """The script's model, whose plan comes a chunk every `delay` seconds."""
+
+    def __init__(self, script: ObjectiveScript, delay: float) -> None:
+        super().__init__(script, chunk_size=8, name="scripted-objective", capabilities=JSON_SCHEMA)
+        self.delay = delay
+
+    def stream(self, request: Request, completion: Completion) -> Iterator[str]:
+        chunks = super().stream(request, completion)
+        return self.slowly(chunks) if step_of(request) == "plan" else chunks
+
+    def slowly(self, chunks: Iterator[str]) -> Iterator[str]:
+        for chunk in chunks:
+            time.sleep(self.delay)
+            yield chunk
 
 
 def make_broken_model() -> FunctionModel:

@@ -124,6 +124,8 @@ class IndexStats:
     """Files of types that are not indexed (see `SUPPORTED_SUFFIXES`)."""
     ignored_types: tuple[str, ...] = ()
     """The suffixes of the ignored files, sorted; "" for files without one."""
+    skipped_files: tuple[tuple[str, str], ...] = ()
+    """Each skipped file's path (bytes that are not UTF-8 as `\\xNN`) and why it was skipped."""
 
     def __str__(self) -> str:
         text = (
@@ -175,6 +177,7 @@ class LocalIndex:
             raise FileNotFoundError(f"no such file or folder: {root}")
         counts = dict.fromkeys(("added", "updated", "unchanged", "removed", "skipped", "passages", "ignored"), 0)
         ignored: set[str] = set()
+        skipped: list[tuple[str, str]] = []
         self._make_folder()
         with self._connect() as conn:
             known = _known_documents(conn)
@@ -185,16 +188,17 @@ class LocalIndex:
                     ignored.add(file.suffix.lower())
                     continue
                 if not _is_utf8(str(file)):
-                    counts["skipped"] += 1
+                    skipped.append((_shown(file), "its name is not valid UTF-8"))
                     continue
-                outcome = _index_file(conn, file, known.get(str(file)), counts)
+                outcome = _index_file(conn, file, known.get(str(file)), counts, skipped)
                 if outcome:
                     seen.add(str(file))
             for path, doc in known.items():
                 if path not in seen and _is_within(Path(path), root):
                     _delete_document(conn, doc.id)
                     counts["removed"] += 1
-        return IndexStats(**counts, ignored_types=tuple(sorted(ignored)))
+        counts["skipped"] = len(skipped)
+        return IndexStats(**counts, ignored_types=tuple(sorted(ignored)), skipped_files=tuple(skipped))
 
     def _make_folder(self) -> None:
         if self.path.is_dir():
@@ -294,8 +298,13 @@ def _known_documents(conn: sqlite3.Connection) -> dict[str, _Known]:
     return {str(r[0]): _Known(int(r[1]), int(r[2]), int(r[3]), str(r[4])) for r in rows}
 
 
+def _shown(file: Path) -> str:
+    return str(file).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _index_file(
-    conn: sqlite3.Connection, file: Path, known: _Known | None, counts: dict[str, int]
+    conn: sqlite3.Connection, file: Path, known: _Known | None, counts: dict[str, int],
+    skipped: list[tuple[str, str]],
 ) -> bool:
     """Bring one file up to date in the index; False if it cannot be indexed."""
     try:
@@ -304,11 +313,11 @@ def _index_file(
             counts["unchanged"] += 1
             return True
         if stat.st_size > MAX_FILE_BYTES:
-            counts["skipped"] += 1
+            skipped.append((_shown(file), f"it is larger than {MAX_FILE_BYTES:,} bytes"))
             return False
         data = file.read_bytes()
-    except OSError:
-        counts["skipped"] += 1
+    except OSError as exc:
+        skipped.append((_shown(file), f"it cannot be read ({exc.strerror or exc})"))
         return False
     digest = hashlib.sha256(data).hexdigest()
     if known and known.sha256 == digest:
@@ -320,7 +329,7 @@ def _index_file(
         return True
     document = parse_document(data, suffix=file.suffix, fallback_title=file.stem)
     if document is None:
-        counts["skipped"] += 1
+        skipped.append((_shown(file), "it looks binary"))
         return False
     if known:
         _delete_document(conn, known.id)
