@@ -21,7 +21,7 @@ import re
 
 from agent.detector_events import Closed, DetectorEvent, Malformed, Opened, Text
 from agent.detector_events import merge as _merge
-from agent.detector_state import AFTER, ARGS, MAX_NAME_CHARS, NAME, NOT_NAME, TEXT, WINDOW, DetectorState
+from agent.detector_state import AFTER, ARGS, MAX_NAME_CHARS, NAME, NAME_CHARS, NOT_NAME, TEXT, WINDOW, DetectorState
 from agent.detector_syntax import (
     ARGS_SPECIAL, CLOSERS, PAIRS, SINGLE_QUOTED, SPACES, STOPS, TRIPLE_QUOTED, open_quote, opens_string, partial_suffix,
 )
@@ -67,6 +67,15 @@ class Detector(DetectorState):
             if not buf:
                 text = self._plain_chars.get(chunk)
                 return [text] if text is not None else self._first_char(chunk)
+            stops, n = self._stops, len(buf)
+            if stops and chunk not in stops and n < self._limit and n - self._start < WINDOW:
+                self._buf = buf + chunk  # more of the arguments
+                self._i = n + 1
+                return []
+            if self._calm is NOT_NAME and chunk in NAME_CHARS and n < self._limit:
+                self._buf = buf + chunk  # more of a held name
+                self._i = n + 1
+                return []
             read = self._reads[self._state](buf, chunk)
             if read is not None:
                 return read
@@ -138,7 +147,7 @@ class Detector(DetectorState):
         """What the next chunk must not contain for it to be taken whole, without a
         step: a name's end, or a bracket or quote in the arguments (the closing quote,
         a backslash or a line's end inside a string)."""
-        self._calm = None
+        self._calm, self._stops = None, ""
         if self._i != len(self._buf):
             return
         if self._state == ARGS:

@@ -21,7 +21,7 @@ from agent.detector_events import DetectorEvent, Opened, Text
 from agent.detector_syntax import ARGS_SPECIAL, SPACES, STOPS
 from agent.markup import Markup
 
-__all__ = ["AFTER", "ARGS", "MAX_NAME_CHARS", "NAME", "NOT_NAME", "TEXT", "WINDOW", "DetectorState"]
+__all__ = ["AFTER", "ARGS", "MAX_NAME_CHARS", "NAME", "NAME_CHARS", "NOT_NAME", "TEXT", "WINDOW", "DetectorState"]
 
 MAX_NAME_CHARS = 64
 NAME = rf"[A-Za-z_][A-Za-z0-9_]{{0,{MAX_NAME_CHARS - 1}}}"
@@ -29,7 +29,7 @@ NOT_NAME = re.compile(r"[^A-Za-z0-9_]")
 WINDOW = 512
 """Scanned held text past which the window is compacted."""
 _NAME_START = string.ascii_letters + "_"
-_NAME_CHARS = _NAME_START + string.digits
+NAME_CHARS = _NAME_START + string.digits
 _KEPT_EVENTS = 256
 """Distinct short `Text` events a detector keeps to hand out again (they are frozen)."""
 
@@ -84,7 +84,8 @@ class DetectorState:
         """A chunk without a match of this (and within `_limit`) is taken whole."""
         self._limit = 0
         self._stops = ""
-        """In the arguments, what `_calm` matches, for a chunk of one character."""
+        """What `_calm` matches in the arguments, for a chunk of one character; empty
+        elsewhere."""
         self._stack: list[str] = []
         self._quote = ""
 
@@ -118,7 +119,7 @@ class DetectorState:
                 return self._hold_char(buf + c, len(buf))
             if c == " " and len(buf) == 1:
                 return self._hold_char(buf + c, -1)
-        elif c in _NAME_CHARS and len(buf) < name + MAX_NAME_CHARS:
+        elif c in NAME_CHARS and len(buf) < name + MAX_NAME_CHARS:
             self._buf = buf + c
             self._i += 1
             return []
@@ -164,7 +165,7 @@ class DetectorState:
         if c != ")" or self._quote or self._stack:
             return None
         self._buf = buf + c  # what follows the `)` decides
-        self._args_end, self._i, self._state, self._calm = n, n + 1, AFTER, None
+        self._args_end, self._i, self._state, self._calm, self._stops = n, n + 1, AFTER, None, ""
         return []
 
     def _after_char(self, buf: str, c: str) -> list[DetectorEvent] | None:
