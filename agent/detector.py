@@ -21,96 +21,66 @@ import re
 
 from agent.detector_events import Closed, DetectorEvent, Malformed, Opened, Text
 from agent.detector_events import merge as _merge
+from agent.detector_state import AFTER, ARGS, MAX_NAME_CHARS, NAME, NAME_CHARS, NOT_NAME, TEXT, WINDOW, DetectorState
 from agent.detector_syntax import (
-    ARGS_SPECIAL, CLOSERS, PAIRS, SINGLE_QUOTED, SPACES, TRIPLE_QUOTED, open_quote, opens_string, partial_suffix,
+    ARGS_SPECIAL, CLOSERS, PAIRS, SINGLE_QUOTED, SPACES, STOPS, TRIPLE_QUOTED, open_quote, opens_string, partial_suffix,
 )
 from agent.markup import DEFAULT_MARKUP, Markup, ParsedCall
 
-__all__ = ["Closed", "Detector", "DetectorEvent", "Malformed", "Opened", "Text"]
+__all__ = ["MAX_CALL_CHARS", "MAX_NAME_CHARS", "Closed", "Detector", "DetectorEvent", "Malformed", "Opened", "Text", "is_call_name"]
 
 MAX_CALL_CHARS = 8_000
-MAX_NAME_CHARS = 64
 _KEEP = 64
 """Characters kept in the window before the scan position when held text is moved out."""
-_WINDOW = 512
-"""Scanned held text past which the window is compacted."""
-_NAME = rf"[A-Za-z_][A-Za-z0-9_]{{0,{MAX_NAME_CHARS - 1}}}"
-_NOT_NAME = re.compile(r"[^A-Za-z0-9_]")
-
-
-# What the held text is being read as: text (perhaps the start of `[Name(`), a call's
-# arguments, or what follows the arguments' `)`.
-_TEXT, _ARGS, _AFTER = range(3)
 
 
 def is_call_name(name: str) -> bool:
     """Whether a call of a tool called `name` can be read: an ASCII identifier of at
     most `MAX_NAME_CHARS` characters."""
-    return re.fullmatch(_NAME, name) is not None
+    return re.fullmatch(NAME, name) is not None
 
 
-class Detector:
+class Detector(DetectorState):
     def __init__(
         self, markup: Markup = DEFAULT_MARKUP, *, is_tool: Callable[[str], bool] | None = None,
         max_call_chars: int = MAX_CALL_CHARS,
     ) -> None:
-        self.markup = markup
-        self._open = markup.open.strip()
-        wide = markup.opens[1:]  # look-alike open markers (full-width), read as the open marker
-        self._ends = (*markup.closes, *(a.strip() for a in markup.arrows))
+        super().__init__(markup, max_call_chars)
         self._after_chars = 3 + max(len(e) for e in self._ends)
-        self._end_initials = {e[0] for e in self._ends}
         self._is_tool = is_tool or (lambda _name: True)
-        self._max = max_call_chars
         marker = "(?:" + "|".join(re.escape(o) for o in markup.opens) + ")"
-        self._opening = re.compile(rf"{marker} ?({_NAME})\(")
-        self._viable = re.compile(rf"{marker}(?: ?({_NAME})| )?\Z")
+        self._opening = re.compile(rf"{marker} ?({NAME})\(")
+        self._viable = re.compile(rf"{marker}(?: ?({NAME})| )?\Z")
         self._viable_chars = max(map(len, markup.opens)) + 1 + MAX_NAME_CHARS
-        self._one_char = len(self._open) == 1 and all(len(o) == 1 for o in wide)
+        wide = markup.opens[1:]  # look-alike open markers (full-width), read as the open marker
         self._wide_open = wide[0] if wide else self._open
         """The full-width open marker (or the open marker again): a chunk without either
         (and, for a longer marker, not ending in its start) is plain text."""
         self._end = re.compile("|".join(re.escape(e) for e in self._ends))
         """The close markers and arrows, tried in order."""
         self._steps = (self._step_text, self._step_args, self._step_after)
-        self.work = 0
-        """Characters examined plus scanning steps taken, over the detector's life: what
-        tests bound per character of input."""
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget anything held: the next chunk starts fresh."""
-        self._buf = ""
-        """The window: held text from `_start` on (after some already-read context)."""
-        self._start = 0
-        """Where the held text begins in the window; negative when it begins in `_held`."""
-        self._plain = 0
-        """Where text that is known to be plain begins, up to `_start`: emitted in one piece."""
-        self._held: list[str] = []
-        """Held text of a long call that was moved out of the window, in order."""
-        self._clear_call(0)
-
-    def _clear_call(self, start: int) -> None:
-        self._held = []
-        self._plain = self._start = self._i = start
-        self._state = _TEXT
-        self._name = ""
-        self._name_start = -1
-        self._args_start = self._args_end = 0
-        self._calm: re.Pattern[str] | None = None
-        """A chunk without a match of this (and within `_limit`) is taken whole."""
-        self._limit = 0
-        self._stack: list[str] = []
-        self._quote = ""
-
-    @property
-    def holding(self) -> bool:
-        """Whether text is held back because it may be (part of) a call."""
-        return self._start < len(self._buf)
 
     def feed(self, chunk: str) -> list[DetectorEvent]:
-        self.work += len(chunk)
         buf = self._buf
+        if len(chunk) == 1 and self._one_char:
+            self.work += 1
+            if not buf:
+                text = self._plain_chars.get(chunk)
+                return [text] if text is not None else self._first_char(chunk)
+            stops, n = self._stops, len(buf)
+            if stops and chunk not in stops and n < self._limit and n - self._start < WINDOW:
+                self._buf = buf + chunk  # more of the arguments
+                self._i = n + 1
+                return []
+            if self._calm is NOT_NAME and chunk in NAME_CHARS and n < self._limit:
+                self._buf = buf + chunk  # more of a held name
+                self._i = n + 1
+                return []
+            read = self._reads[self._state](buf, chunk)
+            if read is not None:
+                return read
+        else:
+            self.work += len(chunk)
         if not buf:
             if self._open not in chunk and self._wide_open not in chunk and (
                     self._one_char or not partial_suffix(chunk, self._open)):
@@ -122,13 +92,13 @@ class Detector:
         elif self._calm is not None and self._calm.search(chunk) is None and len(buf) + len(chunk) <= self._limit:
             self._buf = buf = buf + chunk  # more of a name, or of arguments: nothing to decide
             self._i = len(buf)
-            if len(buf) - self._start > _WINDOW:
+            if len(buf) - self._start > WINDOW:
                 self._compact()
                 self._settle()
             return []
         else:
             buf += chunk
-            if self._state == _TEXT:
+            if self._state == TEXT:
                 held = self._hold(buf)
                 if held is not None:
                     return held
@@ -168,7 +138,7 @@ class Detector:
         self._i = n - hold
         self._name_start = name
         if name >= 0:  # what _settle decides for held text: more of the name is taken whole
-            self._calm, self._limit = _NOT_NAME, name + MAX_NAME_CHARS
+            self._calm, self._limit = NOT_NAME, name + MAX_NAME_CHARS
         else:
             self._calm = None
         return [Text(buf[:hold])] if hold else []
@@ -177,16 +147,17 @@ class Detector:
         """What the next chunk must not contain for it to be taken whole, without a
         step: a name's end, or a bracket or quote in the arguments (the closing quote,
         a backslash or a line's end inside a string)."""
-        self._calm = None
+        self._calm, self._stops = None, ""
         if self._i != len(self._buf):
             return
-        if self._state == _ARGS:
+        if self._state == ARGS:
             quote = self._quote
             strings = SINGLE_QUOTED if len(quote) == 1 else TRIPLE_QUOTED
             self._calm = strings[quote[0]] if quote else ARGS_SPECIAL
+            self._stops = STOPS[self._calm]
             self._limit = self._start + self._max + len(self._open)
-        elif self._state == _TEXT and self._name_start >= 0:
-            self._calm, self._limit = _NOT_NAME, self._name_start + MAX_NAME_CHARS
+        elif self._state == TEXT and self._name_start >= 0:
+            self._calm, self._limit = NOT_NAME, self._name_start + MAX_NAME_CHARS
 
     def _run(self, events: list[DetectorEvent], *, final: bool) -> None:
         while self._scan(events) and final:
@@ -229,7 +200,7 @@ class Detector:
         self._name, self._name_start = found.group(1), found.start(1)
         events.append(Opened(self._name, found.group()))
         self._i = self._args_start = found.end()
-        self._state = _ARGS
+        self._state = ARGS
         return self._step_args(events)
 
     def _search(self, pattern: re.Pattern[str], events: list[DetectorEvent]) -> re.Match[str] | bool:
@@ -262,7 +233,7 @@ class Detector:
                 self._stack.pop()
             elif not self._stack and c == ")":
                 self._args_end = self._i - 1
-                self._state = _AFTER
+                self._state = AFTER
                 return self._step_after(events)
             else:
                 expected = self._stack[-1] if self._stack else ")"
@@ -342,9 +313,9 @@ class Detector:
 
     def _end_of_stream(self, events: list[DetectorEvent]) -> None:
         state = self._state
-        if state == _AFTER:
+        if state == AFTER:
             self._close_call(events, self._args_end + 1)
-        elif state == _ARGS and self._is_tool(self._name):
+        elif state == ARGS and self._is_tool(self._name):
             reason = f"the call was not closed with ')' and {self.markup.close.strip()!r}"
             self._flush(events)
             events.append(Malformed(self._name, self._text(self._start, len(self._buf)), reason))
@@ -352,18 +323,10 @@ class Detector:
         else:
             self._false_start(events, len(self._buf))
 
-    def _text(self, a: int, b: int) -> str:
-        """The held text between window positions `a` and `b` (`a` < 0: from `_held`)."""
-        if a >= 0:
-            return self._buf[a:b]
-        held = "".join(self._held)
-        self._held = [held]
-        return held[len(held) + a : len(held) + min(b, 0)] + self._buf[: max(b, 0)]
-
     def _compact(self) -> None:
         """Drop emitted text from the window, and move long held arguments out of it."""
         start, i = self._start, self._i
-        if self._state in (_ARGS, _AFTER) and i - max(start, 0) > _WINDOW:
+        if self._state in (ARGS, AFTER) and i - max(start, 0) > WINDOW:
             cut = i - _KEEP
             self._held.append(self._buf[max(start, 0) : cut])
         elif start > 0:

@@ -8,7 +8,7 @@ import re
 import string
 
 __all__ = [
-    "ARGS_SPECIAL", "CLOSERS", "PAIRS", "SINGLE_QUOTED", "SPACES", "TRIPLE_QUOTED", "open_quote", "opens_string",
+    "ARGS_SPECIAL", "CLOSERS", "PAIRS", "SINGLE_QUOTED", "SPACES", "STOPS", "TRIPLE_QUOTED", "open_quote", "opens_string",
     "partial_suffix",
 ]
 
@@ -23,6 +23,9 @@ SINGLE_QUOTED = {q: re.compile(rf"[\\\n{q}]") for q in "'\""}
 """What matters inside a one-line string, by its quote."""
 TRIPLE_QUOTED = {q: re.compile(rf"[\\{q}]") for q in "'\""}
 """What matters inside a triple-quoted string, by its quote."""
+STOPS = {ARGS_SPECIAL: "()[]{}'\"", **{p: "\\\n" + q for q, p in SINGLE_QUOTED.items()},
+         **{p: "\\" + q for q, p in TRIPLE_QUOTED.items()}}
+"""The characters each of those patterns matches, for a test of one character."""
 _STRING_PREFIXES = {"r", "b", "f", "u", "rb", "br", "fr", "rf"}
 _IDENT_CHARS = string.ascii_letters + string.digits + "_"
 _LOOK_BACK = 40

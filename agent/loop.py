@@ -232,6 +232,10 @@ class _Run:
         tail, marker = "", self.config.markup.open.strip()
         for chunk in stream:
             found = feed(chunk)
+            if not found and not watch_marker:  # held: more of a call, or what may start one
+                if cancelled() or (deadline is not None and time.monotonic() >= deadline):
+                    return self.interrupted()
+                continue
             step: NextStep | None = None
             one = found[0] if len(found) == 1 else None
             if isinstance(one, Text) and plain:

@@ -130,13 +130,16 @@ def _stream(chunks: list[str], request: Request, completion: Completion) -> Iter
 
 
 class _Recording:
-    """What both test models share: a name, and every request they were sent."""
+    """What both test models share: a name, and every request they were sent (with
+    `record=False`, none: `requests` is empty and `last_prompt` None, and a prompt is not
+    read, so a long run costs the model nothing per request beyond its reply; usage then
+    counts every prompt token as evaluated)."""
 
-    def __init__(self, *, chunk_size: int, name: str, capabilities: Capabilities) -> None:
+    def __init__(self, *, chunk_size: int, name: str, capabilities: Capabilities, record: bool) -> None:
         self.chunk_size = chunk_size
         self._name = name
         self._capabilities = capabilities
-        self._recorder = _Recorder()
+        self._recorder = _Recorder() if record else None
 
     @property
     def name(self) -> str:
@@ -151,7 +154,7 @@ class _Recording:
     @property
     def requests(self) -> list[Request]:
         """Every request received, in order (rebuilt from what was kept of each)."""
-        return self._recorder.requests
+        return [] if self._recorder is None else self._recorder.requests
 
     @property
     def prompts(self) -> list[str]:
@@ -160,10 +163,16 @@ class _Recording:
     @property
     def last_prompt(self) -> Prompt | None:
         """The prompt of the last request, or None before the first."""
-        return self._recorder.last_prompt
+        return None if self._recorder is None else self._recorder.last_prompt
 
     def _reply(self, output: Output, request: Request, completion: Completion) -> Iterator[str]:
-        self._recorder.record(request, completion)
+        if self._recorder is not None:
+            self._recorder.record(request, completion)
+        else:
+            tokens = _tokens(_size(request.prompt))
+            completion.usage.requests += 1
+            completion.usage.prompt_tokens += tokens
+            completion.usage.evaluated_tokens += tokens
         return _stream(_chunks(output, self.chunk_size), request, completion)
 
 
@@ -173,8 +182,8 @@ class ScriptedModel(_Recording):
     reply."""
 
     def __init__(self, outputs: Iterable[Output], *, chunk_size: int = 3, name: str = "scripted",
-                 capabilities: Capabilities = TEST_CAPABILITIES) -> None:
-        super().__init__(chunk_size=chunk_size, name=name, capabilities=capabilities)
+                 capabilities: Capabilities = TEST_CAPABILITIES, record: bool = True) -> None:
+        super().__init__(chunk_size=chunk_size, name=name, capabilities=capabilities, record=record)
         self._outputs = list(outputs)
         self._next = 0
 
@@ -197,8 +206,8 @@ class FunctionModel(_Recording):
     """Replies with whatever `fn(request)` returns: a text or a sequence of chunks."""
 
     def __init__(self, fn: Callable[[Request], Output], *, chunk_size: int = 3, name: str = "function",
-                 capabilities: Capabilities = TEST_CAPABILITIES) -> None:
-        super().__init__(chunk_size=chunk_size, name=name, capabilities=capabilities)
+                 capabilities: Capabilities = TEST_CAPABILITIES, record: bool = True) -> None:
+        super().__init__(chunk_size=chunk_size, name=name, capabilities=capabilities, record=record)
         self.fn = fn
 
     def stream(self, request: Request, completion: Completion) -> Iterator[str]:

@@ -211,3 +211,20 @@ def test_worst_cases_are_linear() -> None:
                 assert covered(_merge(events + detector.finish())) == text
                 counts.append(detector.work)
             assert counts[1] <= 4 * counts[0] + 8, (unit, whole, counts)
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(st.one_of(pieces, st.sampled_from([*worst_cases, "  ", ")   x", ")  -", ")  =>", "\u00a0"])), max_size=20),
+       limit=st.sampled_from([20, 8000]), tools=st.sampled_from([None, {"Calculator", "a"}]))
+def test_one_character_chunks_read_without_a_scan_as_with_one(parts: list[str], limit: int, tools: set[str] | None) -> None:
+    """A one-character chunk has shortcuts past the scan; each feed gives the events the
+    scan gives, at the same time, and holds the same text."""
+    text = "".join(parts)
+    is_tool = None if tools is None else tools.__contains__
+    quick = Detector(is_tool=is_tool, max_call_chars=limit)
+    scan = Detector(is_tool=is_tool, max_call_chars=limit)
+    scan._one_char = False  # the open markers are read as if longer: every chunk is scanned
+    for c in text + "x":
+        assert quick.feed(c) == scan.feed(c), (text, c)
+        assert quick.holding == scan.holding
+    assert quick.finish() == scan.finish()

@@ -285,3 +285,11 @@ def test_a_scripted_model_holds_memory_linear_in_the_run() -> None:
     assert [r.prompt.assistant for r in model.requests] == ["", "a [echo(1) → 1]"]
     assert model.last_prompt is not None and model.last_prompt.assistant == "a [echo(1) → 1]"
     assert "step 99 [echo(99) → 99]" in text
+
+
+def test_a_scripted_model_that_records_nothing() -> None:
+    model = ScriptedModel(["a [echo(1)]", " b"], record=False)
+    result = Agent(model=model, tools=[echo]).run("go")
+    assert result.text.endswith("a [echo(1) → 1] b") and model.remaining == 0
+    assert model.requests == [] and model.last_prompt is None
+    assert result.usage.requests == 2 and result.usage.evaluated_tokens == result.usage.prompt_tokens > 0

@@ -1,0 +1,184 @@
+"""The detector's state, and the reads of a one-character chunk that change it without a
+scan.
+
+A model that streams a character at a time gives the detector a chunk per character.
+When the open markers are one character each (`[` and `［`), what one character does is
+plain in most states: with nothing held it is text or a held marker; after a held `[`,
+`[ ` or `[Name` it extends the name, opens the arguments or turns the held text into
+text; in the arguments it is more of them or the `)` that ends them; after that `)` it is
+a space or a false start. Anything else (a close marker, an arrow, a bracket or quote in
+the arguments, a name at its length limit, a full window) is left to the scan, which gives
+the same events at the same feed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import re
+import string
+
+from agent.detector_events import DetectorEvent, Opened, Text
+from agent.detector_syntax import ARGS_SPECIAL, SPACES, STOPS
+from agent.markup import Markup
+
+__all__ = ["AFTER", "ARGS", "MAX_NAME_CHARS", "NAME", "NAME_CHARS", "NOT_NAME", "TEXT", "WINDOW", "DetectorState"]
+
+MAX_NAME_CHARS = 64
+NAME = rf"[A-Za-z_][A-Za-z0-9_]{{0,{MAX_NAME_CHARS - 1}}}"
+NOT_NAME = re.compile(r"[^A-Za-z0-9_]")
+WINDOW = 512
+"""Scanned held text past which the window is compacted."""
+_NAME_START = string.ascii_letters + "_"
+NAME_CHARS = _NAME_START + string.digits
+_KEPT_EVENTS = 256
+"""Distinct short `Text` events a detector keeps to hand out again (they are frozen)."""
+
+# What the held text is being read as: text (perhaps the start of `[Name(`), a call's
+# arguments, or what follows the arguments' `)`.
+TEXT, ARGS, AFTER = range(3)
+
+
+class DetectorState:
+    def __init__(self, markup: Markup, max_call_chars: int) -> None:
+        self.markup = markup
+        self._open = markup.open.strip()
+        self._opens = "".join(markup.opens)
+        """The open markers with their look-alikes (full-width)."""
+        self._one_char = len(self._opens) == len(markup.opens)
+        """Whether each open marker is one character: one-character chunks have reads of their own."""
+        self._ends = (*markup.closes, *(a.strip() for a in markup.arrows))
+        self._end_initials = {e[0] for e in self._ends}
+        self._max = max_call_chars
+        self._plain_chars: dict[str, Text] = {}
+        """Characters that are text when nothing is held, as their event."""
+        self._texts: dict[str, Text] = {}
+        """Held text that a character turned into text, as its event."""
+        self._reads: tuple[Callable[[str, str], list[DetectorEvent] | None], ...] = (
+            self._text_char, self._args_char, self._after_char)
+        """What a character does after held text, by state."""
+        self.work = 0
+        """Characters examined plus scanning steps taken, over the detector's life: what
+        tests bound per character of input."""
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget anything held: the next chunk starts fresh."""
+        self._buf = ""
+        """The window: held text from `_start` on (after some already-read context)."""
+        self._start = 0
+        """Where the held text begins in the window; negative when it begins in `_held`."""
+        self._plain = 0
+        """Where text that is known to be plain begins, up to `_start`: emitted in one piece."""
+        self._held: list[str] = []
+        """Held text of a long call that was moved out of the window, in order."""
+        self._clear_call(0)
+
+    def _clear_call(self, start: int) -> None:
+        self._held = []
+        self._plain = self._start = self._i = start
+        self._state = TEXT
+        self._name = ""
+        self._name_start = -1
+        self._args_start = self._args_end = 0
+        self._calm: re.Pattern[str] | None = None
+        """A chunk without a match of this (and within `_limit`) is taken whole."""
+        self._limit = 0
+        self._stops = ""
+        """What `_calm` matches in the arguments, for a chunk of one character; empty
+        elsewhere."""
+        self._stack: list[str] = []
+        self._quote = ""
+
+    @property
+    def holding(self) -> bool:
+        """Whether text is held back because it may be (part of) a call."""
+        return self._start < len(self._buf)
+
+    def _text(self, a: int, b: int) -> str:
+        """The held text between window positions `a` and `b` (`a` < 0: from `_held`)."""
+        if a >= 0:
+            return self._buf[a:b]
+        held = "".join(self._held)
+        self._held = [held]
+        return held[len(held) + a : len(held) + min(b, 0)] + self._buf[: max(b, 0)]
+
+    def _first_char(self, c: str) -> list[DetectorEvent]:
+        """`c` with nothing held: an open marker is held, any other character is text."""
+        if c in self._opens:
+            return self._hold_char(c, -1)
+        text = Text(c)
+        if len(self._plain_chars) < _KEPT_EVENTS:
+            self._plain_chars[c] = text
+        return [text]
+
+    def _text_char(self, buf: str, c: str) -> list[DetectorEvent] | None:
+        """`c` after a held `[`, `[ `, `[Name` or `[ Name`."""
+        name = self._name_start
+        if name < 0:
+            if c in _NAME_START:
+                return self._hold_char(buf + c, len(buf))
+            if c == " " and len(buf) == 1:
+                return self._hold_char(buf + c, -1)
+        elif c in NAME_CHARS and len(buf) < name + MAX_NAME_CHARS:
+            self._buf = buf + c
+            self._i += 1
+            return []
+        elif c == "(":
+            return self._open_char(buf + c) if len(buf) + 1 < self._max + len(self._open) else None
+        if c in self._opens:
+            self._hold_char(c, -1)
+        else:
+            self._hold_char("", -1)
+            buf += c
+        text = self._texts.get(buf)
+        if text is None:
+            text = Text(buf)
+            if len(self._texts) < _KEPT_EVENTS:
+                self._texts[buf] = text
+        return [text]
+
+    def _hold_char(self, buf: str, name: int) -> list[DetectorEvent]:
+        self._buf, self._i, self._name_start = buf, len(buf), name
+        if name >= 0:
+            self._calm, self._limit = NOT_NAME, name + MAX_NAME_CHARS
+        else:
+            self._calm = None
+        return []
+
+    def _open_char(self, buf: str) -> list[DetectorEvent]:
+        """`[Name(` held whole: the call's arguments begin."""
+        self._buf, self._name = buf, buf[self._name_start : -1]
+        self._i = self._args_start = len(buf)
+        self._state, self._calm, self._limit = ARGS, ARGS_SPECIAL, self._max + len(self._open)
+        self._stops = STOPS[ARGS_SPECIAL]
+        return [Opened(self._name, buf)]
+
+    def _args_char(self, buf: str, c: str) -> list[DetectorEvent] | None:
+        """`c` in the arguments: more of them, or the `)` that ends them."""
+        n = len(buf)
+        if self._calm is None or n >= self._limit or n - self._start >= WINDOW:
+            return None
+        if c not in self._stops:
+            self._buf = buf + c
+            self._i = n + 1
+            return []
+        if c != ")" or self._quote or self._stack:
+            return None
+        self._buf = buf + c  # what follows the `)` decides
+        self._args_end, self._i, self._state, self._calm, self._stops = n, n + 1, AFTER, None, ""
+        return []
+
+    def _after_char(self, buf: str, c: str) -> list[DetectorEvent] | None:
+        """`c` after a call's `)` and at most two spaces: a space more, or a false start."""
+        i = self._i
+        if c in self._end_initials or c in self._opens or buf[i:].strip(SPACES):
+            return None
+        if c in SPACES:
+            if len(buf) - i >= 2:
+                return None
+            self._buf = buf + c
+            return []
+        text = self._text(self._start, len(buf)) + c
+        self._buf = ""
+        self._clear_call(0)
+        return [Text(text)]
