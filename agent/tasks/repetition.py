@@ -3,6 +3,11 @@ the last stretch of its text has already appeared several times."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from agent.events import RunResult, StopReason
+from agent.parts import head, rendered
+
 WINDOW = 48
 TIMES = 3
 
@@ -53,3 +58,11 @@ def trim_repetition(text: str, *, window: int = WINDOW) -> str:
     tail = text[-window:]
     first = text.find(tail)
     return text if first < 0 else text[: first + window].rstrip()
+
+
+def cut_repetition(result: RunResult) -> RunResult:
+    """A task's run that fell into a loop, cut after the first time its repeating tail
+    appears (its parts with it: a call is kept only whole)."""
+    kept = head(result.parts, len(trim_repetition(result.text)))
+    return replace(result, text=rendered(kept), parts=kept, stop_reason=StopReason.NO_PROGRESS,
+                   detail="the model started repeating itself")

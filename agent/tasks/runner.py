@@ -18,7 +18,6 @@ from agent.agent import Agent
 from agent.errors import ModelError, UserError
 from agent.events import CallFinished, RunFinished, RunResult, StopReason, TextDelta
 from agent.models.base import CallTrigger, Model, Usage
-from agent.parts import head, rendered
 from agent.settings import DEFAULTS
 from agent.tasks.answer import NO_RESULTS, final_answer, listed_answer, ran
 from agent.tasks.approval import ApproveFn, approved_tools, chosen_tools, tool_timeout
@@ -31,7 +30,7 @@ from agent.tasks.events import (
 from agent.tasks.metering import TimedModel, cost_of, price_of
 from agent.tasks.planner import Planner, Planning, plan_notice, reorder
 from agent.tasks.recording import Recorder, RunObserver
-from agent.tasks.repetition import RepetitionGuard, trim_repetition
+from agent.tasks.repetition import RepetitionGuard, cut_repetition
 from agent.tasks.similarity import dedupe
 from agent.tasks.state import ObjectiveOptions, ObjectiveRecord, ObjectiveStatus, Phase, Task, TaskStatus
 from agent.tasks.steps import (
@@ -286,9 +285,7 @@ class _Session:
             agent.close()
         assert result is not None
         if guard.repeating and not self.cancel.is_set():
-            kept = head(result.parts, len(trim_repetition(result.text)))
-            result = replace(result, text=rendered(kept), parts=kept, stop_reason=StopReason.NO_PROGRESS,
-                             detail="the model started repeating itself")
+            result = cut_repetition(result)
         yield self.finish_task(task, result, allowed_calls=agent.settings.max_calls)
 
     def finish_task(self, task: Task, result: RunResult, *, allowed_calls: int) -> ObjectiveEvent:
