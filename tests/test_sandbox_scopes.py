@@ -77,8 +77,10 @@ def no_direct_groups(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_groups_made_directly_need_no_scope(isolation: None) -> None:
-    if Cgroups.create(SandboxLimits()) is None:
+    trial = Cgroups.create(SandboxLimits())
+    if trial is None:
         pytest.skip("this host offers no writable cgroup")
+    trial.remove()
     placement = place(SandboxLimits(), "auto", scope_finder=lambda env: pytest.fail("asked for a scope"))
     assert placement.cgroups is not None and placement.scope is None
     assert placement.statement.startswith("groups made under the host process's own")

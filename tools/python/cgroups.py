@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from tools.python.hierarchies import hierarchies, v2_controllers, v2_mount
 from tools.python.limits import MIB, SandboxLimits
 
 Mode = Literal["auto", "v1", "off"]
@@ -70,7 +71,7 @@ class Cgroups:
             return None
         found = hierarchies()
         own_v2 = found.get("") if mode == "auto" else None
-        v2_controllers = _v2_controllers(own_v2) if own_v2 is not None else set()
+        offered = v2_controllers(own_v2) if own_v2 is not None else set()
         name = f"interleaf-{os.getpid()}-{secrets.token_hex(4)}"
         made: dict[Path, _Group] = {}
 
@@ -86,7 +87,7 @@ class Cgroups:
         roles: dict[str, _Group] = {}
         for role, controller in (("memory", "memory"), ("tasks", "pids"), ("cpu", "cpu"), ("freeze", "freezer")):
             chosen = None
-            if own_v2 is not None and (controller in v2_controllers or role == "freeze"):
+            if own_v2 is not None and (controller in offered or role == "freeze"):
                 chosen = group(own_v2, 2)
             if chosen is None and controller in found:
                 chosen = group(found[controller], 1)
@@ -352,62 +353,4 @@ _KNOBS = {
 _LIMITS = {"memory": _memory, "tasks": _tasks, "cpu": _cpu, "freeze": _freeze}
 
 
-def hierarchies() -> dict[str, Path]:
-    """controller → this process's own group in that hierarchy ("" for cgroup v2)."""
-    mounts: dict[str, Path] = {}
-    try:
-        with open("/proc/self/mountinfo") as f:
-            lines = f.read().splitlines()
-        with open("/proc/self/cgroup") as f:
-            own = f.read().splitlines()
-    except OSError:
-        return {}
-    roots: dict[str, tuple[Path, str]] = {}
-    for line in lines:
-        fields = line.split()
-        dash = fields.index("-")
-        kind, options = fields[dash + 1], fields[dash + 3].split(",")
-        if kind == "cgroup2":
-            roots.setdefault("", (Path(fields[4]), fields[3]))
-        elif kind == "cgroup":
-            for option in options:
-                roots.setdefault(option, (Path(fields[4]), fields[3]))
-    for line in own:
-        number, _, rest = line.partition(":")
-        controllers, _, path = rest.partition(":")
-        for controller in controllers.split(",") if controllers else [""]:
-            if controller in roots:
-                mount, root = roots[controller]
-                relative = os.path.relpath(path, root) if path.startswith(root) else None
-                if relative is not None:
-                    mounts[controller] = (mount / relative).resolve()
-    return mounts
-
-
-def v2_mount() -> Path | None:
-    """Where the cgroup v2 hierarchy is mounted, if it is."""
-    try:
-        with open("/proc/self/mountinfo") as f:
-            for line in f:
-                fields = line.split()
-                if fields[fields.index("-") + 1] == "cgroup2":
-                    return Path(fields[4])
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _v2_controllers(own: Path) -> set[str]:
-    """Controllers the v2 group can hand to a child; enables them where it can."""
-    try:
-        offered = set((own / "cgroup.controllers").read_text().split())
-    except OSError:
-        return set()
-    enabled = set()
-    for controller in offered & {"memory", "pids", "cpu"}:
-        try:
-            (own / "cgroup.subtree_control").write_text(f"+{controller}")
-            enabled.add(controller)
-        except OSError:
-            pass
-    return enabled
+__all__ = ["Cgroups", "Mode", "hierarchies", "v2_mount"]

@@ -18,6 +18,7 @@ from tools.python.scopes import Placement
 from tools.python.containment import Containment
 from tools.python.limits import SandboxLimits
 from tools.python.processes import Process
+from tools.python import reaper as reapers
 
 _SHELL = "/bin/sh"
 
@@ -88,6 +89,7 @@ def launch_isolated(
     args += ["--", python.executable, "-I", "-S", "-B", "-X", "utf8", mounts.worker_script(), config]
     shell = scope.command(limits) if scope is not None else _joining(cgroups)
     joins = cgroups.join_fds() if cgroups is not None and not shell else []
+    reaper = reapers.watch()
     try:
         popen = subprocess.Popen(
             shell + args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -97,13 +99,19 @@ def launch_isolated(
     except BaseException:
         if cgroups is not None:
             cgroups.remove()
+        reaper.done()
         raise
     finally:
         for fd in keep + joins:
             os.close(fd)
+    reaper.process(popen.pid)
+    for group in cgroups.groups if cgroups is not None else []:
+        reaper.control_group(str(group.path), group.version)
     containment = Containment(cgroups, popen.pid, placement.statement)
     attach = (lambda: scope.attach(popen.pid, limits)) if scope is not None else None
-    return Process(popen, limits, isolated=True, info_fd=info_r, containment=containment, attach=attach)
+    return Process(
+        popen, limits, isolated=True, info_fd=info_r, containment=containment, attach=attach, reaper=reaper,
+    )
 
 
 def _joining(cgroups: Cgroups | None) -> list[str]:
@@ -130,10 +138,17 @@ def launch_unisolated(limits: SandboxLimits, packages: list[Path], workdir: Path
     paths = sorted({str(p.parent) for p in packages})
     config = _config(limits, paths, isolated=False, ids=None)
     script = str(Path(__file__).with_name("worker.py"))
-    popen = subprocess.Popen(
-        [python.executable, "-I", "-S", "-B", "-X", "utf8", script, config],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        env=_environment(cwd, python.executable), cwd=cwd, close_fds=True, start_new_session=True,
-    )
-    return Process(popen, limits, isolated=False, scratch=scratch)
+    reaper = reapers.watch()
+    try:
+        popen = subprocess.Popen(
+            [python.executable, "-I", "-S", "-B", "-X", "utf8", script, config],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=_environment(cwd, python.executable), cwd=cwd, close_fds=True, start_new_session=True,
+        )
+    except BaseException:
+        reaper.done()
+        raise
+    reaper.process(popen.pid)
+    reaper.process_group(popen.pid)
+    return Process(popen, limits, isolated=False, scratch=scratch, reaper=reaper)
 

@@ -16,6 +16,7 @@ from tools.python.cgroups import Cgroups
 from tools.python.containment import Containment, descendants, live_threads
 from tools.python.limits import SandboxLimits
 from tools.python.protocol import Channel, ChannelTimeout, ProtocolError
+from tools.python.reaper import Watch
 
 
 class Process:
@@ -25,6 +26,7 @@ class Process:
         self, popen: subprocess.Popen[bytes], limits: SandboxLimits, *, isolated: bool,
         info_fd: int | None = None, scratch: tempfile.TemporaryDirectory[str] | None = None,
         containment: Containment | None = None, attach: Callable[[], Cgroups] | None = None,
+        reaper: Watch | None = None,
     ) -> None:
         assert popen.stdin is not None and popen.stdout is not None
         self.popen = popen
@@ -44,6 +46,8 @@ class Process:
         self._signal_lock = threading.Lock()
         self._stderr = ""
         self._dead = False
+        self._reaper = reaper
+        """Ends the sandbox if the host dies without ending it."""
 
     def handshake(self, deadline: float) -> None:
         """Wait until the interpreter is ready, and take hold of the sandbox's PID 1."""
@@ -53,6 +57,9 @@ class Process:
         if self._attach is not None and self.containment is not None:
             try:
                 self.containment.cgroups = self._attach()
+                if self._reaper is not None:
+                    for group in self.containment.cgroups.groups:
+                        self._reaper.control_group(str(group.path), group.version)
             except OSError as exc:
                 raise ProtocolError(f"the sandbox's control groups were not found: {exc}") from None
         if self._info_fd is not None:
@@ -86,6 +93,8 @@ class Process:
             os.close(pidfd)
             return None
         self.init_pid = pid
+        if self._reaper is not None:
+            self._reaper.process(pid)
         return pidfd
 
     def resume(self) -> None:
@@ -151,6 +160,8 @@ class Process:
             self._info_fd = None
         if self._scratch is not None:
             self._scratch.cleanup()
+        if self._reaper is not None:
+            self._reaper.done()
         return self._stderr
 
     def _kill_now(self) -> None:
