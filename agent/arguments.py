@@ -50,8 +50,9 @@ def parse_arguments_with_ast(raw: str) -> Arguments:
     if start is not None:
         return start
     try:
-        with warnings.catch_warnings():  # model text like `1st` warns; it is only not literals
+        with warnings.catch_warnings():  # model text like `1st` or "C:\\Temp" warns; it is only read
             warnings.simplefilter("ignore", SyntaxWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)  # an invalid escape, before Python 3.12
             node = ast.parse(f"f({raw}\n)", mode="eval").body
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return NOT_LITERAL

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import warnings
+
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -110,3 +112,9 @@ def test_keyword_arguments_that_do_not_parse_are_not_taken_as_raw_text() -> None
     assert "keyword arguments did not parse" in bind_error(add, "a=x, b=2")
     assert search.bind(ParsedCall.of("search", "capital of Peru")) == {"query": "capital of Peru", "max_results": 5}
     assert python.bind(ParsedCall.of("python", "y = x + 1")) == {"code": "y = x + 1"}
+
+
+def test_an_invalid_escape_in_a_string_is_read_without_a_warning() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert parse_arguments_with_ast(r'"C:\Temp"')[0] == ("C:\\Temp",)
