@@ -1,16 +1,15 @@
-"""The `agent` command in-process on input a careful user tries: bad paths, files that
-cannot be indexed, limits raised on resume, narrow and piped listings."""
+"""The `agent` command in-process on input a careful user tries: narrow and piped
+listings, model files, messages off a terminal, the approval prompt (the same user's
+inputs through the installed script are in test_cli_user_inputs.py)."""
 
 from __future__ import annotations
 
 import io
-import json
-import os
 from pathlib import Path
 
 import pytest
 from rich.console import Console
-from test_cli import MODEL, Captured, run_id_of
+from test_cli import MODEL, Captured
 
 from agent.cli import main
 from agent.cli.commands import Consoles
@@ -30,59 +29,6 @@ def one_line(cli: Captured, code: int, argv: list[str], needle: str) -> None:
     err = cli.err.getvalue()
     assert needle in err and "Traceback" not in err, err
     assert err.strip().count("\n") == 0, err
-
-
-def test_run_ids_that_are_not_utf8_are_unknown_runs() -> None:
-    one_line(Captured(), 1, ["show", "\udcff"], "no run '\\udcff'")
-    one_line(Captured(), 1, ["resume", "\udcff"], "no run '\\udcff'")
-
-
-def test_paths_that_cannot_hold_runs_or_an_index(tmp_path: Path) -> None:
-    a_file = tmp_path / "visa.md"
-    a_file.write_text("# Visa\n")
-    one_line(Captured(), 1, ["runs", "--home", str(a_file)], "it is a file, not a folder")
-    one_line(Captured(), 1, ["runs", "--home", "/proc/nope"], "cannot make the folder /proc/nope for runs")
-    one_line(Captured(), 1, ["index", "--index", str(a_file), "search", "x"], "is not a search index")
-    one_line(Captured(), 1, ["index", "--index", str(tmp_path), "add", str(a_file)], "is a folder; name a file")
-
-
-def test_index_add_skips_bad_names_counts_other_types_and_keeps_good_files(tmp_path: Path) -> None:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "visa.md").write_text("Visa rules for Japan: ninety days without a visa.\n")
-    (docs / "data.json").write_text("{}")
-    (docs / "blob.bin").write_bytes(b"\0\1")
-    with open(os.path.join(os.fsencode(docs), b"caf\xe9.md"), "w") as f:
-        f.write("A cafe note.\n")
-    cli = Captured()
-    assert cli("index", "add", str(docs)) == 0, cli.err.getvalue()
-    out = cli.out.getvalue()
-    assert "1 added" in out and "1 skipped" in out and "2 not indexed, of types .bin, .json" in out
-    found = Captured()
-    assert found("index", "search", "visa", "japan") == 0 and "visa.md" in found.out.getvalue()
-
-
-def test_index_add_help_names_the_indexed_types(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
-        Captured()("index", "add", "--help")
-    shown = capsys.readouterr().out
-    assert ".md" in shown and ".html" in shown and ".txt" in shown
-
-
-def test_resume_with_a_higher_limit_continues_a_run_that_limit_stopped() -> None:
-    cli = Captured()
-    assert cli("run", "plan a trip", "--model", MODEL, "--tools", "", "--max-tasks", "1") == 0
-    run_id = run_id_of(cli.out.getvalue())
-    one_line(Captured(), 1, ["resume", run_id], "already finished (max_tasks); raise its --max-tasks to go on")
-    one_line(Captured(), 1, ["resume", run_id, "--max-calls", "50"], "would stop at once: 1 tasks ran")
-    again = Captured()
-    assert again("resume", run_id, "--max-tasks", "3", "--json") == 0, again.err.getvalue()
-    shown = Captured()
-    assert shown("show", run_id, "--json") == 0
-    data = json.loads(shown.out.getvalue())
-    assert data["options"]["limits"]["max_tasks"] == 3 and data["status"] == "finished"
-    assert data["totals"]["tasks_run"] == 3 and data["stop_reason"] == "max_tasks"
-    assert sum(t["status"] == "done" for t in data["tasks"]) == 3
 
 
 def test_runs_keeps_the_objective_readable_at_80_columns_and_whole_in_a_pipe() -> None:
@@ -129,30 +75,11 @@ def test_a_gguf_path_is_checked_and_kept_absolute(tmp_path: Path, monkeypatch: p
     one_line(Captured(), 1, ["resume", "deadbeef", "--model", "missing.gguf"], "no run 'deadbeef'")
 
 
-def test_eval_help_reaches_the_harness(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exited:
-        Captured()("eval", "--help")
-    assert exited.value.code == 0 and "--models" in capsys.readouterr().out
-
-
 def test_messages_off_a_terminal_are_not_wrapped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     home = tmp_path / ("a-rather-long-folder-name-" * 4) / "home"
     assert main(["runs", "--home", str(home)]) == 0
     err = capsys.readouterr().err
     assert err == f"No runs yet in {home / 'runs.sqlite3'}\n"
-
-
-def test_a_server_that_does_not_answer_is_named_with_its_url() -> None:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/v1/"
-    cli = Captured()
-    assert cli("run", "--single", "What is 2+2?", "--model", f"openai:local@{url}", "--tools", "") == 1
-    err = cli.err.getvalue()
-    assert f"no answer from {url} (Connection error.)" in err and "Traceback" not in err, err
 
 
 def test_the_approval_prompt_shows_code_as_code() -> None:
