@@ -21,6 +21,7 @@ from agent.errors import ContextOverflow, MalformedCall, ModelError, UserError
 from agent.events import (
     CallFinished, CallRecord, CallStarted, Event, Part, RunFinished, RunResult, Spliced, StopReason, TextDelta,
 )
+from agent.frozen import quick_init
 from agent.markup import DEFAULT_MARKUP, Markup, ParsedCall
 from agent.settings import DEFAULTS, Settings
 from agent.models.base import CallTrigger, Completion, Model, Prompt, Request, ToolSpec, Usage
@@ -45,6 +46,7 @@ class LoopConfig:
     computed value and let the model go on (at most `settings.max_calls` times a run)."""
 
 
+@quick_init
 @dataclass(frozen=True)
 class CallNext:
     call: ParsedCall
