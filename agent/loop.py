@@ -148,12 +148,6 @@ class _Run:
             merged.append("".join(pending))
         return tuple(merged)
 
-    def remaining_seconds(self) -> float | None:
-        return None if self.deadline is None else self.deadline - time.monotonic()
-
-    def out_of_time(self) -> bool:
-        return self.deadline is not None and time.monotonic() >= self.deadline
-
     def events(self) -> Iterator[Event]:
         step: NextStep = GenerateNext()
         while True:
@@ -333,13 +327,13 @@ class _Run:
             yield self.splice(index, call.name, call.raw, error=f"the run's budget of {budget.max_calls} calls is spent")
             return spent
         yield CallStarted(index, call)
-        left = self.remaining_seconds()
-        timeout = self.config.settings.tool_timeout if left is None else max(0.0, min(self.config.settings.tool_timeout, left))
+        timeout = budget.tool_timeout if self.deadline is None else \
+            max(0.0, min(budget.tool_timeout, self.deadline - time.monotonic()))
         outcome = self.dispatcher.run(call, timeout=timeout)
         error = None if outcome.error is None else str(outcome.error)
         yield self.splice(index, call.name, call.raw, result=outcome.result, error=error,
                           arguments=outcome.arguments, seconds=outcome.seconds, content=outcome.content)
-        if self.out_of_time() or self.cancel.is_set():
+        if (self.deadline is not None and time.monotonic() >= self.deadline) or self.cancel.is_set():
             return self.interrupted()
         return self.no_progress(call.key(), outcome.result or error or "", shown=f"{call.name}({call.raw})")
 
