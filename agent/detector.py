@@ -120,9 +120,9 @@ class Detector(DetectorState):
 
     def _decided(self, buf: str, chunk: str, stop: re.Match[str]) -> list[DetectorEvent] | None:
         """A chunk whose first character that matters (`stop`) plainly opens the
-        arguments (`(` after a held name) or ends the call (`)`, no bracket open, and the
-        close marker at the chunk's very end): its events, read without a scan; None
-        for any other chunk."""
+        arguments (`(` after a held name) or ends them (`)`, no bracket open, at the
+        chunk's end or followed by just the close marker): its events, read without a
+        scan; None for any other chunk."""
         at, n, c = stop.start(), len(buf), stop.group()
         if self._calm is NOT_NAME:
             if c != "(" or n + at > self._limit or n + len(chunk) >= self._max + len(self._open):
@@ -132,14 +132,24 @@ class Detector(DetectorState):
                 return opened
             self.work -= len(chunk) - at - 1  # the rest is counted as it is fed
             return opened + self.feed(chunk[at + 1 :])
-        if self._calm is not ARGS_SPECIAL or c != ")" or self._stack or n + at >= self._limit \
-                or chunk[at + 1 :] != self._ends[0]:
+        if self._calm is not ARGS_SPECIAL or c != ")" or self._stack or n + at >= self._limit:
+            return None
+        if at + 1 == len(chunk):  # what follows the `)` decides
+            self._buf = buf + chunk
+            self._args_end, self._i, self._state, self._calm, self._stops = n + at, n + at + 1, AFTER, None, ""
+            return []
+        if chunk[at + 1 :] != self._ends[0]:
             return None
         self.work += 1
-        self._buf = buf + chunk
         self._args_end = n + at
+        return self._closed_by(buf + chunk)
+
+    def _closed_by(self, buf: str) -> list[DetectorEvent]:
+        """`buf` ends in the close marker after the arguments' `)` (at `_args_end`) and
+        at most two spaces: the call."""
+        self._buf = buf
         events: list[DetectorEvent] = []
-        self._close_call(events, n + len(chunk))
+        self._close_call(events, len(buf))
         self._compact()
         self._settle()
         return events
