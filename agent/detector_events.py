@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent.frozen import quick_init
+from agent.frozen import compact_init
 from agent.markup import ParsedCall
 
 
-@quick_init
+@compact_init
 @dataclass(frozen=True)
 class Text:
     text: str
 
 
-@quick_init
+@compact_init
 @dataclass(frozen=True)
 class Opened:
     name: str
@@ -22,7 +22,7 @@ class Opened:
     """The markup up to and including the opening parenthesis, e.g. `[Calculator(`."""
 
 
-@quick_init
+@compact_init
 @dataclass(frozen=True)
 class Closed:
     call: ParsedCall
@@ -30,7 +30,7 @@ class Closed:
     """The markup as the model wrote it, up to and including the close marker or arrow."""
 
 
-@quick_init
+@compact_init
 @dataclass(frozen=True)
 class Malformed:
     name: str
