@@ -89,7 +89,16 @@ class Detector(DetectorState):
             if held is not None:
                 return held
             self._buf = chunk
-        elif self._calm is not None and self._calm.search(chunk) is None and len(buf) + len(chunk) <= self._limit:
+        elif (stop := None if self._calm is None else self._calm.search(chunk)) is not None:
+            read = self._decided(buf, chunk, stop)
+            if read is not None:
+                return read
+            self._buf = buf = buf + chunk
+            if self._state == TEXT:
+                held = self._hold(buf)
+                if held is not None:
+                    return held
+        elif self._calm is not None and len(buf) + len(chunk) <= self._limit:
             self._buf = buf = buf + chunk  # more of a name, or of arguments: nothing to decide
             self._i = len(buf)
             if len(buf) - self._start > WINDOW:
@@ -108,6 +117,42 @@ class Detector(DetectorState):
         self._compact()
         self._settle()
         return events if len(events) < 2 else _merge(events)  # every event here has text
+
+    def _decided(self, buf: str, chunk: str, stop: re.Match[str]) -> list[DetectorEvent] | None:
+        """A chunk whose first character that matters (`stop`) plainly opens the
+        arguments (`(` after a held name) or ends them (`)`, no bracket open, at the
+        chunk's end or followed by just the close marker): its events, read without a
+        scan; None for any other chunk."""
+        at, n, c = stop.start(), len(buf), stop.group()
+        if self._calm is NOT_NAME:
+            if c != "(" or n + at > self._limit or n + len(chunk) >= self._max + len(self._open):
+                return None
+            opened = self._open_char(buf + chunk[: at + 1])
+            if at + 1 == len(chunk):
+                return opened
+            self.work -= len(chunk) - at - 1  # the rest is counted as it is fed
+            return opened + self.feed(chunk[at + 1 :])
+        if self._calm is not ARGS_SPECIAL or c != ")" or self._stack or n + at >= self._limit:
+            return None
+        if at + 1 == len(chunk):  # what follows the `)` decides
+            self._buf = buf + chunk
+            self._args_end, self._i, self._state, self._calm, self._stops = n + at, n + at + 1, AFTER, None, ""
+            return []
+        if chunk[at + 1 :] != self._ends[0]:
+            return None
+        self.work += 1
+        self._args_end = n + at
+        return self._closed_by(buf + chunk)
+
+    def _closed_by(self, buf: str) -> list[DetectorEvent]:
+        """`buf` ends in the close marker after the arguments' `)` (at `_args_end`) and
+        at most two spaces: the call."""
+        self._buf = buf
+        events: list[DetectorEvent] = []
+        self._close_call(events, len(buf))
+        self._compact()
+        self._settle()
+        return events
 
     def finish(self, *, cut: bool = False) -> list[DetectorEvent]:
         """End of the stream: whatever is held becomes text, a call or an error; with

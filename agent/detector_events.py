@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agent.frozen import compact_init
 from agent.markup import ParsedCall
 
 
+@compact_init
 @dataclass(frozen=True)
 class Text:
     text: str
 
 
+@compact_init
 @dataclass(frozen=True)
 class Opened:
     name: str
@@ -19,6 +22,7 @@ class Opened:
     """The markup up to and including the opening parenthesis, e.g. `[Calculator(`."""
 
 
+@compact_init
 @dataclass(frozen=True)
 class Closed:
     call: ParsedCall
@@ -26,6 +30,7 @@ class Closed:
     """The markup as the model wrote it, up to and including the close marker or arrow."""
 
 
+@compact_init
 @dataclass(frozen=True)
 class Malformed:
     name: str

@@ -137,6 +137,11 @@ class DetectorState:
                 self._texts[buf] = text
         return [text]
 
+    def _closed_by(self, buf: str) -> list[DetectorEvent]:
+        """`buf` ends in the close marker after the arguments' `)`: the call (the
+        detector reads it)."""
+        raise NotImplementedError
+
     def _hold_char(self, buf: str, name: int) -> list[DetectorEvent]:
         self._buf, self._i, self._name_start = buf, len(buf), name
         if name >= 0:
@@ -169,8 +174,11 @@ class DetectorState:
         return []
 
     def _after_char(self, buf: str, c: str) -> list[DetectorEvent] | None:
-        """`c` after a call's `)` and at most two spaces: a space more, or a false start."""
+        """`c` after a call's `)` and at most two spaces: the close marker, a space
+        more, or a false start."""
         i = self._i
+        if c == self._ends[0] and len(buf) - i <= 2 and not buf[i:].strip(SPACES):
+            return self._closed_by(buf + c)
         if c in self._end_initials or c in self._opens or buf[i:].strip(SPACES):
             return None
         if c in SPACES:

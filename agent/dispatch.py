@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.errors import ToolCallError, ToolFailed, ToolTimeout
+from agent.frozen import quick_init
 from agent.markup import ParsedCall
 from agent.results import MAX_RESULT_CHARS, ToolOutput, format_result
 from agent.settings import DEFAULTS
 from agent.tools import Tool, Toolbox
 
 
+@quick_init
 @dataclass(frozen=True)
 class ToolOutcome:
     result: str | None

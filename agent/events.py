@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from agent.frozen import quick_init
 from agent.markup import ParsedCall
 from agent.models.base import Usage
 from agent.parts import CallRecord as CallRecord, Part as Part, Spliced as Spliced  # re-exported
@@ -32,22 +33,26 @@ class RunResult:
             object.__setattr__(self, "parts", parts_of(self.text))
 
 
+@quick_init
 @dataclass(frozen=True)
 class TextDelta:
     text: str
 
 
+@quick_init
 @dataclass(frozen=True)
 class CallStarted:
     index: int
     call: ParsedCall
 
 
+@quick_init
 @dataclass(frozen=True)
 class CallFinished:
     record: CallRecord
 
 
+@quick_init
 @dataclass(frozen=True)
 class RunFinished:
     result: RunResult

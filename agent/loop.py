@@ -21,6 +21,7 @@ from agent.errors import ContextOverflow, MalformedCall, ModelError, UserError
 from agent.events import (
     CallFinished, CallRecord, CallStarted, Event, Part, RunFinished, RunResult, Spliced, StopReason, TextDelta,
 )
+from agent.frozen import quick_init
 from agent.markup import DEFAULT_MARKUP, Markup, ParsedCall
 from agent.settings import DEFAULTS, Settings
 from agent.models.base import CallTrigger, Completion, Model, Prompt, Request, ToolSpec, Usage
@@ -45,6 +46,7 @@ class LoopConfig:
     computed value and let the model go on (at most `settings.max_calls` times a run)."""
 
 
+@quick_init
 @dataclass(frozen=True)
 class CallNext:
     call: ParsedCall
@@ -146,12 +148,6 @@ class _Run:
             merged.append("".join(pending))
         return tuple(merged)
 
-    def remaining_seconds(self) -> float | None:
-        return None if self.deadline is None else self.deadline - time.monotonic()
-
-    def out_of_time(self) -> bool:
-        return self.deadline is not None and time.monotonic() >= self.deadline
-
     def events(self) -> Iterator[Event]:
         step: NextStep = GenerateNext()
         while True:
@@ -181,17 +177,18 @@ class _Run:
         return replace(prompt, parts=(*self.opening, *self.record, held))
 
     def generate(self, opened: ConstrainNext | None = None) -> Generator[Event, None, NextStep]:
-        budget = self.config.settings
+        config = self.config
+        budget = config.settings
         left = budget.max_tokens - self.usage.completion_tokens
         if left <= 0:
             return self.tokens_spent()
         held = opened.opened if opened else ""
         request = Request(
             prompt=self.request_prompt(held),
-            stop=self.config.settings.stop, max_tokens=left, temperature=self.config.settings.temperature,
-            seed=self.config.settings.seed, trigger=None if opened else self.config.trigger,
-            grammar=opened.grammar if opened else None, tools=self.config.tools,
-            tool_choice="none" if self.config.tools and len(self.calls) >= budget.max_calls else self.config.tool_choice,
+            stop=budget.stop, max_tokens=left, temperature=budget.temperature,
+            seed=budget.seed, trigger=None if opened else config.trigger,
+            grammar=opened.grammar if opened else None, tools=config.tools,
+            tool_choice="none" if config.tools and len(self.calls) >= budget.max_calls else config.tool_choice,
         )
         completion = Completion()
         detector = self.detector
@@ -326,20 +323,20 @@ class _Run:
     def call(self, call: ParsedCall) -> Generator[Event, None, NextStep]:
         budget = self.config.settings
         index = len(self.calls)
-        spent = self.calls_spent(index)
+        spent = self.calls_spent(index) if index >= budget.max_calls else None
         if spent is not None:
             yield self.splice(index, call.name, call.raw, error=f"the run's budget of {budget.max_calls} calls is spent")
             return spent
         yield CallStarted(index, call)
-        left = self.remaining_seconds()
-        timeout = self.config.settings.tool_timeout if left is None else max(0.0, min(self.config.settings.tool_timeout, left))
+        timeout = budget.tool_timeout if self.deadline is None else \
+            max(0.0, min(budget.tool_timeout, self.deadline - time.monotonic()))
         outcome = self.dispatcher.run(call, timeout=timeout)
         error = None if outcome.error is None else str(outcome.error)
         yield self.splice(index, call.name, call.raw, result=outcome.result, error=error,
                           arguments=outcome.arguments, seconds=outcome.seconds, content=outcome.content)
-        if self.out_of_time() or self.cancel.is_set():
+        if (self.deadline is not None and time.monotonic() >= self.deadline) or self.cancel.is_set():
             return self.interrupted()
-        return self.no_progress(call.key(), outcome.result or error or "", shown=f"{call.name}({call.raw})")
+        return self.no_progress(call.key(), outcome.result or error or "", shown=call)
 
     def malformed(self, step: MalformedNext) -> Generator[Event, None, NextStep]:
         """A malformed call is spliced back with its error, also past the call budget,
@@ -354,14 +351,15 @@ class _Run:
         key = (step.name.casefold(), " ".join(step.text.split()))
         return spent or self.no_progress(key, str(error), shown=step.text)
 
-    def no_progress(self, key: tuple[str, str], outcome: str, *, shown: str) -> FinishNext | GenerateNext:
-        """The finish when the same call (`shown` as written) has given the same outcome
-        too often; else the model goes on."""
+    def no_progress(self, key: tuple[str, str], outcome: str, *, shown: str | ParsedCall) -> FinishNext | GenerateNext:
+        """The finish when the same call (`shown`, or as written) has given the same
+        outcome too often; else the model goes on."""
         limit = self.config.settings.no_progress
         seen = self.seen[(key, outcome)] = self.seen[(key, outcome)] + 1
         if seen < limit:
             return _GO_ON
-        return FinishNext(StopReason.NO_PROGRESS, f"{shown} gave the same result {limit} times")
+        written = shown if isinstance(shown, str) else f"{shown.name}({shown.raw})"
+        return FinishNext(StopReason.NO_PROGRESS, f"{written} gave the same result {limit} times")
 
     def splice(self, index: int, name: str, raw: str, *, result: str | None = None, error: str | None = None,
                arguments: Mapping[str, Any] | None = None, seconds: float = 0.0,

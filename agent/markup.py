@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import Any
 
 from agent.arguments import Arguments, parse_arguments_with_ast, scan_arguments
+from agent.frozen import quick_init
 
 ERROR_PREFIX = "Error:"
 """Starts the text after the arrow of a call that failed (a result that starts with it
@@ -92,6 +93,7 @@ def _with_wide(marker: str) -> tuple[str, ...]:
     return (marker,) if wide == marker else (marker, wide)
 
 
+@quick_init
 @dataclass(frozen=True)
 class ParsedCall:
     """A call as the model wrote it."""

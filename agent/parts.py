@@ -8,9 +8,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from agent.frozen import quick_init
 from agent.markup import DEFAULT_MARKUP, Markup
 
 
+@quick_init
 @dataclass(frozen=True)
 class CallRecord:
     index: int
@@ -32,6 +34,7 @@ class CallRecord:
         return self.error is None
 
 
+@quick_init
 @dataclass(frozen=True)
 class Spliced:
     """A value the loop wrote into the text itself: the computed value of an equation

@@ -32,6 +32,11 @@ def format_result(value: Any, *, max_chars: int = MAX_RESULT_CHARS, digits: int 
 
 
 def _as_text(value: Any, digits: int) -> str:
+    kind = type(value)
+    if kind is int:  # before the checks against numbers' abstract classes, which are slow
+        return str(value)
+    if kind is str:
+        return value.strip()  # type: ignore[no-any-return]
     if value is None:
         return "done"
     if isinstance(value, bool):

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import keyword
+import re
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.detector import Closed, Detector, DetectorEvent, Malformed, Opened, Text, _merge
+from agent.detector import MAX_NAME_CHARS, Closed, Detector, DetectorEvent, Malformed, Opened, Text, _merge
 from agent.markup import Markup, format_arguments
 
 
@@ -228,3 +229,47 @@ def test_one_character_chunks_read_without_a_scan_as_with_one(parts: list[str], 
         assert quick.feed(c) == scan.feed(c), (text, c)
         assert quick.holding == scan.holding
     assert quick.finish() == scan.finish()
+
+
+long_names = [f"[{'b' * n}(1)]" for n in (MAX_NAME_CHARS - 1, MAX_NAME_CHARS, MAX_NAME_CHARS + 1)]
+
+
+class _Scanned(Detector):
+    """Reads a chunk that opens the arguments or ends the call by the scan, as any other."""
+
+    def _decided(self, buf: str, chunk: str, stop: re.Match[str]) -> list[DetectorEvent] | None:
+        return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(st.one_of(pieces, st.sampled_from([*worst_cases, "[a(1)]", "[Calculator(x)]", "［a(', ')]", *long_names])),
+                      max_size=20),
+       sizes=st.lists(st.integers(1, 8), min_size=1, max_size=12),
+       limit=st.sampled_from([12, 20, 8000]), tools=st.sampled_from([None, {"Calculator", "a"}]))
+def test_a_chunk_that_opens_or_closes_a_call_reads_as_the_scan_reads_it(
+        parts: list[str], sizes: list[int], limit: int, tools: set[str] | None) -> None:
+    """`[Name` held and a chunk with `(`, or arguments and a chunk ending in `)]`: each feed
+    gives the events the scan gives, and holds the same text."""
+    text = "".join(parts) + "x"
+    is_tool = None if tools is None else tools.__contains__
+    quick = Detector(is_tool=is_tool, max_call_chars=limit)
+    scan = _Scanned(is_tool=is_tool, max_call_chars=limit)
+    pos = 0
+    while pos < len(text):
+        chunk = text[pos : pos + sizes[pos % len(sizes)]]
+        pos += len(chunk)
+        assert quick.feed(chunk) == scan.feed(chunk), (text, chunk)
+        assert quick.holding == scan.holding
+    assert quick.finish() == scan.finish()
+
+
+def test_names_and_calls_at_their_limits_read_as_the_scan_reads_them() -> None:
+    cases = [(text, 8000) for text in long_names] + [(t, 12) for t in ("[a(" + "1" * 9 + ")]", "x [a(" + "1" * 10 + ")]")]
+    for text, limit in cases:
+        for size in range(1, 9):
+            for first in range(1, size + 1):
+                quick, scan = Detector(max_call_chars=limit), _Scanned(max_call_chars=limit)
+                for chunk in [text[:first]] + [text[i : i + size] for i in range(first, len(text), size)]:
+                    assert quick.feed(chunk) == scan.feed(chunk), (text, size, first, chunk)
+                    assert quick.holding == scan.holding
+                assert quick.finish() == scan.finish()

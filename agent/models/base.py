@@ -13,6 +13,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
+from agent.frozen import quick_init
+
 if TYPE_CHECKING:
     from agent.markup import Markup
     from agent.parts import Part
@@ -77,6 +79,7 @@ class Capabilities:
     """The settings its evals showed best (catalog models); defaults otherwise."""
 
 
+@quick_init
 @dataclass(frozen=True)
 class Prompt:
     """What the model is asked: a system text, the user's message, and the assistant's
@@ -125,6 +128,7 @@ class CallTrigger:
     disabled: bool = False
 
 
+@quick_init
 @dataclass(frozen=True)
 class Request:
     prompt: Prompt
