@@ -5,6 +5,7 @@ child process, quantization, registration. `train(config)` yields typed events;
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
@@ -35,10 +36,17 @@ class TrainConfig:
     """The tools to learn (default: the calculator)."""
     texts: tuple[str, ...] = ()
     """The corpus; empty: the generated word problems."""
-    corpus_size: int = 160
+    corpus_size: int = 170
     """Generated problems to annotate when `texts` is empty."""
     extra_texts: tuple[str, ...] = ()
     """Training texts used as they are (e.g. instruction–answer pairs from saved runs)."""
+    answer_calls_only: bool = True
+    """A text that ends in "the answer is N" joins the training set only if the filter kept
+    a call for N: one whose answer the model wrote unaided would teach it to answer
+    without the tool. Texts without that phrase join with any kept call."""
+    examples: int = 0
+    """Few-shot examples per tool in the tuned model's question prompts (its recipe in the
+    catalog, which `Agent` and `agent eval` use): it was trained to answer without them."""
     sampling: SamplingConfig = SamplingConfig()
     epochs: int = 3
     lr: float = 1e-4
@@ -121,10 +129,20 @@ def _sampled(config: TrainConfig, texts: list[str]) -> Generator[TrainEvent, Non
             else:
                 yield item
         texts = annotated
-    chosen = [text for text, has in zip(texts, called) if has] + list(config.extra_texts)
+    chosen = [text for text, has in zip(texts, called)
+              if has and (not config.answer_calls_only or answer_called(text))] + list(config.extra_texts)
     yield SamplingFinished(len(texts), totals["positions"], totals["sampled"], totals["kept"], len(chosen),
                            sum(len(t) for t in chosen) // 4)
     return chosen
+
+
+_ANSWER = re.compile(r"answer is (\[?)", re.IGNORECASE)
+
+
+def answer_called(text: str) -> bool:
+    """Whether the text's last "answer is" (if it has one) is followed by a call."""
+    found = _ANSWER.findall(text)
+    return not found or found[-1] == "["
 
 
 def _progress(message: dict[str, Any]) -> TrainEvent | None:
@@ -175,7 +193,7 @@ def train(config: TrainConfig) -> Iterator[TrainEvent]:
     plan.output.replace(target)
     user_models.register(name, target, base=config.base,
                          description=f"{config.base} fine-tuned on its own filtered tool calls ({config.ftype})",
-                         home=config.home)
+                         examples=config.examples, home=config.home)
     yield TrainingFinished(name, str(target), time.monotonic() - started, epochs)
 
 
