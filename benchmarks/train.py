@@ -4,7 +4,7 @@
 
 1. `agent.training.train` on the generated corpus: sampling calls at the positions where
    the open marker is in the model's top k, the loss filter, fine-tuning in a child
-   process, quantization back to Q4_1, registration as `smollm2-135m-tools` (in a
+   process, quantization to Q8_0, registration as `smollm2-135m-tools` (in a
    temporary data folder unless `--home`). Prints the time, the peak memory (this
    process and the training child) and how many sampled calls the filter kept.
 2. The arithmetic eval (`agent.evals.arithmetic`, its own defaults) of the base model with
@@ -39,7 +39,8 @@ TUNED = "smollm2-135m-tools"
 
 def pipeline(args: argparse.Namespace) -> tuple[float, SamplingFinished | None, TrainingFinished | None]:
     config = TrainConfig(base=BASE, name=TUNED, corpus_size=args.corpus, epochs=args.epochs, threads=args.threads,
-                         sampling=SamplingConfig(per_position=args.per_position), last_blocks=args.last_blocks)
+                         sampling=SamplingConfig(per_position=args.per_position), last_blocks=args.last_blocks,
+                         dataset=args.dataset)
     started = time.perf_counter()
     sampled: SamplingFinished | None = None
     finished: TrainingFinished | None = None
@@ -86,6 +87,9 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--limit", type=int, default=0, help="eval items (0: all 125)")
     p.add_argument("--home", type=Path, help="data folder for the tuned model (default: a temporary one)")
+    p.add_argument("--dataset", type=Path, help="train on the texts an earlier run kept (its dataset.jsonl): "
+                   "no sampling")
+    p.add_argument("--eval", choices=("both", "tuned"), default="both", help="models to evaluate")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args()
     home = args.home or Path(tempfile.mkdtemp(prefix="interleaf-train-"))
@@ -104,7 +108,7 @@ def main() -> int:
     if finished is not None:
         print("epochs:", json.dumps(finished.epochs))
     started = time.perf_counter()
-    rows = {name: evaluate(name, args.limit) for name in (BASE, TUNED)}
+    rows = {name: evaluate(name, args.limit) for name in ((BASE, TUNED) if args.eval == "both" else (TUNED,))}
     print(f"\narithmetic eval with tools ({(time.perf_counter() - started) / 60:.1f} min, load average {load()}):")
     print(f"{'model':<22} {'one-step':<20} {'multi-step':<20} all")
     for name, cells in rows.items():

@@ -20,6 +20,7 @@ from agent.training import (EpochFinished, SamplingConfig, SamplingFinished, Tra
 from agent.training.fit import Checkpoint
 from agent.training.plan import FitPlan
 from agent.tools import installed
+from agent.training.prompted import question_preamble
 from agent.training.worker import decode, encode, run_child
 
 TEXT = "Question: A tray holds 16 cups. How many cups are on 7 trays?\nAnswer: 7 * 16 = 112. The answer is 112."
@@ -62,7 +63,7 @@ def test_a_resumed_run_continues_from_the_checkpoint_and_the_loss_goes_down(
     state = Checkpoint.read(workdir)
     assert state is not None and state.epoch == 2 and Path(state.weights).name == "epoch-2.gguf"
     f32 = (workdir / "epoch-2.gguf").stat().st_size
-    assert (workdir / "resumed.gguf").stat().st_size < f32 / 4, "quantized back to Q4_1"
+    assert (workdir / "resumed.gguf").stat().st_size < f32 / 3, "quantized to Q8_0"
 
 
 def test_the_tuned_model_resolves_through_the_catalog_and_generates(
@@ -91,6 +92,8 @@ def test_the_tuned_model_is_asked_as_it_was_trained(
         decoding = agent.decoding()
         assert decoding.examples == 0 and decoding.layout == "question" and decoding.grammar
         assert "Examples:" not in agent.system_prompt() and "Calculator(" in agent.system_prompt()
+        trained_after = question_preamble([installed("Calculator")], 0)
+        assert agent.system_prompt() + "\n\n" == trained_after, "trained after the prompt it is asked with"
     finally:
         agent.close()
 

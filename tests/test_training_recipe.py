@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from agent.agent import INSTRUCTIONS
 from agent.errors import ConfigError
 from agent.models import user_models
 from agent.models.catalog import model_profile
+from agent.tools import installed
 from agent.training.pipeline import TrainConfig, answer_called
+from agent.training.prompted import documents, question_preamble
 
 
 def test_a_text_joins_only_if_its_answer_carries_a_call() -> None:
@@ -49,3 +52,15 @@ def test_an_older_record_without_examples_still_loads(tmp_path: Path, monkeypatc
         f'{{"name": "old", "path": "{weights}", "base": "smollm2-135m", "description": "d"}}')
     found = user_models.find("old")
     assert found is not None and found.examples is None
+
+
+def test_texts_are_trained_after_the_system_prompt_they_are_asked_with() -> None:
+    tools = [installed("Calculator")]
+    preamble = question_preamble(tools, 0)
+    assert preamble.startswith(INSTRUCTIONS["question"]) and preamble.endswith("\n\n")
+    assert "Calculator(" in preamble and "Examples:" not in preamble
+    assert "Examples:" in question_preamble(tools, 1)
+    asked = [f"Question: q{i}\nAnswer: The answer is {i}." for i in range(5)]
+    docs = documents([*asked, "We sold 12 crates."], preamble, per_prompt=2)
+    assert docs == [preamble + asked[0] + "\n\n" + asked[1], preamble + asked[2] + "\n\n" + asked[3],
+                    preamble + asked[4], "We sold 12 crates."]

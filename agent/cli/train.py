@@ -35,7 +35,7 @@ def add_parser(sub: argparse._SubParsersAction[Any], home: argparse.ArgumentPars
     p.add_argument("--max-steps", type=int, default=0, metavar="N", help="optimizer steps per epoch (0: all)")
     p.add_argument("--examples", type=int, default=0, metavar="N",
                    help="few-shot examples per tool in the tuned model's question prompts (its recipe)")
-    p.add_argument("--ftype", default="q4_1", help="type of the tuned model (q4_1, q8_0, f16, ...)")
+    p.add_argument("--ftype", default="q8_0", help="type of the tuned model (q8_0, f16, f32; q4_1 undoes the tuning)")
     p.add_argument("--threads", type=int, default=1, help="llama.cpp threads")
     p.add_argument("--json", action="store_true", help="JSON Lines events on stdout")
 

@@ -15,8 +15,8 @@ from typing import Any
 from agent.errors import ConfigError
 from agent.models import user_models
 from agent.models.catalog import model_path
-from agent.tools import Tool
-from agent.training import corpus
+from agent.tools import Tool, installed_tools
+from agent.training import corpus, prompted
 from agent.training.events import (EpochFinished, Progress, SamplingFinished, StageStarted, TrainEvent,
                                    TrainingFinished)
 from agent.training.plan import FitPlan
@@ -47,13 +47,25 @@ class TrainConfig:
     examples: int = 0
     """Few-shot examples per tool in the tuned model's question prompts (its recipe in the
     catalog, which `Agent` and `agent eval` use): it was trained to answer without them."""
+    prompted: bool = True
+    """Train the texts in the question layout after the system prompt the tuned model is
+    asked with (`agent.training.prompted`), `per_prompt` texts to a prompt."""
+    per_prompt: int = 3
+    n_ctx: int = 512
+    """Tokens per training window: the system prompt (about 230 tokens with the installed
+    tools) and `per_prompt` texts."""
+    dataset: Path | None = None
+    """Training texts kept by an earlier run (its `dataset.jsonl`): sampling is skipped."""
     sampling: SamplingConfig = SamplingConfig()
     epochs: int = 3
     lr: float = 1e-4
     lr_min: float = 1e-5
     val_split: float = 0.1
-    ftype: str = "q4_1"
-    """The tuned model's type; q4_1 is the packaged SmolLM2's."""
+    ftype: str = "q8_0"
+    """The tuned model's type. Not the packaged SmolLM2's q4_1: the fine-tuning moves the
+    weights by less than half a Q4_1 step, so re-quantizing to Q4_1 put them back where
+    they were (the tuned Q4_1 file answered exactly as the base; its F32 checkpoint and a
+    Q8_0 copy answered as trained)."""
     threads: int = 1
     last_blocks: int = 0
     max_steps: int = 0
@@ -167,16 +179,25 @@ def train(config: TrainConfig) -> Iterator[TrainEvent]:
         check_architecture(_base_path(config.base))
     except UnsupportedArchitecture as exc:
         raise UnsupportedModel(str(exc)) from None
-    yield StageStarted("corpus", f"{len(config.texts)} texts" if config.texts else f"{config.corpus_size} generated")
-    texts = _corpus(config)
-    yield StageStarted("sample", f"{len(texts)} texts")
-    chosen = yield from _sampled(config, texts)
+    if config.dataset is not None:
+        yield StageStarted("corpus", f"the training texts of {config.dataset}")
+        chosen = [json.loads(line)["text"] for line in config.dataset.read_text(encoding="utf-8").splitlines() if line]
+    else:
+        yield StageStarted("corpus", f"{len(config.texts)} texts" if config.texts else
+                           f"{config.corpus_size} generated")
+        texts = _corpus(config)
+        yield StageStarted("sample", f"{len(texts)} texts")
+        chosen = yield from _sampled(config, texts)
     if not chosen:
         raise ConfigError("the filter kept no call: nothing to train on (a larger corpus or a lower tau may help)")
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "dataset.jsonl", "w", encoding="utf-8") as dataset:
         dataset.writelines(json.dumps({"text": text}, ensure_ascii=False) + "\n" for text in chosen)
-    plan = FitPlan(base=_base_path(config.base), texts=tuple(chosen), workdir=folder,
+    docs = chosen
+    if config.prompted:
+        preamble = prompted.question_preamble(list(installed_tools([]).values()), config.examples)
+        docs = prompted.documents(chosen, preamble, per_prompt=config.per_prompt)
+    plan = FitPlan(base=_base_path(config.base), texts=tuple(docs), workdir=folder, n_ctx=config.n_ctx,
                    output=folder / f"{name}.gguf", ftype=config.ftype, epochs=config.epochs, lr=config.lr,
                    lr_min=config.lr_min, val_split=config.val_split, threads=config.threads,
                    last_blocks=config.last_blocks, max_steps=config.max_steps, seed=config.seed)
