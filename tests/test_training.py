@@ -92,8 +92,8 @@ def test_the_tuned_model_is_asked_as_it_was_trained(
         decoding = agent.decoding()
         assert decoding.examples == 0 and decoding.layout == "question" and decoding.grammar
         assert "Examples:" not in agent.system_prompt() and "Calculator(" in agent.system_prompt()
-        trained_after = question_preamble([installed("Calculator")], 0)
-        assert agent.system_prompt() + "\n\n" == trained_after, "trained after the prompt it is asked with"
+        preamble = question_preamble([installed("Calculator")], 0)
+        assert agent.system_prompt() + "\n\n" == preamble, "prompted training uses the prompt it is asked with"
     finally:
         agent.close()
 

@@ -47,13 +47,15 @@ class TrainConfig:
     examples: int = 0
     """Few-shot examples per tool in the tuned model's question prompts (its recipe in the
     catalog, which `Agent` and `agent eval` use): it was trained to answer without them."""
-    prompted: bool = True
+    prompted: bool = False
     """Train the texts in the question layout after the system prompt the tuned model is
-    asked with (`agent.training.prompted`), `per_prompt` texts to a prompt."""
+    asked with (`agent.training.prompted`), `per_prompt` texts to a prompt; use
+    `n_ctx=512` for room (the system prompt is about 230 tokens with the installed tools).
+    Off by default: on the same 80 texts it did worse (15.2% vs 22.4% on the arithmetic
+    set, benchmarks/RESULTS.md) and took three times as long to train."""
     per_prompt: int = 3
-    n_ctx: int = 512
-    """Tokens per training window: the system prompt (about 230 tokens with the installed
-    tools) and `per_prompt` texts."""
+    n_ctx: int = 256
+    """Tokens per training window."""
     dataset: Path | None = None
     """Training texts kept by an earlier run (its `dataset.jsonl`): sampling is skipped."""
     sampling: SamplingConfig = SamplingConfig()

@@ -2,12 +2,11 @@
 
 `Agent` asks a question (`agent run --single`, `agent eval`) in the question layout: the
 system prompt (instructions, the tools' signatures, the recipe's few-shot examples), a
-blank line, `Question: …` and `Answer:`. A model trained on bare `Question:/Answer:`
-texts answered like that on its own, but not after the system prompt: asked with no
-examples it wrote equations and called nothing (0.8% on the arithmetic set,
-benchmarks/RESULTS.md). Each document therefore starts with the system prompt the tuned
-model will be asked with, followed by a few of the filtered texts; the first follows it
-exactly as a question does.
+blank line, `Question: …` and `Answer:`. With `TrainConfig(prompted=True)` each training
+document starts with the system prompt the tuned model will be asked with, followed by a
+few of the filtered texts; the first follows it exactly as a question does. (Measured on
+SmolLM2 135M it did not help: the bare texts already carry over to the full prompt;
+benchmarks/RESULTS.md.)
 """
 
 from __future__ import annotations
