@@ -40,7 +40,7 @@ TUNED = "smollm2-135m-tools"
 def pipeline(args: argparse.Namespace) -> tuple[float, SamplingFinished | None, TrainingFinished | None]:
     config = TrainConfig(base=BASE, name=TUNED, corpus_size=args.corpus, epochs=args.epochs, threads=args.threads,
                          sampling=SamplingConfig(per_position=args.per_position), last_blocks=args.last_blocks,
-                         dataset=args.dataset)
+                         dataset=args.dataset, prompted=args.prompted, n_ctx=512 if args.prompted else 256)
     started = time.perf_counter()
     sampled: SamplingFinished | None = None
     finished: TrainingFinished | None = None
@@ -89,6 +89,8 @@ def main() -> int:
     p.add_argument("--home", type=Path, help="data folder for the tuned model (default: a temporary one)")
     p.add_argument("--dataset", type=Path, help="train on the texts an earlier run kept (its dataset.jsonl): "
                    "no sampling")
+    p.add_argument("--prompted", action="store_true", help="train each text after the question prompt's system "
+                   "text (512-token windows)")
     p.add_argument("--eval", choices=("both", "tuned"), default="both", help="models to evaluate")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args()
