@@ -12,7 +12,7 @@ from agent.errors import ConfigError
 from agent.models import user_models
 from agent.models.catalog import model_profile
 from agent.tools import installed
-from agent.training.pipeline import TrainConfig, answer_called
+from agent.training.pipeline import TrainConfig, answer_called, results_agree
 from agent.training.prompted import documents, question_preamble
 
 
@@ -64,3 +64,13 @@ def test_texts_are_trained_after_the_system_prompt_they_are_asked_with() -> None
     docs = documents([*asked, "We sold 12 crates."], preamble, per_prompt=2)
     assert docs == [preamble + asked[0] + "\n\n" + asked[1], preamble + asked[2] + "\n\n" + asked[3],
                     preamble + asked[4], "We sold 12 crates."]
+
+
+def test_a_text_whose_result_is_not_the_number_written_after_it_is_left_out() -> None:
+    assert results_agree("Answer: 8 rolls of 51 is [Calculator(8 * 51) → 408] 408. Split 3 ways, the answer is "
+                         "[Calculator(408 / 3) → 136] 136.")
+    assert not results_agree("Answer: The answer is [Calculator(287 / 400) → 0.7175] 71.75."), "a prefix of it"
+    assert not results_agree("Answer: The answer is [Calculator(12 * 2500) → 30000] 300."), "it begins with it"
+    assert not results_agree("Answer: The answer is [Calculator(672 - 7071) → -6399] 6399."), "the other sign"
+    assert results_agree("Today is [Calendar() → Today is Monday.] the 3rd."), "no number result: nothing to check"
+    assert TrainConfig().agreeing_only

@@ -44,6 +44,9 @@ class TrainConfig:
     """A text that ends in "the answer is N" joins the training set only if the filter kept
     a call for N: one whose answer the model wrote unaided would teach it to answer
     without the tool. Texts without that phrase join with any kept call."""
+    agreeing_only: bool = True
+    """A text joins only if every numeric result is the number written after it
+    (`results_agree`)."""
     examples: int = 0
     """Few-shot examples per tool in the tuned model's question prompts (its recipe in the
     catalog, which `Agent` and `agent eval` use): it was trained to answer without them."""
@@ -143,14 +146,31 @@ def _sampled(config: TrainConfig, texts: list[str]) -> Generator[TrainEvent, Non
             else:
                 yield item
         texts = annotated
-    chosen = [text for text, has in zip(texts, called)
-              if has and (not config.answer_calls_only or answer_called(text))] + list(config.extra_texts)
+    chosen = [text for text, has in zip(texts, called) if has and _selected(config, text)] + list(config.extra_texts)
     yield SamplingFinished(len(texts), totals["positions"], totals["sampled"], totals["kept"], len(chosen),
                            sum(len(t) for t in chosen) // 4)
     return chosen
 
 
 _ANSWER = re.compile(r"answer is (\[?)", re.IGNORECASE)
+_RESULT_THEN_NUMBER = re.compile(r"→ (-?[\d.]+)\] \$?(-?[\d,]*\d(?:\.\d+)?)")
+
+
+def results_agree(text: str) -> bool:
+    """Whether every call whose result is a number, followed by a number in the text, has
+    the number the text writes: the loss filter also keeps a result that the number only
+    begins with (`→ 0.7175] 71.75`, `→ 30000] 300`) or has the other sign (`→ -6399] 6399`)."""
+    for result, written in _RESULT_THEN_NUMBER.findall(text):
+        try:
+            if float(result) != float(written.replace(",", "")):
+                return False
+        except ValueError:
+            return False
+    return True
+
+
+def _selected(config: TrainConfig, text: str) -> bool:
+    return (not config.answer_calls_only or answer_called(text)) and (not config.agreeing_only or results_agree(text))
 
 
 def answer_called(text: str) -> bool:
@@ -183,7 +203,8 @@ def train(config: TrainConfig) -> Iterator[TrainEvent]:
         raise UnsupportedModel(str(exc)) from None
     if config.dataset is not None:
         yield StageStarted("corpus", f"the training texts of {config.dataset}")
-        chosen = [json.loads(line)["text"] for line in config.dataset.read_text(encoding="utf-8").splitlines() if line]
+        saved = [json.loads(line)["text"] for line in config.dataset.read_text(encoding="utf-8").splitlines() if line]
+        chosen = [text for text in saved if _selected(config, text)]
     else:
         yield StageStarted("corpus", f"{len(config.texts)} texts" if config.texts else
                            f"{config.corpus_size} generated")
