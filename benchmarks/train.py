@@ -4,12 +4,14 @@
 
 1. `agent.training.train` on the generated corpus: sampling calls at the positions where
    the open marker is in the model's top k, the loss filter, fine-tuning in a child
-   process, quantization back to Q4_1, registration as `smollm2-135m-tools` (in a
+   process, quantization to Q8_0, registration as `smollm2-135m-tools` (in a
    temporary data folder unless `--home`). Prints the time, the peak memory (this
    process and the training child) and how many sampled calls the filter kept.
 2. The arithmetic eval (`agent.evals.arithmetic`, its own defaults) of the base model with
-   tools and of the tuned model with tools, resolved through the catalog by name;
-   one-step and multi-step problems reported separately.
+   tools and of the tuned model with tools, resolved through the catalog by name, each
+   with its own recipe (the tuned model's question prompts show no few-shot examples: it
+   is registered so, and `Agent` and `agent eval` use it so); one-step and multi-step
+   problems reported separately.
 
 Targets: tuned ≥ base + 15 points; ≥ 30% of the multi-step problems; the pipeline
 ≤ 30 minutes and ≤ 4 GB on 2 cores.
@@ -37,7 +39,8 @@ TUNED = "smollm2-135m-tools"
 
 def pipeline(args: argparse.Namespace) -> tuple[float, SamplingFinished | None, TrainingFinished | None]:
     config = TrainConfig(base=BASE, name=TUNED, corpus_size=args.corpus, epochs=args.epochs, threads=args.threads,
-                         sampling=SamplingConfig(per_position=args.per_position), last_blocks=args.last_blocks)
+                         sampling=SamplingConfig(per_position=args.per_position), last_blocks=args.last_blocks,
+                         dataset=args.dataset, prompted=args.prompted, n_ctx=512 if args.prompted else 256)
     started = time.perf_counter()
     sampled: SamplingFinished | None = None
     finished: TrainingFinished | None = None
@@ -67,24 +70,35 @@ def evaluate(spec: str, limit: int) -> dict[str, tuple[int, int]]:
     return {k: (v[0], v[1]) for k, v in scores.items()}
 
 
+def load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def pct(cell: tuple[int, int]) -> str:
     return f"{100 * cell[0] / cell[1]:.1f}% ({cell[0]}/{cell[1]})" if cell[1] else "-"
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--corpus", type=int, default=120, help="generated problems to annotate")
+    p.add_argument("--corpus", type=int, default=170, help="generated problems to annotate")
     p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--per-position", type=int, default=2, help="candidate calls per position")
+    p.add_argument("--per-position", type=int, default=3, help="candidate calls per position")
     p.add_argument("--last-blocks", type=int, default=0, help="train only the last N blocks (0: all)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--limit", type=int, default=0, help="eval items (0: all 125)")
     p.add_argument("--home", type=Path, help="data folder for the tuned model (default: a temporary one)")
+    p.add_argument("--dataset", type=Path, help="train on the texts an earlier run kept (its dataset.jsonl): "
+                   "no sampling")
+    p.add_argument("--prompted", action="store_true", help="train each text after the question prompt's system "
+                   "text (512-token windows)")
+    p.add_argument("--eval", choices=("both", "tuned"), default="both", help="models to evaluate")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args()
     home = args.home or Path(tempfile.mkdtemp(prefix="interleaf-train-"))
     os.environ["INTERLEAF_HOME"] = str(home)
+    print(f"load average at the start: {load()}", flush=True)
     seconds, sampled, finished = pipeline(args)
+    print(f"load average after the pipeline: {load()}", flush=True)
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"\npipeline: {seconds / 60:.1f} min (target ≤ 30), peak memory {max(own, child) / 1024:.2f} GB "
@@ -96,8 +110,8 @@ def main() -> int:
     if finished is not None:
         print("epochs:", json.dumps(finished.epochs))
     started = time.perf_counter()
-    rows = {name: evaluate(name, args.limit) for name in (BASE, TUNED)}
-    print(f"\narithmetic eval with tools ({(time.perf_counter() - started) / 60:.1f} min):")
+    rows = {name: evaluate(name, args.limit) for name in ((BASE, TUNED) if args.eval == "both" else (TUNED,))}
+    print(f"\narithmetic eval with tools ({(time.perf_counter() - started) / 60:.1f} min, load average {load()}):")
     print(f"{'model':<22} {'one-step':<20} {'multi-step':<20} all")
     for name, cells in rows.items():
         both = (cells["one-step"][0] + cells["multi-step"][0], cells["one-step"][1] + cells["multi-step"][1])

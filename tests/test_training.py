@@ -12,12 +12,15 @@ import llama_cpp
 import pytest
 
 from agent.errors import ConfigError
-from agent.models.catalog import list_models, model_path, resolve_model
+from agent.agent import Agent
+from agent.models.catalog import list_models, model_path, model_profile, resolve_model
 from agent.models.llama_cpu import plain_buffers
 from agent.training import (EpochFinished, SamplingConfig, SamplingFinished, TrainConfig, TrainingFinished,
                             UnsupportedModel, train)
 from agent.training.fit import Checkpoint
 from agent.training.plan import FitPlan
+from agent.tools import installed
+from agent.training.prompted import question_preamble
 from agent.training.worker import decode, encode, run_child
 
 TEXT = "Question: A tray holds 16 cups. How many cups are on 7 trays?\nAnswer: 7 * 16 = 112. The answer is 112."
@@ -60,7 +63,7 @@ def test_a_resumed_run_continues_from_the_checkpoint_and_the_loss_goes_down(
     state = Checkpoint.read(workdir)
     assert state is not None and state.epoch == 2 and Path(state.weights).name == "epoch-2.gguf"
     f32 = (workdir / "epoch-2.gguf").stat().st_size
-    assert (workdir / "resumed.gguf").stat().st_size < f32 / 4, "quantized back to Q4_1"
+    assert (workdir / "resumed.gguf").stat().st_size < f32 / 3, "quantized to Q8_0"
 
 
 def test_the_tuned_model_resolves_through_the_catalog_and_generates(
@@ -76,6 +79,23 @@ def test_the_tuned_model_resolves_through_the_catalog_and_generates(
     out = llm.create_completion("Question: A box holds 12 eggs. How many eggs are in 5 boxes?\nAnswer:",
                                 max_tokens=8, temperature=0.0)
     assert out["choices"][0]["text"].strip()
+    llm.close()
+
+
+def test_the_tuned_model_is_asked_as_it_was_trained(
+        trained: tuple[Path, list[object]], monkeypatch: pytest.MonkeyPatch) -> None:
+    home, _ = trained
+    monkeypatch.setenv("INTERLEAF_HOME", str(home))
+    assert model_profile("tiny-tools").question.examples == 0 < model_profile("smollm2-135m").question.examples
+    agent = Agent(model="tiny-tools", tools=[installed("Calculator")], purpose="question")
+    try:
+        decoding = agent.decoding()
+        assert decoding.examples == 0 and decoding.layout == "question" and decoding.grammar
+        assert "Examples:" not in agent.system_prompt() and "Calculator(" in agent.system_prompt()
+        preamble = question_preamble([installed("Calculator")], 0)
+        assert agent.system_prompt() + "\n\n" == preamble, "prompted training uses the prompt it is asked with"
+    finally:
+        agent.close()
 
 
 def test_an_architecture_llama_cpp_cannot_train_is_refused_clearly(tmp_path: Path) -> None:

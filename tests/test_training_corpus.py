@@ -46,8 +46,24 @@ def test_the_corpus_has_multi_step_problems_in_every_shape() -> None:
     assert {p.family for p in multi} == {f.__name__.lstrip("_") for f in corpus.MULTI_STEP}
     problem = multi[0]
     shapes = {corpus.solution(problem, shape) for shape in range(3)}
-    assert len(shapes) == 3 and all(s.endswith(f"The answer is {problem.answer}.") for s in shapes)
+    assert len(shapes) == 3 and all(s.lower().endswith(f"the answer is {problem.answer}.") for s in shapes)
     assert all("[" not in corpus.render(p, 0) for p in generated), "the calls are the model's to find"
+
+
+def test_the_default_corpus_is_in_the_answer_layout_of_the_question_prompts() -> None:
+    texts = corpus.generated(300, seed=4)
+    answers = [t.split("\nAnswer: ", 1)[1] for t in texts]
+    assert all("=" not in a for a in answers), "no written equations: calls go where the agent computes"
+    one_step = [a for a in answers if a.count(". ") == 0]
+    multi = [a for a in answers if a.count(". ") > 0]
+    assert one_step and all(re.fullmatch(r"The answer is [\d.]+\.", a) for a in one_step)
+    assert len(multi) > 100
+    for answer in multi:
+        *steps, last = answer.split(". ")
+        assert steps and re.fullmatch(r"[^.]+, the answer is [\d.]+\.", last), answer
+    offered = [positions(t) for t in texts if "the answer is" in t]
+    every_step = sum(len(found) >= 2 for found in offered)
+    assert every_step >= 0.95 * len(offered), "a position per step (none where the value is already in the text)"
 
 
 def test_positions_are_before_new_numbers_in_the_answer() -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -186,9 +186,17 @@ def _entry(name: str) -> _Entry | None:
         return None
     base = _REGISTRY.get(own.base)
     path = Path(own.path)
+    info = ModelInfo(own.name, own.description, own.path)
     if base is None:
-        return _Entry(ModelInfo(own.name, own.description, own.path), lambda: path)
-    return _Entry(ModelInfo(own.name, own.description, own.path), lambda: path, base.options, base.profile)
+        return _Entry(info, lambda: path, profile=_own_recipe(Profile(), own))
+    return _Entry(info, lambda: path, base.options, _own_recipe(base.profile, own))
+
+
+def _own_recipe(profile: Profile, own: user_models.UserModel) -> Profile:
+    """The base's recipes with the question examples the model was registered with."""
+    if own.examples is None:
+        return profile
+    return replace(profile, question=replace(profile.question, examples=own.examples))
 
 
 def model_path(name: str) -> Path:

@@ -3,7 +3,11 @@ folder: `<data>/models/<name>.json` next to the weights, where `<data>` is
 `$INTERLEAF_HOME` or the user data directory for interleaf (as for saved runs).
 
     {"name": "smollm2-135m-tools", "path": ".../smollm2-135m-tools.gguf",
-     "base": "smollm2-135m", "description": "..."}
+     "base": "smollm2-135m", "description": "...", "examples": 0}
+
+A model is loaded with its base model's options and recipes; `examples`, when set, is
+the number of few-shot examples per tool its question prompts show instead of the
+base's (a model tuned on its own calls answers as it was trained, without them).
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ class UserModel:
     path: str
     base: str
     description: str
+    examples: int | None = None
+    """Few-shot examples per tool in its question prompts; None: its base model's recipe."""
 
 
 def models_dir(home: Path | None = None) -> Path:
@@ -64,9 +70,12 @@ def all_models() -> list[UserModel]:
     return [m for m in found if m is not None]
 
 
-def register(name: str, path: Path, *, base: str, description: str, home: Path | None = None) -> UserModel:
+def register(name: str, path: Path, *, base: str, description: str, examples: int | None = None,
+             home: Path | None = None) -> UserModel:
     """Record `path` under `name` (replacing an earlier record of that name)."""
-    model = UserModel(check_name(name), str(path.resolve()), base, description)
+    if examples is not None and examples < 0:
+        raise ConfigError(f"examples must be zero or more, got {examples}")
+    model = UserModel(check_name(name), str(path.resolve()), base, description, examples)
     folder = models_dir(home)
     folder.mkdir(parents=True, exist_ok=True)
     partial = folder / f".{model.name}.json.partial"

@@ -4,9 +4,12 @@ of word problems with worked solutions.
 The generated problems come from templates of their own (none of the arithmetic eval's
 wordings; `tests/test_training_corpus.py` checks that no eval item, numbers aside, appears
 here). Each problem is a question and its steps; a step is (words before it, expression,
-value). Solutions are written in several shapes: the equation per step, words per step,
-the answer alone, so that the model sees numbers it could have computed in many places.
-The texts carry no calls: the calls are the model's to find (`agent.training.sampling`).
+value). Solutions can be written in three shapes: the equation per step, words per step,
+or the answer layout the agent's question prompts ask for (`ANSWER`: one short sentence
+per intermediate step, then "The answer is N."). The default corpus uses the answer
+layout only, so that every call the filter keeps sits where the agent later computes:
+in a step of a multi-step answer, or after "The answer is". The texts carry no calls:
+the calls are the model's to find (`agent.training.sampling`).
 """
 
 from __future__ import annotations
@@ -129,9 +132,12 @@ def _buy_and_change(rng: random.Random) -> Problem:
     name, good, n = rng.choice(NAMES), rng.choice(GOODS), rng.randint(2, 9)
     price = money(rng, 1, 9)
     paid = rng.choice((20, 50, 100))
+    cost = n * Fraction(price)
+    if cost > paid:
+        paid = min(p for p in (20, 50, 100) if p >= cost)
     return Problem("buy_and_change", f"{name} picks {n} {good}s at ${price} apiece and hands over ${paid}. What "
                    "change comes back, in dollars?",
-                   (step(f"The {good}s cost", f"{n} * {price}"), step("The change is", f"{paid} - {n} * {price}")))
+                   (step(f"The {good}s cost", f"{n} * {price}"), step(f"Out of ${paid},", f"{paid} - {n} * {price}")))
 
 
 def _groups_minus(rng: random.Random) -> Problem:
@@ -155,15 +161,15 @@ def _discount(rng: random.Random) -> Problem:
     good, price, p = rng.choice(GOODS), rng.randint(8, 90) * 5, rng.choice((10, 15, 20, 25, 30, 40, 50))
     first = step(f"{p}% of ${price} is", f"{price} * {p} / 100")
     return Problem("discount", f"A {good} normally sells for ${price}, and today it is marked {p}% down. What "
-                   "does it sell for today, in dollars?", (first, step("The new price is", f"{price} - {first[2]}")))
+                   "does it sell for today, in dollars?", (first, step(f"Taken off ${price},", f"{price} - {first[2]}")))
 
 
 def _two_purchases(rng: random.Random) -> Problem:
     g1, g2 = rng.sample(GOODS, 2)
     n1, n2, p1, p2 = rng.randint(2, 30), rng.randint(2, 30), rng.randint(3, 80), rng.randint(3, 80)
-    a, b = step(f"The {g1}s come to", f"{n1} * {p1}"), step(f"the {g2}s come to", f"{n2} * {p2}")
+    a, b = step(f"The {g1}s come to", f"{n1} * {p1}"), step(f"The {g2}s come to", f"{n2} * {p2}")
     return Problem("two_purchases", f"A club orders {n1} {g1}s for ${p1} each and {n2} {g2}s for ${p2} each. "
-                   "What is the bill in dollars?", (a, b, step("The bill is", f"{a[2]} + {b[2]}")))
+                   "What is the bill in dollars?", (a, b, step("Adding the two,", f"{a[2]} + {b[2]}")))
 
 
 def _in_out(rng: random.Random) -> Problem:
@@ -197,13 +203,69 @@ def _missing_score(rng: random.Random) -> Problem:
     listed = ", ".join(str(s) for s in scores)
     rest = " - ".join(str(s) for s in scores)
     return Problem("missing_score", f"A bowler's mean over {n} games is {num(mean)}. The first games scored "
-                   f"{listed}. What did the last game score?", (first, step("The last game is", f"{first[2]} - {rest}")))
+                   f"{listed}. What did the last game score?", (first, step(f"Taking away {listed},", f"{first[2]} - {rest}")))
+
+
+
+def _fleet(rng: random.Random) -> Problem:
+    v, t, c = rng.randint(3, 14), rng.randint(2, 6), rng.randint(12, 80)
+    first = step(f"{v} vans making {t} runs is", f"{v} * {t}")
+    return Problem("fleet", f"A courier has {v} vans. Every van makes {t} runs a day and drops {c} parcels per "
+                   "run. How many parcels go out each day?", (first, step(f"At {c} parcels a run,", f"{first[2]} * {c}")))
+
+
+def _rent_rise(rng: random.Random) -> Problem:
+    name, rent, p = rng.choice(NAMES), rng.randint(12, 60) * 50, rng.choice((2, 3, 4, 5, 6, 8, 10, 12))
+    first = step(f"{p}% of ${rent} is", f"{rent} * {p} / 100")
+    return Problem("rent_rise", f"{name} pays ${rent} in rent, and next year it rises by {p}%. What will the "
+                   "rent be, in dollars?", (first, step(f"Added to ${rent},", f"{rent} + {first[2]}")))
+
+
+def _bundle_price(rng: random.Random) -> Problem:
+    good, k, m = rng.choice(GOODS), rng.choice((2, 4, 5, 8, 10)), rng.randint(3, 30)
+    unit = rng.randint(2, 40) + rng.choice((0, 0.5, 0.25, 0.75))
+    total = num(Fraction(str(unit)) * k)
+    first = step(f"One {good} is", f"{total} / {k}")
+    return Problem("bundle_price", f"A bundle of {k} {good}s sells for ${total}. At that rate, what would {m} "
+                   f"{good}s cost, in dollars?", (first, step(f"For {m} of them,", f"{first[2]} * {m}")))
+
+
+def _laps(rng: random.Random) -> Problem:
+    name, lap, n = rng.choice(NAMES), rng.choice((200, 250, 400, 500, 800)), rng.randint(3, 40)
+    first = step(f"{n} laps of {lap} meters is", f"{n} * {lap}")
+    return Problem("laps", f"{name} jogs {n} laps of a {lap} meter track. How many kilometers does {name} cover?",
+                   (first, step("In kilometers,", f"{first[2]} / 1000")))
+
+
+def _split_then_spend(rng: random.Random) -> Problem:
+    k, each, spent = rng.choice((2, 3, 4, 5, 6)), rng.randint(40, 900), rng.randint(5, 39)
+    first = step(f"${k * each} split {k} ways is", f"{k * each} / {k}")
+    return Problem("split_then_spend", f"{k} cousins divide a ${k * each} prize evenly, and each cousin then "
+                   f"spends ${spent}. How many dollars does one cousin keep?",
+                   (first, step(f"After spending ${spent},", f"{first[2]} - {spent}")))
+
+
+def _times_that_many(rng: random.Random) -> Problem:
+    a, b = rng.sample(NAMES, 2)
+    thing, n, m = rng.choice(THINGS), rng.randint(30, 400), rng.randint(2, 6)
+    first = step(f"{b} owns", f"{m} * {n}")
+    return Problem("times_that_many", f"{a} owns {n} {thing}. {b} owns {m} times that many. How many {thing} do "
+                   "the two own between them?", (first, step(f"With {a}'s {n},", f"{n} + {first[2]}")))
 
 
 ONE_STEP: tuple[Family, ...] = (_product, _quotient, _sum, _difference, _percent_of, _share_percent, _unit_cost,
                                 _area, _speed)
 MULTI_STEP: tuple[Family, ...] = (_buy_and_change, _groups_minus, _wage_bonus, _discount, _two_purchases, _in_out,
-                                  _share_after_total, _missing_score)
+                                  _share_after_total, _missing_score, _fleet, _rent_rise, _bundle_price, _laps,
+                                  _split_then_spend, _times_that_many)
+
+
+EQUATIONS, WORDS, ANSWER = 0, 1, 2
+"""The solution shapes: the equation per step; words per step; the answer layout, where
+a multi-step answer's last step keeps its lead words before "the answer is" (`Out of $20,
+the answer is 7.5.`): the words name the operand the last call needs, which the model,
+sampling calls, otherwise misses (it proposed no right last call in six multi-step
+problems without them)."""
 
 
 def solution(problem: Problem, shape: int) -> str:
@@ -216,7 +278,8 @@ def solution(problem: Problem, shape: int) -> str:
         worked = [f"{ld} {v}.".strip() for ld, _, v in first]
         return " ".join([*worked, f"{lead} {value}. The answer is {value}.".strip()])
     worked = [f"{ld} {v}.".strip() for ld, _, v in first]
-    return " ".join([*worked, f"The answer is {value}."])
+    final = f"{lead} the answer is {value}." if first and lead.endswith(",") else f"The answer is {value}."
+    return " ".join([*worked, final])
 
 
 def render(problem: Problem, shape: int) -> str:
@@ -235,15 +298,19 @@ def problems(n: int, *, seed: int = 0, multi_share: float = 0.5) -> Iterator[Pro
             yield problem
 
 
-SHAPE_WEIGHTS = (1, 1, 2)
-"""How often each solution shape is used: the answer alone (shape 2), the way answers
-are asked for in the prompts, is the one where a call has the most to teach."""
+SHAPE_WEIGHTS = (0, 0, 1)
+"""How often each solution shape is used by default: the answer layout only. Two runs
+with the three shapes mixed (1:1:1 and 1:1:2) kept their calls mostly inside written
+equations (`7 * 18 = [Calculator(7 * 18) → 126] 126.`), a place the agent's prompts never
+ask for one, and the tuned model gained nothing (benchmarks/RESULTS.md)."""
 
 
-def generated(n: int = 600, *, seed: int = 0, multi_share: float = 0.5) -> list[str]:
-    """The default corpus: `n` worked word problems as plain texts."""
+def generated(n: int = 600, *, seed: int = 0, multi_share: float = 0.5,
+              weights: tuple[int, int, int] = SHAPE_WEIGHTS) -> list[str]:
+    """The default corpus: `n` worked word problems as plain texts, their solution shapes
+    drawn with `weights`."""
     rng = random.Random(seed + 1)
-    return [render(p, rng.choices(range(3), SHAPE_WEIGHTS)[0])
+    return [render(p, rng.choices(range(3), weights)[0])
             for p in problems(n, seed=seed, multi_share=multi_share)]
 
 

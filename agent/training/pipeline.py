@@ -5,6 +5,7 @@ child process, quantization, registration. `train(config)` yields typed events;
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
@@ -14,8 +15,8 @@ from typing import Any
 from agent.errors import ConfigError
 from agent.models import user_models
 from agent.models.catalog import model_path
-from agent.tools import Tool
-from agent.training import corpus
+from agent.tools import Tool, installed_tools
+from agent.training import corpus, prompted
 from agent.training.events import (EpochFinished, Progress, SamplingFinished, StageStarted, TrainEvent,
                                    TrainingFinished)
 from agent.training.plan import FitPlan
@@ -35,17 +36,41 @@ class TrainConfig:
     """The tools to learn (default: the calculator)."""
     texts: tuple[str, ...] = ()
     """The corpus; empty: the generated word problems."""
-    corpus_size: int = 160
+    corpus_size: int = 170
     """Generated problems to annotate when `texts` is empty."""
     extra_texts: tuple[str, ...] = ()
     """Training texts used as they are (e.g. instruction–answer pairs from saved runs)."""
+    answer_calls_only: bool = True
+    """A text that ends in "the answer is N" joins the training set only if the filter kept
+    a call for N: one whose answer the model wrote unaided would teach it to answer
+    without the tool. Texts without that phrase join with any kept call."""
+    agreeing_only: bool = True
+    """A text joins only if every numeric result is the number written after it
+    (`results_agree`)."""
+    examples: int = 0
+    """Few-shot examples per tool in the tuned model's question prompts (its recipe in the
+    catalog, which `Agent` and `agent eval` use): it was trained to answer without them."""
+    prompted: bool = False
+    """Train the texts in the question layout after the system prompt the tuned model is
+    asked with (`agent.training.prompted`), `per_prompt` texts to a prompt; use
+    `n_ctx=512` for room (the system prompt is about 230 tokens with the installed tools).
+    Off by default: on the same 80 texts it did worse (15.2% vs 22.4% on the arithmetic
+    set, benchmarks/RESULTS.md) and took three times as long to train."""
+    per_prompt: int = 3
+    n_ctx: int = 256
+    """Tokens per training window."""
+    dataset: Path | None = None
+    """Training texts kept by an earlier run (its `dataset.jsonl`): sampling is skipped."""
     sampling: SamplingConfig = SamplingConfig()
     epochs: int = 3
     lr: float = 1e-4
     lr_min: float = 1e-5
     val_split: float = 0.1
-    ftype: str = "q4_1"
-    """The tuned model's type; q4_1 is the packaged SmolLM2's."""
+    ftype: str = "q8_0"
+    """The tuned model's type. Not the packaged SmolLM2's q4_1: the fine-tuning moves the
+    weights by less than half a Q4_1 step, so re-quantizing to Q4_1 put them back where
+    they were (the tuned Q4_1 file answered exactly as the base; its F32 checkpoint and a
+    Q8_0 copy answered as trained)."""
     threads: int = 1
     last_blocks: int = 0
     max_steps: int = 0
@@ -121,10 +146,37 @@ def _sampled(config: TrainConfig, texts: list[str]) -> Generator[TrainEvent, Non
             else:
                 yield item
         texts = annotated
-    chosen = [text for text, has in zip(texts, called) if has] + list(config.extra_texts)
+    chosen = [text for text, has in zip(texts, called) if has and _selected(config, text)] + list(config.extra_texts)
     yield SamplingFinished(len(texts), totals["positions"], totals["sampled"], totals["kept"], len(chosen),
                            sum(len(t) for t in chosen) // 4)
     return chosen
+
+
+_ANSWER = re.compile(r"answer is (\[?)", re.IGNORECASE)
+_RESULT_THEN_NUMBER = re.compile(r"→ (-?[\d.]+)\] \$?(-?[\d,]*\d(?:\.\d+)?)")
+
+
+def results_agree(text: str) -> bool:
+    """Whether every call whose result is a number, followed by a number in the text, has
+    the number the text writes: the loss filter also keeps a result that the number only
+    begins with (`→ 0.7175] 71.75`, `→ 30000] 300`) or has the other sign (`→ -6399] 6399`)."""
+    for result, written in _RESULT_THEN_NUMBER.findall(text):
+        try:
+            if float(result) != float(written.replace(",", "")):
+                return False
+        except ValueError:
+            return False
+    return True
+
+
+def _selected(config: TrainConfig, text: str) -> bool:
+    return (not config.answer_calls_only or answer_called(text)) and (not config.agreeing_only or results_agree(text))
+
+
+def answer_called(text: str) -> bool:
+    """Whether the text's last "answer is" (if it has one) is followed by a call."""
+    found = _ANSWER.findall(text)
+    return not found or found[-1] == "["
 
 
 def _progress(message: dict[str, Any]) -> TrainEvent | None:
@@ -149,16 +201,26 @@ def train(config: TrainConfig) -> Iterator[TrainEvent]:
         check_architecture(_base_path(config.base))
     except UnsupportedArchitecture as exc:
         raise UnsupportedModel(str(exc)) from None
-    yield StageStarted("corpus", f"{len(config.texts)} texts" if config.texts else f"{config.corpus_size} generated")
-    texts = _corpus(config)
-    yield StageStarted("sample", f"{len(texts)} texts")
-    chosen = yield from _sampled(config, texts)
+    if config.dataset is not None:
+        yield StageStarted("corpus", f"the training texts of {config.dataset}")
+        saved = [json.loads(line)["text"] for line in config.dataset.read_text(encoding="utf-8").splitlines() if line]
+        chosen = [text for text in saved if _selected(config, text)]
+    else:
+        yield StageStarted("corpus", f"{len(config.texts)} texts" if config.texts else
+                           f"{config.corpus_size} generated")
+        texts = _corpus(config)
+        yield StageStarted("sample", f"{len(texts)} texts")
+        chosen = yield from _sampled(config, texts)
     if not chosen:
         raise ConfigError("the filter kept no call: nothing to train on (a larger corpus or a lower tau may help)")
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "dataset.jsonl", "w", encoding="utf-8") as dataset:
         dataset.writelines(json.dumps({"text": text}, ensure_ascii=False) + "\n" for text in chosen)
-    plan = FitPlan(base=_base_path(config.base), texts=tuple(chosen), workdir=folder,
+    docs = chosen
+    if config.prompted:
+        preamble = prompted.question_preamble(list(installed_tools([]).values()), config.examples)
+        docs = prompted.documents(chosen, preamble, per_prompt=config.per_prompt)
+    plan = FitPlan(base=_base_path(config.base), texts=tuple(docs), workdir=folder, n_ctx=config.n_ctx,
                    output=folder / f"{name}.gguf", ftype=config.ftype, epochs=config.epochs, lr=config.lr,
                    lr_min=config.lr_min, val_split=config.val_split, threads=config.threads,
                    last_blocks=config.last_blocks, max_steps=config.max_steps, seed=config.seed)
@@ -175,7 +237,7 @@ def train(config: TrainConfig) -> Iterator[TrainEvent]:
     plan.output.replace(target)
     user_models.register(name, target, base=config.base,
                          description=f"{config.base} fine-tuned on its own filtered tool calls ({config.ftype})",
-                         home=config.home)
+                         examples=config.examples, home=config.home)
     yield TrainingFinished(name, str(target), time.monotonic() - started, epochs)
 
 

@@ -16,7 +16,7 @@ class FitPlan:
     """Where the F32 weights, the per-epoch checkpoints and the result go."""
     output: Path
     """The tuned model, quantized to `ftype`."""
-    ftype: str = "q4_1"
+    ftype: str = "q8_0"
     epochs: int = 2
     lr: float = 1e-4
     lr_min: float = 1e-5

@@ -46,14 +46,16 @@ SAMPLING_INSTRUCTION = (
 )
 
 CALCULATOR_SHOTS = (
-    ("Question: A van holds 14 crates of 36 melons. How many melons does it hold?\n"
-     "Answer: 14 * 36 = [Calculator(14 * 36)] 504. The answer is [Calculator(14 * 36)] 504."),
+    "Question: A van holds 14 crates of 36 melons. How many melons does it hold?\n"
+    "Answer: The answer is [Calculator(14 * 36)] 504.",
     ("Question: Ella has $50 and buys 3 hats at $12.50 each. How many dollars are left?\n"
-     "Answer: The hats cost [Calculator(3 * 12.50)] 37.5. The answer is [Calculator(50 - 37.5)] 12.5."),
-    ("Question: 18 of 72 cars are red. What percent are red?\n"
-     "Answer: 18 / 72 * 100 = [Calculator(18 / 72 * 100)] 25. The answer is [Calculator(18 / 72 * 100)] 25."),
+     "Answer: The hats cost [Calculator(3 * 12.50)] 37.5. Out of $50, the answer is [Calculator(50 - 37.5)] 12.5."),
+    "Question: 18 of 72 cars are red. What percent are red?\nAnswer: The answer is [Calculator(18 / 72 * 100)] 25.",
+    ("Question: A tank holds 80 liters, and 3 buckets of 12 liters are poured out. How many liters are left?\n"
+     "Answer: 3 buckets of 12 is [Calculator(3 * 12)] 36. Taken from 80, the answer is [Calculator(80 - 36)] 44."),
 )
-"""Calls without results, Toolformer's prompt style; words and numbers of their own."""
+"""Calls without results, Toolformer's prompt style, in the answer layout of the agent's
+question prompts (one call per step); words and numbers of their own."""
 
 
 @dataclass(frozen=True)
