@@ -71,9 +71,12 @@ class Dispatcher:
                 return tool.fn(**arguments)
             if tool.is_async:
                 coroutine: Coroutine[Any, Any, Any] = tool.fn(**arguments)
-                future = asyncio.run_coroutine_threadsafe(coroutine, self._event_loop())
-            else:
-                future = self._pool.submit(tool.fn, arguments)
+                future = asyncio.run_coroutine_threadsafe(_outcome(coroutine), self._event_loop())
+                done, value = future.result(timeout=max(limit, 0.0))
+                if not done:
+                    raise value
+                return value
+            future = self._pool.submit(tool.fn, arguments)
             return future.result(timeout=max(limit, 0.0))
         except FutureTimeout:
             if isinstance(future, Future):
@@ -99,6 +102,16 @@ class Dispatcher:
             if self._loop is not None:
                 self._loop.call_soon_threadsafe(_cancel_and_stop, self._loop)
                 self._loop = None
+
+
+async def _outcome(coroutine: Coroutine[Any, Any, Any]) -> tuple[bool, Any]:
+    """The coroutine's value, or the exception it raised, as a value: a call whose caller
+    stopped waiting (a timeout, a quit) then leaves no exception behind for asyncio to
+    report as never retrieved. Cancelling it still cancels the coroutine."""
+    try:
+        return True, await coroutine
+    except (Exception, SystemExit) as exc:
+        return False, exc
 
 
 def _cancel_and_stop(loop: asyncio.AbstractEventLoop) -> None:

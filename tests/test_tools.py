@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from agent import ConfigError, ParsedCall, Tool, tool
 from agent.detector import Closed, Detector
-from agent.errors import BadArguments, ToolTimeout, UnknownTool
+from agent.errors import BadArguments, ToolError, ToolTimeout, UnknownTool
 from agent.tools import Toolbox, installed_tools, make_tool
 
 
@@ -266,3 +266,32 @@ def test_closing_an_agent_cancels_an_async_tool_call_still_running() -> None:
     assert cancelled.wait(5), "the call was dropped with its loop instead of being cancelled"
     runner.join(10)
     assert not runner.is_alive()
+
+
+def test_an_async_call_that_fails_after_its_caller_stopped_waiting_leaves_no_lost_exception(
+        caplog: pytest.LogCaptureFixture) -> None:
+    import asyncio
+    import gc
+    import threading
+
+    from agent import Agent
+    from agent.testing import ScriptedModel
+
+    ended = threading.Event()
+
+    @tool(timeout=0.2)
+    async def stubborn() -> str:
+        """Ends late, with an error, even when cancelled."""
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            pass
+        ended.set()
+        raise ToolError("ended late")
+
+    with Agent(model=ScriptedModel(["[stubborn()", " ok"]), tools=[stubborn]) as agent:
+        result = agent.run("q")
+        assert ended.wait(5)
+    assert "timed out" in (result.calls[0].error or "")
+    gc.collect()
+    assert not [r for r in caplog.records if "never retrieved" in r.getMessage()], caplog.text
