@@ -5,7 +5,6 @@ in the outcome; nothing the model writes makes this raise."""
 from __future__ import annotations
 
 import asyncio
-import queue
 import threading
 import time
 from collections.abc import Coroutine, Mapping
@@ -20,6 +19,7 @@ from agent.markup import ParsedCall
 from agent.results import MAX_RESULT_CHARS, ToolOutput, format_result
 from agent.settings import DEFAULTS
 from agent.tools import Tool, Toolbox
+from agent.workers import WORKERS, CallTimeout
 
 
 @quick_init
@@ -34,15 +34,15 @@ class ToolOutcome:
 
 
 class Dispatcher:
-    """Runs tools for one agent. Sync tools run on daemon worker threads (inline tools on
-    the caller's), async tools on one event loop of the dispatcher's own; a tool past its
-    time limit is abandoned (its thread never blocks the process from exiting)."""
+    """Runs tools for one agent. Sync tools run on the process's daemon worker threads
+    (`agent.workers`; inline tools on the caller's), async tools on one event loop of the
+    dispatcher's own; a tool past its time limit is abandoned (its thread never blocks the
+    process from exiting)."""
 
     def __init__(self, toolbox: Toolbox, *, timeout: float = DEFAULTS.tool_timeout, max_result_chars: int = MAX_RESULT_CHARS) -> None:
         self.toolbox = toolbox
         self.timeout = timeout
         self.max_result_chars = max_result_chars
-        self._pool = _DaemonPool()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
 
@@ -65,7 +65,7 @@ class Dispatcher:
             return ToolOutcome(None, exc, arguments, time.perf_counter() - started)
 
     def _execute(self, tool: Tool, arguments: dict[str, Any], limit: float) -> Any:
-        future: Future[Any] | _Reply | None = None
+        future: Future[Any] | None = None
         try:
             if tool.inline:
                 return tool.fn(**arguments)
@@ -76,10 +76,9 @@ class Dispatcher:
                 if not done:
                     raise value
                 return value
-            future = self._pool.submit(tool.fn, arguments)
-            return future.result(timeout=max(limit, 0.0))
-        except FutureTimeout:
-            if isinstance(future, Future):
+            return WORKERS.call(tool.fn, arguments, limit)
+        except (FutureTimeout, CallTimeout):
+            if future is not None:
                 future.cancel()
             raise ToolTimeout(tool.name, limit) from None
         except ToolCallError:
@@ -122,54 +121,3 @@ def _cancel_and_stop(loop: asyncio.AbstractEventLoop) -> None:
     for task in pending:
         task.cancel()
     asyncio.gather(*pending, return_exceptions=True).add_done_callback(lambda _: loop.stop())
-
-
-class _Reply:
-    """Where a worker thread puts the outcome of one call."""
-
-    def __init__(self) -> None:
-        self._box: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
-
-    def put(self, ok: bool, value: Any) -> None:
-        self._box.put((ok, value))
-
-    def result(self, timeout: float) -> Any:
-        try:
-            ok, value = self._box.get(timeout=timeout)
-        except queue.Empty:
-            raise FutureTimeout from None
-        if ok:
-            return value
-        raise value
-
-
-class _DaemonPool:
-    """Worker threads that never keep the process alive; one more starts whenever every
-    worker is busy (or stuck in a tool that timed out)."""
-
-    def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue[tuple[Any, Mapping[str, Any], _Reply]] = queue.SimpleQueue()
-        self._idle = 0
-        self._lock = threading.Lock()
-
-    def submit(self, fn: Any, arguments: Mapping[str, Any]) -> _Reply:
-        reply = _Reply()
-        with self._lock:
-            if self._idle:
-                self._idle -= 1
-            else:
-                threading.Thread(target=self._work, name="interleaf-tool", daemon=True).start()
-        self._jobs.put((fn, arguments, reply))
-        return reply
-
-    def _work(self) -> None:
-        while True:
-            fn, arguments, reply = self._jobs.get()
-            try:
-                ok, value = True, fn(**arguments)
-            except BaseException as exc:  # handed to the waiting dispatcher
-                ok, value = False, exc
-            with self._lock:  # idle before the reply: the next call finds this worker, starts none
-                self._idle += 1
-            reply.put(ok, value)
-            del fn, arguments, reply, value
