@@ -355,7 +355,7 @@ class _Run:
         """The finish when the same call (`shown`, or as written) has given the same
         outcome too often; else the model goes on."""
         limit = self.config.settings.no_progress
-        seen = self.seen[(key, outcome)] = self.seen[(key, outcome)] + 1
+        seen = self.seen[key, outcome] = self.seen.get((key, outcome), 0) + 1
         if seen < limit:
             return _GO_ON
         written = shown if isinstance(shown, str) else f"{shown.name}({shown.raw})"

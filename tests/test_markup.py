@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agent.markup import Markup, ParsedCall, format_arguments, parse_literal_arguments
 from agent.prompt import system_prompt
@@ -66,3 +68,10 @@ def test_system_prompt_teaches_the_markup() -> None:
     api = system_prompt([calc], markup=Markup(open="<API>", close="</API>"))
     assert "<API>Calculator(2 + 2) → 4</API>" in api
     assert system_prompt([], instructions="") == ""
+
+
+@given(st.text(alphabet=st.sampled_from(["a", "é", " ", "\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x85",
+                                          "\xa0", "\u1680", "\u2003", "\u2028", "\u3000", "(", "x"]), max_size=12))
+def test_two_calls_are_the_same_call_whatever_white_space_separates_their_words(raw: str) -> None:
+    assert ParsedCall("Search", raw + " " + raw).key()[1] == " ".join((raw + " " + raw).split())
+    assert ParsedCall("Search", raw).key() == ("search", " ".join(raw.split()))
