@@ -29,9 +29,11 @@ class Workers:
     """A pool of worker threads, one per call at a time: a call takes an idle worker or
     starts one, and gives it back when it ends."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, place: bool = True) -> None:
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
+        self.place = place
+        """Whether a worker is placed on its caller's CPU before each call."""
 
     def call(self, fn: Callable[..., Any], arguments: Mapping[str, Any], timeout: float) -> Any:
         """`fn(**arguments)` on a worker: its value, or the exception it raised; raises
@@ -67,7 +69,8 @@ class _Worker:
 
     def call(self, fn: Callable[..., Any], arguments: Mapping[str, Any], timeout: float) -> Any:
         self._job = (fn, arguments)
-        _PLACER.place(self._thread_id)
+        if self._pool.place:
+            _PLACER.place(self._thread_id)
         os.write(self._wake, b"\0")
         try:
             ended = self._ended.poll(None if timeout >= _FOREVER else max(0, int(timeout * 1000)))

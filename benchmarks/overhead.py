@@ -21,6 +21,10 @@ same calls (a scripted model replying with one tool call per step, its generatio
 taken out the same way, logging off) at the smallest number of calls, and the ratio of
 its cost per call to the default tool's is printed; target: at least 20x.
 
+The default tool's hand-off to a worker thread is also measured alone, with the worker
+placed on its caller's CPU (what `agent.workers` does) and without: the second is what
+waking a worker on an idle CPU costs.
+
     python benchmarks/overhead.py [--calls 200 6400] [--repeat 3] [--record]
 """
 
@@ -39,6 +43,7 @@ from agent import Agent, Tool, tool
 from agent.detector import Detector
 from agent.models.base import Completion, Request
 from agent.testing import ScriptedModel
+from agent.workers import Workers
 
 RAW_TEXT = (
     "The committee met on the third floor to review the annual budget for the northern "
@@ -224,6 +229,23 @@ def direct_call_us(calls: int = 10_000) -> float:
     return (time.process_time() - start) / calls * 1e6
 
 
+def handoff_us(place: bool, calls: int = 5_000, gap: float = 40e-6) -> float:
+    """CPU µs per call that running a no-op on a worker thread costs (`agent.workers`),
+    with `gap` seconds of the caller's own work between calls, as a run has: long enough
+    for an idle CPU to fall asleep."""
+    workers = Workers(place=place)
+    workers.call(int, {}, 5)
+    spent = 0.0
+    for _ in range(calls):
+        end = time.perf_counter() + gap
+        while time.perf_counter() < end:
+            pass
+        start = time.process_time()
+        workers.call(int, {}, 5)
+        spent += time.process_time() - start
+    return spent / calls * 1e6
+
+
 def detector_mb_s(text: str, chunk: int = 16) -> float:
     pieces = [text[i : i + chunk] for i in range(0, len(text), chunk)]
     start = time.perf_counter()
@@ -277,6 +299,9 @@ def main() -> None:
                   + f" {cost[large] / cost[small]:6.2f}")
         defaults[shape.label] = cost[small]
     compare_smolagents(small, args.repeat, defaults, probe)
+    placed, unplaced = (statistics.median(handoff_us(p) for _ in range(args.repeat)) for p in (True, False))
+    print(f"hand-off to a worker thread and back, 40 µs apart: {placed:.1f} µs CPU with the worker placed on "
+          f"the caller's CPU, {unplaced:.1f} µs without")
     prose = ("Out of 1400 participants, 400 passed the test; the rest did not. " * 4000)
     dense = ("Out of 1400, 400 (or [Calculator(400 / 1400) → 0.29] 29%) passed. " * 4000)
     for label, text in (("prose", prose), ("call-dense", dense)):
