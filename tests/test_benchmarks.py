@@ -1,0 +1,59 @@
+"""Each quick benchmark runs in a tiny form, as a user would start it, and prints its
+table: the full runs stay benchmarks, but none of them can rot unseen."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+NUMBER = r"[0-9]+(?:\.[0-9]+)?"
+
+
+def run(script: str, *args: str, timeout: float = 240) -> str:
+    done = subprocess.run([sys.executable, str(BENCHMARKS / script), *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=BENCHMARKS.parent)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_overhead_prints_every_shape_and_the_hand_off() -> None:
+    out = run("overhead.py", "--calls", "20", "40", "--repeat", "1")
+    for shape in ("one integer", "two keyword arguments", "raw string, 200 chars"):
+        for kind in ("inline", "default"):
+            assert re.search(rf"^{re.escape(shape)} +{kind} +{NUMBER} +{NUMBER} +{NUMBER}$", out, re.M), out
+    assert re.search(rf"hand-off to a worker thread and back.*: {NUMBER} µs CPU .* {NUMBER} µs without", out), out
+    smolagents = importlib.util.find_spec("smolagents") is not None
+    assert ("x the default tool (target >= 20x)" in out) is smolagents, out
+    assert re.search(rf"detector throughput, call-dense: {NUMBER} MB/s", out), out
+
+
+def test_detector_prints_the_worst_cases_whole_and_a_character_at_a_time() -> None:
+    out = run("detector.py", "--scale", "0.005")
+    rows = re.findall(rf'^"(.+?)" \* [0-9_]+ +(whole|1 char) +({NUMBER}) +({NUMBER})', out, re.M)
+    assert len(rows) == 12, out
+    assert all(float(work) <= 4 for *_, work in rows), "work per character stays bounded"
+
+
+def test_startup_compares_the_command_line_with_bare_python() -> None:
+    out = run("startup.py", "--repeat", "1")
+    for command in ("--help", "runs"):
+        assert re.search(rf"^agent {command}: {NUMBER} ms CPU, {NUMBER}x python -c pass", out, re.M), out
+
+
+def test_sandbox_times_warm_and_cold_calls() -> None:
+    out = run("sandbox.py", "--warm", "20", "--cold", "2")
+    for kind in ("warm", "cold"):
+        assert re.search(rf"^{kind} target ≤ {NUMBER} ms: (met|MISSED) \({NUMBER} ms\)", out, re.M), out
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mcp") is None, reason="the mcp extra is not installed")
+def test_mcp_overhead_compares_a_remote_call_with_a_local_one() -> None:
+    out = run("mcp_overhead.py", "--calls", "5", "--rounds", "1")
+    assert re.search(rf"^local tool through the dispatcher: +{NUMBER} µs per call", out, re.M), out
+    assert re.search(rf"^MCP tool over stdio through the dispatcher: {NUMBER} µs per call", out, re.M), out
