@@ -42,8 +42,17 @@ DetectorEvent = Text | Opened | Closed | Malformed
 
 
 def merge(events: list[DetectorEvent]) -> list[DetectorEvent]:
-    """Adjacent `Text` events joined into one, empty ones dropped."""
-    if len(events) == 1 and not (isinstance(events[0], Text) and not events[0].text):
+    """Adjacent `Text` events joined into one, empty ones dropped: `events` itself when
+    there are none."""
+    after_text = False
+    for e in events:
+        if isinstance(e, Text):
+            if after_text or not e.text:
+                break
+            after_text = True
+        else:
+            after_text = False
+    else:
         return events
     out: list[DetectorEvent] = []
     texts: list[str] = []
