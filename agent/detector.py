@@ -21,7 +21,7 @@ import re
 
 from agent.detector_events import Closed, DetectorEvent, Malformed, Opened, Text
 from agent.detector_events import merge as _merge
-from agent.detector_state import AFTER, ARGS, MAX_NAME_CHARS, NAME, NAME_CHARS, NOT_NAME, TEXT, WINDOW, DetectorState
+from agent.detector_state import AFTER, ARGS, MAX_NAME_CHARS, NAME, NAME_SET, NOT_NAME, TEXT, WINDOW, DetectorState
 from agent.detector_syntax import (
     ARGS_SPECIAL, CLOSERS, PAIRS, SINGLE_QUOTED, SPACES, STOPS, TRIPLE_QUOTED, open_quote, opens_string, partial_suffix,
 )
@@ -62,25 +62,30 @@ class Detector(DetectorState):
 
     def feed(self, chunk: str) -> list[DetectorEvent]:
         buf = self._buf
+        if not buf:
+            text = self._plain_chars.get(chunk)
+            if text is not None:  # a character that is text
+                self._work += 1
+                return [text]
+        elif self._room and (chunk in NAME_SET if self._state == TEXT else len(chunk) == 1 and chunk not in self._stops):
+            self._room -= 1  # more of a held name, or of the arguments
+            self._buf = buf + chunk
+            return []
+        elif self._armed:  # what _fold does, inline: this runs per character
+            taken = self._armed - self._room
+            if taken:
+                self._work += taken
+                self._i += taken
+            self._room = self._armed = 0
         if len(chunk) == 1 and self._one_char:
-            self.work += 1
+            self._work += 1
             if not buf:
-                text = self._plain_chars.get(chunk)
-                return [text] if text is not None else self._first_char(chunk)
-            stops, n = self._stops, len(buf)
-            if stops and chunk not in stops and n < self._limit and n - self._start < WINDOW:
-                self._buf = buf + chunk  # more of the arguments
-                self._i = n + 1
-                return []
-            if self._calm is NOT_NAME and chunk in NAME_CHARS and n < self._limit:
-                self._buf = buf + chunk  # more of a held name
-                self._i = n + 1
-                return []
+                return self._first_char(chunk)
             read = self._reads[self._state](buf, chunk)
             if read is not None:
                 return read
         else:
-            self.work += len(chunk)
+            self._work += len(chunk)
         if not buf:
             if self._open not in chunk and self._wide_open not in chunk and (
                     self._one_char or not partial_suffix(chunk, self._open)):
@@ -130,17 +135,17 @@ class Detector(DetectorState):
             opened = self._open_char(buf + chunk[: at + 1])
             if at + 1 == len(chunk):
                 return opened
-            self.work -= len(chunk) - at - 1  # the rest is counted as it is fed
+            self._work -= len(chunk) - at - 1  # the rest is counted as it is fed
             return opened + self.feed(chunk[at + 1 :])
         if self._calm is not ARGS_SPECIAL or c != ")" or self._stack or n + at >= self._limit:
             return None
         if at + 1 == len(chunk):  # what follows the `)` decides
             self._buf = buf + chunk
-            self._args_end, self._i, self._state, self._calm, self._stops = n + at, n + at + 1, AFTER, None, ""
+            self._args_end, self._i, self._state, self._calm = n + at, n + at + 1, AFTER, None
             return []
         if chunk[at + 1 :] != self._ends[0]:
             return None
-        self.work += 1
+        self._work += 1
         self._args_end = n + at
         return self._closed_by(buf + chunk)
 
@@ -158,6 +163,7 @@ class Detector(DetectorState):
         """End of the stream: whatever is held becomes text, a call or an error; with
         `cut` (the stream was cut off by a token limit) it stays text."""
         events: list[DetectorEvent] = []
+        self._fold()
         if cut:
             self._flush(events)
             events.append(Text(self._text(self._start, len(self._buf))))
@@ -172,7 +178,7 @@ class Detector(DetectorState):
         if self._opening.search(buf) is not None:
             return None
         n = len(buf)
-        self.work += n
+        self._work += n
         tail = self._viable.search(buf, n - self._viable_chars if n > self._viable_chars else 0)
         if tail is not None:
             hold = tail.start()
@@ -212,7 +218,7 @@ class Detector(DetectorState):
         """Read as far as the window allows; True when the held text needs more to decide."""
         steps = self._steps
         while self._start < len(self._buf):
-            self.work += 1
+            self._work += 1
             if not steps[self._state](events):
                 self._flush(events)
                 return True
@@ -235,15 +241,17 @@ class Detector(DetectorState):
             hold = tail.start() if tail else len(buf) - partial_suffix(buf, self._open)
             self._start, self._i = max(start, hold), len(buf)
             self._name_start = tail.start(1) if tail and tail.group(1) else -1
-            self.work += len(buf) - start
+            self._work += len(buf) - start
             return self._start == len(buf)
-        self.work += found.end() - start
+        self._work += found.end() - start
         self._start = at = found.start()
         if at > self._plain:
             events.append(Text(buf[self._plain : at]))
             self._plain = at
-        self._name, self._name_start = found.group(1), found.start(1)
-        events.append(Opened(self._name, found.group()))
+        self._name_start = found.start(1)
+        opened = self._opened_event(found.group(), self._name_start - at)
+        self._name = opened.name
+        events.append(opened)
         self._i = self._args_start = found.end()
         self._state = ARGS
         return self._step_args(events)
@@ -253,7 +261,7 @@ class Detector(DetectorState):
         limit = self._start + self._max + len(self._open)
         match = pattern.search(self._buf, self._i, limit)
         end = match.start() if match is not None else min(limit, len(self._buf))
-        self.work += end - self._i
+        self._work += end - self._i
         self._i = end
         if match is not None:
             return match
@@ -320,7 +328,7 @@ class Detector(DetectorState):
         window = self._buf[i : i + self._after_chars]
         stripped = window.lstrip(SPACES)
         spaces = len(window) - len(stripped)
-        self.work += len(window)
+        self._work += len(window)
         if spaces > 2 or (stripped and stripped[0] not in self._end_initials):
             return self._false_start(events, i)
         end = self._end.match(stripped)

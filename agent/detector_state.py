@@ -21,7 +21,7 @@ from agent.detector_events import DetectorEvent, Opened, Text
 from agent.detector_syntax import ARGS_SPECIAL, SPACES, STOPS
 from agent.markup import Markup
 
-__all__ = ["AFTER", "ARGS", "MAX_NAME_CHARS", "NAME", "NAME_CHARS", "NOT_NAME", "TEXT", "WINDOW", "DetectorState"]
+__all__ = ["AFTER", "ARGS", "MAX_NAME_CHARS", "NAME", "NAME_CHARS", "NAME_SET", "NOT_NAME", "TEXT", "WINDOW", "DetectorState"]
 
 MAX_NAME_CHARS = 64
 NAME = rf"[A-Za-z_][A-Za-z0-9_]{{0,{MAX_NAME_CHARS - 1}}}"
@@ -30,8 +30,12 @@ WINDOW = 512
 """Scanned held text past which the window is compacted."""
 _NAME_START = string.ascii_letters + "_"
 NAME_CHARS = _NAME_START + string.digits
+NAME_SET = frozenset(NAME_CHARS)
 _KEPT_EVENTS = 256
 """Distinct short `Text` events a detector keeps to hand out again (they are frozen)."""
+_KEPT_CHARS = 80
+"""The longest text such an event may hold."""
+_ARGS_STOPS = STOPS[ARGS_SPECIAL]
 
 # What the held text is being read as: text (perhaps the start of `[Name(`), a call's
 # arguments, or what follows the arguments' `)`.
@@ -53,16 +57,30 @@ class DetectorState:
         """Characters that are text when nothing is held, as their event."""
         self._texts: dict[str, Text] = {}
         """Held text that a character turned into text, as its event."""
+        self._opened: dict[str, Opened] = {}
+        """`[Name(` read, as its event."""
         self._reads: tuple[Callable[[str, str], list[DetectorEvent] | None], ...] = (
             self._text_char, self._args_char, self._after_char)
         """What a character does after held text, by state."""
-        self.work = 0
-        """Characters examined plus scanning steps taken, over the detector's life: what
-        tests bound per character of input."""
+        self._work = 0
+        """What `work` counts, less the characters taken whole since the room was made."""
+        self._room = self._armed = 0
+        """One-character chunks that may still be taken whole (more of a held name, or
+        of the arguments, within their limits), out of the `_armed` there were when the
+        room was made; those taken are not yet in `_i` and `_work` (`_fold` adds them).
+        Any other chunk ends the room."""
         self.reset()
+
+    @property
+    def work(self) -> int:
+        """Characters examined plus scanning steps taken, over the detector's life: what
+        tests bound per character of input. A character taken whole counts one."""
+        return self._work + self._armed - self._room
 
     def reset(self) -> None:
         """Forget anything held: the next chunk starts fresh."""
+        self._work += self._armed - self._room
+        self._room = self._armed = 0
         self._buf = ""
         """The window: held text from `_start` on (after some already-read context)."""
         self._start = 0
@@ -71,23 +89,43 @@ class DetectorState:
         """Where text that is known to be plain begins, up to `_start`: emitted in one piece."""
         self._held: list[str] = []
         """Held text of a long call that was moved out of the window, in order."""
+        self._stack: list[str] = []
+        """The closing brackets the arguments still need, innermost last."""
+        self._name = ""
+        self._args_start = self._args_end = self._limit = 0
+        self._stops = ""
+        """What `_calm` matches in the arguments, for a chunk of one character."""
         self._clear_call(0)
 
     def _clear_call(self, start: int) -> None:
-        self._held = []
+        """Read text from `start` on. What only a held name or call uses (`_name`,
+        `_args_start`, `_args_end`, `_limit`, `_stops`) is set where one begins."""
+        if self._held:
+            self._held = []
+        if self._stack:
+            self._stack = []
         self._plain = self._start = self._i = start
         self._state = TEXT
-        self._name = ""
         self._name_start = -1
-        self._args_start = self._args_end = 0
         self._calm: re.Pattern[str] | None = None
         """A chunk without a match of this (and within `_limit`) is taken whole."""
-        self._limit = 0
-        self._stops = ""
-        """What `_calm` matches in the arguments, for a chunk of one character; empty
-        elsewhere."""
-        self._stack: list[str] = []
         self._quote = ""
+
+    def _arm(self) -> None:
+        """Make the room after `_calm` and `_limit` are set, the window read to its end."""
+        if self._one_char and self._calm is not None:
+            end = self._limit
+            if self._state != TEXT and end > self._start + WINDOW:
+                end = self._start + WINDOW
+            room = end - len(self._buf)
+            self._room = self._armed = room if room > 0 else 0
+
+    def _fold(self) -> None:
+        """End the room: the characters taken whole are read."""
+        taken = self._armed - self._room
+        self._work += taken
+        self._i += taken
+        self._room = self._armed = 0
 
     @property
     def holding(self) -> bool:
@@ -104,8 +142,9 @@ class DetectorState:
 
     def _first_char(self, c: str) -> list[DetectorEvent]:
         """`c` with nothing held: an open marker is held, any other character is text."""
-        if c in self._opens:
-            return self._hold_char(c, -1)
+        if c in self._opens:  # nothing held: no name, no call, nothing calm
+            self._buf, self._i = c, 1
+            return []
         text = Text(c)
         if len(self._plain_chars) < _KEPT_EVENTS:
             self._plain_chars[c] = text
@@ -122,6 +161,7 @@ class DetectorState:
         elif c in NAME_CHARS and len(buf) < name + MAX_NAME_CHARS:
             self._buf = buf + c
             self._i += 1
+            self._arm()  # the next ones are taken in feed
             return []
         elif c == "(":
             return self._open_char(buf + c) if len(buf) + 1 < self._max + len(self._open) else None
@@ -130,12 +170,19 @@ class DetectorState:
         else:
             self._hold_char("", -1)
             buf += c
-        text = self._texts.get(buf)
+        text = self._texts.get(buf)  # what _text_event does, inline: this runs per false start
         if text is None:
-            text = Text(buf)
-            if len(self._texts) < _KEPT_EVENTS:
-                self._texts[buf] = text
+            text = self._text_event(buf)
         return [text]
+
+    def _text_event(self, text: str) -> Text:
+        """`Text(text)`, kept to hand out again when short."""
+        event = self._texts.get(text)
+        if event is None:
+            event = Text(text)
+            if len(text) <= _KEPT_CHARS and len(self._texts) < _KEPT_EVENTS:
+                self._texts[text] = event
+        return event
 
     def _closed_by(self, buf: str) -> list[DetectorEvent]:
         """`buf` ends in the close marker after the arguments' `)`: the call (the
@@ -143,20 +190,33 @@ class DetectorState:
         raise NotImplementedError
 
     def _hold_char(self, buf: str, name: int) -> list[DetectorEvent]:
+        """Hold `buf`, a name from `name` on (-1: none), read a character at a time."""
         self._buf, self._i, self._name_start = buf, len(buf), name
         if name >= 0:
             self._calm, self._limit = NOT_NAME, name + MAX_NAME_CHARS
+            self._room = self._armed = name + MAX_NAME_CHARS - len(buf)  # what _arm makes
         else:
             self._calm = None
         return []
 
     def _open_char(self, buf: str) -> list[DetectorEvent]:
         """`[Name(` held whole: the call's arguments begin."""
-        self._buf, self._name = buf, buf[self._name_start : -1]
+        opened = self._opened_event(buf, self._name_start)
+        self._buf, self._name = buf, opened.name
         self._i = self._args_start = len(buf)
         self._state, self._calm, self._limit = ARGS, ARGS_SPECIAL, self._max + len(self._open)
-        self._stops = STOPS[ARGS_SPECIAL]
-        return [Opened(self._name, buf)]
+        self._stops = _ARGS_STOPS
+        self._arm()
+        return [opened]
+
+    def _opened_event(self, text: str, name: int) -> Opened:
+        """`Opened` for `text`, `[Name(` with the name at `name`, kept to hand out again."""
+        opened = self._opened.get(text)
+        if opened is None:
+            opened = Opened(text[name:-1], text)
+            if len(self._opened) < _KEPT_EVENTS:
+                self._opened[text] = opened
+        return opened
 
     def _args_char(self, buf: str, c: str) -> list[DetectorEvent] | None:
         """`c` in the arguments: more of them, or the `)` that ends them."""
@@ -166,11 +226,12 @@ class DetectorState:
         if c not in self._stops:
             self._buf = buf + c
             self._i = n + 1
+            self._arm()  # the next ones are taken in feed
             return []
         if c != ")" or self._quote or self._stack:
             return None
         self._buf = buf + c  # what follows the `)` decides
-        self._args_end, self._i, self._state, self._calm, self._stops = n, n + 1, AFTER, None, ""
+        self._args_end, self._i, self._state, self._calm = n, n + 1, AFTER, None
         return []
 
     def _after_char(self, buf: str, c: str) -> list[DetectorEvent] | None:
@@ -189,4 +250,4 @@ class DetectorState:
         text = self._text(self._start, len(buf)) + c
         self._buf = ""
         self._clear_call(0)
-        return [Text(text)]
+        return [self._text_event(text)]
