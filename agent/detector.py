@@ -21,7 +21,7 @@ import re
 
 from agent.detector_events import Closed, DetectorEvent, Malformed, Opened, Text
 from agent.detector_events import merge as _merge
-from agent.detector_state import AFTER, ARGS, MAX_NAME_CHARS, NAME, NAME_SET, NOT_NAME, TEXT, WINDOW, DetectorState
+from agent.detector_state import AFTER, ARGS, MAX_NAME_CHARS, NAME, NOT_NAME, TEXT, WINDOW, DetectorState
 from agent.detector_syntax import (
     ARGS_SPECIAL, CLOSERS, PAIRS, SINGLE_QUOTED, SPACES, STOPS, TRIPLE_QUOTED, open_quote, opens_string, partial_suffix,
 )
@@ -41,6 +41,8 @@ def is_call_name(name: str) -> bool:
 
 
 class Detector(DetectorState):
+    __slots__ = ("_after_chars", "_is_tool", "_opening", "_viable", "_viable_chars", "_wide_open", "_end", "_steps")
+
     def __init__(
         self, markup: Markup = DEFAULT_MARKUP, *, is_tool: Callable[[str], bool] | None = None,
         max_call_chars: int = MAX_CALL_CHARS,
@@ -67,7 +69,7 @@ class Detector(DetectorState):
             if text is not None:  # a character that is text
                 self._work += 1
                 return [text]
-        elif self._room and (chunk in NAME_SET if self._state == TEXT else len(chunk) == 1 and chunk not in self._stops):
+        elif self._room and chunk in self._takes:
             self._room -= 1  # more of a held name, or of the arguments
             self._buf = buf + chunk
             return []

@@ -14,6 +14,7 @@ the same events at the same feed.
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 import re
 import string
 
@@ -36,6 +37,9 @@ _KEPT_EVENTS = 256
 _KEPT_CHARS = 80
 """The longest text such an event may hold."""
 _ARGS_STOPS = STOPS[ARGS_SPECIAL]
+_KEPT_TAKEN = 1024
+"""Distinct characters a detector keeps as taken whole in the arguments, for each kind
+of stops."""
 
 # What the held text is being read as: text (perhaps the start of `[Name(`), a call's
 # arguments, or what follows the arguments' `)`.
@@ -43,6 +47,12 @@ TEXT, ARGS, AFTER = range(3)
 
 
 class DetectorState:
+    __slots__ = (  # more than 30 attributes in a dict would make each access slower
+        "markup", "_open", "_opens", "_one_char", "_ends", "_end_initials", "_max", "_plain_chars", "_texts", "_opened",
+        "_reads", "_work", "_room", "_armed", "_takes", "_taken", "_buf", "_start", "_plain", "_held", "_stack", "_name",
+        "_args_start", "_args_end", "_limit", "_stops", "_i", "_state", "_name_start", "_calm", "_quote",
+    )
+
     def __init__(self, markup: Markup, max_call_chars: int) -> None:
         self.markup = markup
         self._open = markup.open.strip()
@@ -65,10 +75,14 @@ class DetectorState:
         self._work = 0
         """What `work` counts, less the characters taken whole since the room was made."""
         self._room = self._armed = 0
-        """One-character chunks that may still be taken whole (more of a held name, or
-        of the arguments, within their limits), out of the `_armed` there were when the
-        room was made; those taken are not yet in `_i` and `_work` (`_fold` adds them).
-        Any other chunk ends the room."""
+        """One-character chunks in `_takes` that may still be taken whole (more of a held
+        name, or of the arguments, within their limits), out of the `_armed` there were
+        when the room was made; those taken are not yet in `_i` and `_work` (`_fold`
+        adds them). Any other chunk ends the room."""
+        self._takes: AbstractSet[str] = NAME_SET
+        self._taken: dict[str, set[str]] = {stops: set() for stops in STOPS.values()}
+        """Characters seen in the arguments, by the stops they are not among: in a
+        room, they are taken whole."""
         self.reset()
 
     @property
@@ -115,8 +129,12 @@ class DetectorState:
         """Make the room after `_calm` and `_limit` are set, the window read to its end."""
         if self._one_char and self._calm is not None:
             end = self._limit
-            if self._state != TEXT and end > self._start + WINDOW:
-                end = self._start + WINDOW
+            if self._state == TEXT:
+                self._takes = NAME_SET
+            else:
+                self._takes = self._taken[self._stops]
+                if end > self._start + WINDOW:
+                    end = self._start + WINDOW
             room = end - len(self._buf)
             self._room = self._armed = room if room > 0 else 0
 
@@ -195,6 +213,7 @@ class DetectorState:
         if name >= 0:
             self._calm, self._limit = NOT_NAME, name + MAX_NAME_CHARS
             self._room = self._armed = name + MAX_NAME_CHARS - len(buf)  # what _arm makes
+            self._takes = NAME_SET
         else:
             self._calm = None
         return []
@@ -224,6 +243,9 @@ class DetectorState:
         if self._calm is None or n >= self._limit or n - self._start >= WINDOW:
             return None
         if c not in self._stops:
+            taken = self._taken[self._stops]
+            if len(taken) < _KEPT_TAKEN:
+                taken.add(c)
             self._buf = buf + c
             self._i = n + 1
             self._arm()  # the next ones are taken in feed
