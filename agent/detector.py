@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 import re
 
-from agent.detector_events import Closed, DetectorEvent, Malformed, Opened, Text
+from agent.detector_events import NOTHING, Closed, DetectorEvent, Events, Malformed, Opened, Text
 from agent.detector_events import merge as _merge
 from agent.detector_state import AFTER, ARGS, MAX_NAME_CHARS, NAME, NOT_NAME, TEXT, WINDOW, DetectorState
 from agent.detector_syntax import (
@@ -62,7 +62,9 @@ class Detector(DetectorState):
         """The close markers and arrows, tried in order."""
         self._steps = (self._step_text, self._step_args, self._step_after)
 
-    def feed(self, chunk: str) -> list[DetectorEvent]:
+    def feed(self, chunk: str) -> Events:
+        """The events `chunk` decides: a new list, or `NOTHING` (shared: a caller keeps
+        what it is given as it is)."""
         buf = self._buf
         if not buf:
             text = self._plain_chars.get(chunk)
@@ -72,7 +74,7 @@ class Detector(DetectorState):
         elif self._room and chunk in self._takes:
             self._room -= 1  # more of a held name, or of the arguments
             self._buf = buf + chunk
-            return []
+            return NOTHING
         elif self._armed:  # what _fold does, inline: this runs per character
             taken = self._armed - self._room
             if taken:
@@ -91,7 +93,7 @@ class Detector(DetectorState):
         if not buf:
             if self._open not in chunk and self._wide_open not in chunk and (
                     self._one_char or not partial_suffix(chunk, self._open)):
-                return [Text(chunk)] if chunk else []
+                return [Text(chunk)] if chunk else NOTHING
             held = self._hold(chunk)
             if held is not None:
                 return held
@@ -111,7 +113,7 @@ class Detector(DetectorState):
             if len(buf) - self._start > WINDOW:
                 self._compact()
                 self._settle()
-            return []
+            return NOTHING
         else:
             buf += chunk
             if self._state == TEXT:
@@ -123,28 +125,30 @@ class Detector(DetectorState):
         self._scan(events)
         self._compact()
         self._settle()
+        if not events:
+            return NOTHING
         return events if len(events) < 2 else _merge(events)  # every event here has text
 
-    def _decided(self, buf: str, chunk: str, stop: re.Match[str]) -> list[DetectorEvent] | None:
+    def _decided(self, buf: str, chunk: str, stop: re.Match[str]) -> Events | None:
         """A chunk whose first character that matters (`stop`) plainly opens the
         arguments (`(` after a held name) or ends them (`)`, no bracket open, at the
         chunk's end or followed by just the close marker): its events, read without a
         scan; None for any other chunk."""
         at, n, c = stop.start(), len(buf), stop.group()
         if self._calm is NOT_NAME:
-            if c != "(" or n + at > self._limit or n + len(chunk) >= self._max + len(self._open):
+            if c != "(" or n + at > self._limit or n + len(chunk) >= self._args_limit:
                 return None
             opened = self._open_char(buf + chunk[: at + 1])
             if at + 1 == len(chunk):
                 return opened
             self._work -= len(chunk) - at - 1  # the rest is counted as it is fed
-            return opened + self.feed(chunk[at + 1 :])
+            return [*opened, *self.feed(chunk[at + 1 :])]
         if self._calm is not ARGS_SPECIAL or c != ")" or self._stack or n + at >= self._limit:
             return None
         if at + 1 == len(chunk):  # what follows the `)` decides
             self._buf = buf + chunk
             self._args_end, self._i, self._state, self._calm = n + at, n + at + 1, AFTER, None
-            return []
+            return NOTHING
         if chunk[at + 1 :] != self._ends[0]:
             return None
         self._work += 1
@@ -174,7 +178,7 @@ class Detector(DetectorState):
         self.reset()
         return _merge(events)
 
-    def _hold(self, buf: str) -> list[DetectorEvent] | None:
+    def _hold(self, buf: str) -> Events | None:
         """What may start a call, held at the start of the window, and more text: the
         events, or None when the window now holds `[Name(`."""
         if self._opening.search(buf) is not None:
@@ -194,7 +198,7 @@ class Detector(DetectorState):
             self._calm, self._limit = NOT_NAME, name + MAX_NAME_CHARS
         else:
             self._calm = None
-        return [Text(buf[:hold])] if hold else []
+        return [Text(buf[:hold])] if hold else NOTHING
 
     def _settle(self) -> None:
         """What the next chunk must not contain for it to be taken whole, without a
@@ -208,7 +212,7 @@ class Detector(DetectorState):
             strings = SINGLE_QUOTED if len(quote) == 1 else TRIPLE_QUOTED
             self._calm = strings[quote[0]] if quote else ARGS_SPECIAL
             self._stops = STOPS[self._calm]
-            self._limit = self._start + self._max + len(self._open)
+            self._limit = self._start + self._args_limit
         elif self._state == TEXT and self._name_start >= 0:
             self._calm, self._limit = NOT_NAME, self._name_start + MAX_NAME_CHARS
 
@@ -260,7 +264,7 @@ class Detector(DetectorState):
 
     def _search(self, pattern: re.Pattern[str], events: list[DetectorEvent]) -> re.Match[str] | bool:
         """The next character that matters, within the call's length limit."""
-        limit = self._start + self._max + len(self._open)
+        limit = self._start + self._args_limit
         match = pattern.search(self._buf, self._i, limit)
         end = match.start() if match is not None else min(limit, len(self._buf))
         self._work += end - self._i

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agent.frozen import compact_init
@@ -39,6 +40,10 @@ class Malformed:
 
 
 DetectorEvent = Text | Opened | Closed | Malformed
+Events = Sequence[DetectorEvent]
+"""What a feed gives: a list of events, or `NOTHING`."""
+NOTHING: tuple[DetectorEvent, ...] = ()
+"""No events: one shared value, which cannot be changed."""
 
 
 def merge(events: list[DetectorEvent]) -> list[DetectorEvent]:

@@ -18,7 +18,7 @@ from collections.abc import Set as AbstractSet
 import re
 import string
 
-from agent.detector_events import DetectorEvent, Opened, Text
+from agent.detector_events import NOTHING, Events, Opened, Text
 from agent.detector_syntax import ARGS_SPECIAL, SPACES, STOPS
 from agent.markup import Markup
 
@@ -48,7 +48,7 @@ TEXT, ARGS, AFTER = range(3)
 
 class DetectorState:
     __slots__ = (  # more than 30 attributes in a dict would make each access slower
-        "markup", "_open", "_opens", "_one_char", "_ends", "_end_initials", "_max", "_plain_chars", "_texts", "_opened",
+        "markup", "_open", "_opens", "_one_char", "_ends", "_end_initials", "_max", "_args_limit", "_args_room", "_plain_chars", "_texts", "_opened",
         "_reads", "_work", "_room", "_armed", "_takes", "_taken", "_buf", "_start", "_plain", "_held", "_stack", "_name",
         "_args_start", "_args_end", "_limit", "_stops", "_i", "_state", "_name_start", "_calm", "_quote",
     )
@@ -63,13 +63,17 @@ class DetectorState:
         self._ends = (*markup.closes, *(a.strip() for a in markup.arrows))
         self._end_initials = {e[0] for e in self._ends}
         self._max = max_call_chars
+        self._args_limit = max_call_chars + len(self._open)
+        """Where a call that began at the window's start reaches its length limit."""
+        self._args_room = min(self._args_limit, WINDOW)
+        """Where the room for such a call's arguments ends."""
         self._plain_chars: dict[str, Text] = {}
         """Characters that are text when nothing is held, as their event."""
         self._texts: dict[str, Text] = {}
         """Held text that a character turned into text, as its event."""
         self._opened: dict[str, Opened] = {}
         """`[Name(` read, as its event."""
-        self._reads: tuple[Callable[[str, str], list[DetectorEvent] | None], ...] = (
+        self._reads: tuple[Callable[[str, str], Events | None], ...] = (
             self._text_char, self._args_char, self._after_char)
         """What a character does after held text, by state."""
         self._work = 0
@@ -158,31 +162,36 @@ class DetectorState:
         self._held = [held]
         return held[len(held) + a : len(held) + min(b, 0)] + self._buf[: max(b, 0)]
 
-    def _first_char(self, c: str) -> list[DetectorEvent]:
+    def _first_char(self, c: str) -> Events:
         """`c` with nothing held: an open marker is held, any other character is text."""
         if c in self._opens:  # nothing held: no name, no call, nothing calm
             self._buf, self._i = c, 1
-            return []
+            return NOTHING
         text = Text(c)
         if len(self._plain_chars) < _KEPT_EVENTS:
             self._plain_chars[c] = text
         return [text]
 
-    def _text_char(self, buf: str, c: str) -> list[DetectorEvent] | None:
+    def _text_char(self, buf: str, c: str) -> Events | None:
         """`c` after a held `[`, `[ `, `[Name` or `[ Name`."""
         name = self._name_start
         if name < 0:
-            if c in _NAME_START:
-                return self._hold_char(buf + c, len(buf))
+            if c in _NAME_START:  # a name begins: what _hold_char does, inline
+                self._name_start, self._buf = len(buf), buf + c
+                self._i = len(buf) + 1
+                self._calm, self._limit = NOT_NAME, len(buf) + MAX_NAME_CHARS
+                self._room = self._armed = MAX_NAME_CHARS - 1
+                self._takes = NAME_SET
+                return NOTHING
             if c == " " and len(buf) == 1:
                 return self._hold_char(buf + c, -1)
+        elif c == "(":
+            return self._open_char(buf + c) if len(buf) + 1 < self._args_limit else None
         elif c in NAME_CHARS and len(buf) < name + MAX_NAME_CHARS:
             self._buf = buf + c
             self._i += 1
             self._arm()  # the next ones are taken in feed
-            return []
-        elif c == "(":
-            return self._open_char(buf + c) if len(buf) + 1 < self._max + len(self._open) else None
+            return NOTHING
         if c in self._opens:
             self._hold_char(c, -1)
         else:
@@ -202,12 +211,12 @@ class DetectorState:
                 self._texts[text] = event
         return event
 
-    def _closed_by(self, buf: str) -> list[DetectorEvent]:
+    def _closed_by(self, buf: str) -> Events:
         """`buf` ends in the close marker after the arguments' `)`: the call (the
         detector reads it)."""
         raise NotImplementedError
 
-    def _hold_char(self, buf: str, name: int) -> list[DetectorEvent]:
+    def _hold_char(self, buf: str, name: int) -> Events:
         """Hold `buf`, a name from `name` on (-1: none), read a character at a time."""
         self._buf, self._i, self._name_start = buf, len(buf), name
         if name >= 0:
@@ -216,16 +225,19 @@ class DetectorState:
             self._takes = NAME_SET
         else:
             self._calm = None
-        return []
+        return NOTHING
 
-    def _open_char(self, buf: str) -> list[DetectorEvent]:
-        """`[Name(` held whole: the call's arguments begin."""
-        opened = self._opened_event(buf, self._name_start)
+    def _open_char(self, buf: str) -> Events:
+        """`[Name(` held whole (from the window's start): the call's arguments begin."""
+        opened = self._opened.get(buf)
+        if opened is None:
+            opened = self._opened_event(buf, self._name_start)
         self._buf, self._name = buf, opened.name
         self._i = self._args_start = len(buf)
-        self._state, self._calm, self._limit = ARGS, ARGS_SPECIAL, self._max + len(self._open)
-        self._stops = _ARGS_STOPS
-        self._arm()
+        self._state, self._calm, self._limit, self._stops = ARGS, ARGS_SPECIAL, self._args_limit, _ARGS_STOPS
+        if self._one_char:  # what _arm makes
+            self._room = self._armed = self._args_room - len(buf)
+            self._takes = self._taken[_ARGS_STOPS]
         return [opened]
 
     def _opened_event(self, text: str, name: int) -> Opened:
@@ -237,7 +249,7 @@ class DetectorState:
                 self._opened[text] = opened
         return opened
 
-    def _args_char(self, buf: str, c: str) -> list[DetectorEvent] | None:
+    def _args_char(self, buf: str, c: str) -> Events | None:
         """`c` in the arguments: more of them, or the `)` that ends them."""
         n = len(buf)
         if self._calm is None or n >= self._limit or n - self._start >= WINDOW:
@@ -249,27 +261,32 @@ class DetectorState:
             self._buf = buf + c
             self._i = n + 1
             self._arm()  # the next ones are taken in feed
-            return []
+            return NOTHING
         if c != ")" or self._quote or self._stack:
             return None
         self._buf = buf + c  # what follows the `)` decides
         self._args_end, self._i, self._state, self._calm = n, n + 1, AFTER, None
-        return []
+        return NOTHING
 
-    def _after_char(self, buf: str, c: str) -> list[DetectorEvent] | None:
+    def _after_char(self, buf: str, c: str) -> Events | None:
         """`c` after a call's `)` and at most two spaces: the close marker, a space
         more, or a false start."""
         i = self._i
-        if c == self._ends[0] and len(buf) - i <= 2 and not buf[i:].strip(SPACES):
-            return self._closed_by(buf + c)
-        if c in self._end_initials or c in self._opens or buf[i:].strip(SPACES):
-            return None
+        if len(buf) > i and buf[i:].strip(SPACES):
+            return None  # part of an arrow: the scan reads on
+        if c in self._end_initials or c in self._opens:
+            return self._closed_by(buf + c) if c == self._ends[0] and len(buf) - i <= 2 else None
         if c in SPACES:
             if len(buf) - i >= 2:
                 return None
             self._buf = buf + c
-            return []
-        text = self._text(self._start, len(buf)) + c
-        self._buf = ""
-        self._clear_call(0)
-        return [self._text_event(text)]
+            return NOTHING
+        if self._start == 0:  # what _clear_call changes, nothing having been moved out of the window
+            text = buf + c
+            self._buf, self._i, self._state, self._name_start = "", 0, TEXT, -1
+        else:
+            text = self._text(self._start, len(buf)) + c
+            self._buf = ""
+            self._clear_call(0)
+        event = self._texts.get(text)  # what _text_event does, inline: this runs per false start
+        return [event if event is not None else self._text_event(text)]
