@@ -177,9 +177,9 @@ class DetectorState:
         name = self._name_start
         if name < 0:
             if c in _NAME_START:  # a name begins: what _hold_char does, inline
-                self._name_start, self._buf = len(buf), buf + c
-                self._i = len(buf) + 1
-                self._calm, self._limit = NOT_NAME, len(buf) + MAX_NAME_CHARS
+                n = len(buf)
+                self._name_start, self._buf, self._i = n, buf + c, n + 1
+                self._calm, self._limit = NOT_NAME, n + MAX_NAME_CHARS
                 self._room = self._armed = MAX_NAME_CHARS - 1
                 self._takes = NAME_SET
                 return NOTHING
@@ -233,10 +233,10 @@ class DetectorState:
         if opened is None:
             opened = self._opened_event(buf, self._name_start)
         self._buf, self._name = buf, opened.name
-        self._i = self._args_start = len(buf)
+        self._i = self._args_start = n = len(buf)
         self._state, self._calm, self._limit, self._stops = ARGS, ARGS_SPECIAL, self._args_limit, _ARGS_STOPS
         if self._one_char:  # what _arm makes
-            self._room = self._armed = self._args_room - len(buf)
+            self._room = self._armed = self._args_room - n
             self._takes = self._taken[_ARGS_STOPS]
         return [opened]
 
@@ -271,13 +271,13 @@ class DetectorState:
     def _after_char(self, buf: str, c: str) -> Events | None:
         """`c` after a call's `)` and at most two spaces: the close marker, a space
         more, or a false start."""
-        i = self._i
-        if len(buf) > i and buf[i:].strip(SPACES):
-            return None  # part of an arrow: the scan reads on
+        held = len(buf) - self._i  # spaces after the `)`, or the start of an arrow
+        if held and buf[self._i :].strip(SPACES):
+            return None  # the scan reads on
         if c in self._end_initials or c in self._opens:
-            return self._closed_by(buf + c) if c == self._ends[0] and len(buf) - i <= 2 else None
+            return self._closed_by(buf + c) if c == self._ends[0] and held <= 2 else None
         if c in SPACES:
-            if len(buf) - i >= 2:
+            if held >= 2:
                 return None
             self._buf = buf + c
             return NOTHING
