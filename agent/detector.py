@@ -30,8 +30,6 @@ from agent.markup import DEFAULT_MARKUP, Markup, ParsedCall
 __all__ = ["MAX_CALL_CHARS", "MAX_NAME_CHARS", "Closed", "Detector", "DetectorEvent", "Malformed", "Opened", "Text", "is_call_name"]
 
 MAX_CALL_CHARS = 8_000
-_KEEP = 64
-"""Characters kept in the window before the scan position when held text is moved out."""
 
 
 def is_call_name(name: str) -> bool:
@@ -381,22 +379,3 @@ class Detector(DetectorState):
             self._clear_call(len(self._buf))
         else:
             self._false_start(events, len(self._buf))
-
-    def _compact(self) -> None:
-        """Drop emitted text from the window, and move long held arguments out of it."""
-        start, i = self._start, self._i
-        if self._state in (ARGS, AFTER) and i - max(start, 0) > WINDOW:
-            cut = i - _KEEP
-            self._held.append(self._buf[max(start, 0) : cut])
-        elif start > 0:
-            cut = start
-        else:
-            return
-        self._buf = self._buf[cut:]
-        self._start -= cut
-        self._plain -= cut
-        self._i -= cut
-        self._name_start -= cut
-        self._args_start -= cut
-        self._args_end -= cut
-

@@ -9,6 +9,10 @@ text; in the arguments it is more of them or the `)` that ends them; after that 
 a space or a false start. Anything else (a close marker, an arrow, a bracket or quote in
 the arguments, a name at its length limit, a full window) is left to the scan, which gives
 the same events at the same feed.
+
+A run of characters that are more of a held name, or of the arguments, is the common
+case and the cheapest: `feed` takes each against a room counted down (`_room`), with
+neither a read nor a count, and what the room took is counted when it ends (`_fold`).
 """
 
 from __future__ import annotations
@@ -22,16 +26,18 @@ from agent.detector_events import NOTHING, Events, Opened, Text
 from agent.detector_syntax import ARGS_SPECIAL, SPACES, STOPS
 from agent.markup import Markup
 
-__all__ = ["AFTER", "ARGS", "MAX_NAME_CHARS", "NAME", "NAME_CHARS", "NAME_SET", "NOT_NAME", "TEXT", "WINDOW", "DetectorState"]
+__all__ = ["AFTER", "ARGS", "MAX_NAME_CHARS", "NAME", "NOT_NAME", "TEXT", "WINDOW", "DetectorState"]
 
 MAX_NAME_CHARS = 64
 NAME = rf"[A-Za-z_][A-Za-z0-9_]{{0,{MAX_NAME_CHARS - 1}}}"
 NOT_NAME = re.compile(r"[^A-Za-z0-9_]")
 WINDOW = 512
 """Scanned held text past which the window is compacted."""
+_KEEP = 64
+"""Characters kept in the window before the scan position when held text is moved out."""
 _NAME_START = string.ascii_letters + "_"
-NAME_CHARS = _NAME_START + string.digits
-NAME_SET = frozenset(NAME_CHARS)
+_NAME_CHARS = _NAME_START + string.digits
+_NAME_SET = frozenset(_NAME_CHARS)
 _KEPT_EVENTS = 256
 """Distinct short `Text` events a detector keeps to hand out again (they are frozen)."""
 _KEPT_CHARS = 80
@@ -47,10 +53,11 @@ TEXT, ARGS, AFTER = range(3)
 
 
 class DetectorState:
-    __slots__ = (  # more than 30 attributes in a dict would make each access slower
-        "markup", "_open", "_opens", "_one_char", "_ends", "_end_initials", "_max", "_args_limit", "_args_room", "_plain_chars", "_texts", "_opened",
-        "_reads", "_work", "_room", "_armed", "_takes", "_taken", "_buf", "_start", "_plain", "_held", "_stack", "_name",
-        "_args_start", "_args_end", "_limit", "_stops", "_i", "_state", "_name_start", "_calm", "_quote",
+    __slots__ = (  # CPython 3.11 shares the keys of at most 30 attributes: past that, each access is slower
+        "markup", "_open", "_opens", "_one_char", "_ends", "_end_initials", "_max", "_args_limit", "_args_room",
+        "_plain_chars", "_texts", "_opened", "_reads", "_work", "_room", "_armed", "_takes", "_taken",
+        "_buf", "_start", "_plain", "_held", "_stack", "_name", "_args_start", "_args_end", "_limit", "_stops", "_i",
+        "_state", "_name_start", "_calm", "_quote",
     )
 
     def __init__(self, markup: Markup, max_call_chars: int) -> None:
@@ -83,7 +90,7 @@ class DetectorState:
         name, or of the arguments, within their limits), out of the `_armed` there were
         when the room was made; those taken are not yet in `_i` and `_work` (`_fold`
         adds them). Any other chunk ends the room."""
-        self._takes: AbstractSet[str] = NAME_SET
+        self._takes: AbstractSet[str] = _NAME_SET
         self._taken: dict[str, set[str]] = {stops: set() for stops in STOPS.values()}
         """Characters seen in the arguments, by the stops they are not among: in a
         room, they are taken whole."""
@@ -134,7 +141,7 @@ class DetectorState:
         if self._one_char and self._calm is not None:
             end = self._limit
             if self._state == TEXT:
-                self._takes = NAME_SET
+                self._takes = _NAME_SET
             else:
                 self._takes = self._taken[self._stops]
                 if end > self._start + WINDOW:
@@ -162,6 +169,24 @@ class DetectorState:
         self._held = [held]
         return held[len(held) + a : len(held) + min(b, 0)] + self._buf[: max(b, 0)]
 
+    def _compact(self) -> None:
+        """Drop emitted text from the window, and move long held arguments out of it."""
+        start, i = self._start, self._i
+        if self._state in (ARGS, AFTER) and i - max(start, 0) > WINDOW:
+            cut = i - _KEEP
+            self._held.append(self._buf[max(start, 0) : cut])
+        elif start > 0:
+            cut = start
+        else:
+            return
+        self._buf = self._buf[cut:]
+        self._start -= cut
+        self._plain -= cut
+        self._i -= cut
+        self._name_start -= cut
+        self._args_start -= cut
+        self._args_end -= cut
+
     def _first_char(self, c: str) -> Events:
         """`c` with nothing held: an open marker is held, any other character is text."""
         if c in self._opens:  # nothing held: no name, no call, nothing calm
@@ -176,26 +201,26 @@ class DetectorState:
         """`c` after a held `[`, `[ `, `[Name` or `[ Name`."""
         name = self._name_start
         if name < 0:
-            if c in _NAME_START:  # a name begins: what _hold_char does, inline
+            if c in _NAME_START:  # a name begins, its room made as _arm makes it
                 n = len(buf)
                 self._name_start, self._buf, self._i = n, buf + c, n + 1
                 self._calm, self._limit = NOT_NAME, n + MAX_NAME_CHARS
                 self._room = self._armed = MAX_NAME_CHARS - 1
-                self._takes = NAME_SET
+                self._takes = _NAME_SET
                 return NOTHING
             if c == " " and len(buf) == 1:
-                return self._hold_char(buf + c, -1)
+                return self._hold_char(buf + c)
         elif c == "(":
             return self._open_char(buf + c) if len(buf) + 1 < self._args_limit else None
-        elif c in NAME_CHARS and len(buf) < name + MAX_NAME_CHARS:
+        elif c in _NAME_CHARS and len(buf) < name + MAX_NAME_CHARS:
             self._buf = buf + c
             self._i += 1
             self._arm()  # the next ones are taken in feed
             return NOTHING
         if c in self._opens:
-            self._hold_char(c, -1)
+            self._hold_char(c)
         else:
-            self._hold_char("", -1)
+            self._hold_char("")
             buf += c
         text = self._texts.get(buf)  # what _text_event does, inline: this runs per false start
         if text is None:
@@ -216,15 +241,9 @@ class DetectorState:
         detector reads it)."""
         raise NotImplementedError
 
-    def _hold_char(self, buf: str, name: int) -> Events:
-        """Hold `buf`, a name from `name` on (-1: none), read a character at a time."""
-        self._buf, self._i, self._name_start = buf, len(buf), name
-        if name >= 0:
-            self._calm, self._limit = NOT_NAME, name + MAX_NAME_CHARS
-            self._room = self._armed = name + MAX_NAME_CHARS - len(buf)  # what _arm makes
-            self._takes = NAME_SET
-        else:
-            self._calm = None
+    def _hold_char(self, buf: str) -> Events:
+        """Hold `buf`: an open marker and perhaps a space, or nothing."""
+        self._buf, self._i, self._name_start, self._calm = buf, len(buf), -1, None
         return NOTHING
 
     def _open_char(self, buf: str) -> Events:
