@@ -328,7 +328,7 @@ class Detector(DetectorState):
         return True
 
     def _step_after(self, events: list[DetectorEvent]) -> bool:
-        i = self._i
+        i = self._args_end + 1
         window = self._buf[i : i + self._after_chars]
         stripped = window.lstrip(SPACES)
         spaces = len(window) - len(stripped)

@@ -54,7 +54,7 @@ TEXT, ARGS, AFTER = range(3)
 
 class DetectorState:
     __slots__ = (  # CPython 3.11 shares the keys of at most 30 attributes: past that, each access is slower
-        "markup", "_open", "_opens", "_one_char", "_ends", "_end_initials", "_max", "_args_limit", "_args_room",
+        "markup", "_open", "_opens", "_one_char", "_ends", "_end_initials", "_after_takes", "_max", "_args_limit", "_args_room",
         "_plain_chars", "_texts", "_opened", "_reads", "_work", "_room", "_armed", "_takes", "_taken",
         "_buf", "_start", "_plain", "_held", "_stack", "_name", "_args_start", "_args_end", "_limit", "_stops", "_i",
         "_state", "_name_start", "_calm", "_quote",
@@ -69,6 +69,8 @@ class DetectorState:
         """Whether each open marker is one character: one-character chunks have reads of their own."""
         self._ends = (*markup.closes, *(a.strip() for a in markup.arrows))
         self._end_initials = {e[0] for e in self._ends}
+        self._after_takes = frozenset(SPACES) - self._end_initials - set(self._opens)
+        """Spaces a room takes after a call's `)`."""
         self._max = max_call_chars
         self._args_limit = max_call_chars + len(self._open)
         """Where a call that began at the window's start reaches its length limit."""
@@ -87,9 +89,10 @@ class DetectorState:
         """What `work` counts, less the characters taken whole since the room was made."""
         self._room = self._armed = 0
         """One-character chunks in `_takes` that may still be taken whole (more of a held
-        name, or of the arguments, within their limits), out of the `_armed` there were
-        when the room was made; those taken are not yet in `_i` and `_work` (`_fold`
-        adds them). Any other chunk ends the room."""
+        name, of the arguments, or spaces after them, within their limits), out of the
+        `_armed` there were when the room was made; those taken are not yet in `_i` and
+        `_work` (`_fold` adds them: after the arguments, `_i` is not read). Any other
+        chunk ends the room."""
         self._takes: AbstractSet[str] = _NAME_SET
         self._taken: dict[str, set[str]] = {stops: set() for stops in STOPS.values()}
         """Characters seen in the arguments, by the stops they are not among: in a
@@ -285,13 +288,16 @@ class DetectorState:
             return None
         self._buf = buf + c  # what follows the `)` decides
         self._args_end, self._i, self._state, self._calm = n, n + 1, AFTER, None
+        self._room = self._armed = 2  # spaces before the close marker or an arrow
+        self._takes = self._after_takes
         return NOTHING
 
     def _after_char(self, buf: str, c: str) -> Events | None:
         """`c` after a call's `)` and at most two spaces: the close marker, a space
         more, or a false start."""
-        held = len(buf) - self._i  # spaces after the `)`, or the start of an arrow
-        if held and buf[self._i :].strip(SPACES):
+        i = self._args_end + 1
+        held = len(buf) - i  # spaces after the `)`, or the start of an arrow
+        if held and buf[i:].strip(SPACES):
             return None  # the scan reads on
         if c in self._end_initials or c in self._opens:
             return self._closed_by(buf + c) if c == self._ends[0] and held <= 2 else None
