@@ -70,7 +70,7 @@ class Detector(DetectorState):
                 self._work += 1
                 return [text]
         elif self._room and chunk in self._takes:
-            self._room -= 1  # more of a held name, or of the arguments
+            self._room -= 1  # more of a held name or of the arguments, or a space after them
             self._buf = buf + chunk
             return NOTHING
         elif self._armed:  # what _fold does, inline: this runs per character
