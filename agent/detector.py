@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Callable
 import re
 
-from agent.detector_events import Closed, DetectorEvent, Malformed, Opened, Text
+from agent.detector_events import NOTHING, Closed, DetectorEvent, Events, Malformed, Opened, Text
 from agent.detector_events import merge as _merge
-from agent.detector_state import AFTER, ARGS, MAX_NAME_CHARS, NAME, NAME_CHARS, NOT_NAME, TEXT, WINDOW, DetectorState
+from agent.detector_state import AFTER, ARGS, MAX_NAME_CHARS, NAME, NOT_NAME, TEXT, WINDOW, DetectorState
 from agent.detector_syntax import (
     ARGS_SPECIAL, CLOSERS, PAIRS, SINGLE_QUOTED, SPACES, STOPS, TRIPLE_QUOTED, open_quote, opens_string, partial_suffix,
 )
@@ -30,8 +30,6 @@ from agent.markup import DEFAULT_MARKUP, Markup, ParsedCall
 __all__ = ["MAX_CALL_CHARS", "MAX_NAME_CHARS", "Closed", "Detector", "DetectorEvent", "Malformed", "Opened", "Text", "is_call_name"]
 
 MAX_CALL_CHARS = 8_000
-_KEEP = 64
-"""Characters kept in the window before the scan position when held text is moved out."""
 
 
 def is_call_name(name: str) -> bool:
@@ -41,6 +39,8 @@ def is_call_name(name: str) -> bool:
 
 
 class Detector(DetectorState):
+    __slots__ = ("_after_chars", "_is_tool", "_opening", "_viable", "_viable_chars", "_wide_open", "_end", "_steps")
+
     def __init__(
         self, markup: Markup = DEFAULT_MARKUP, *, is_tool: Callable[[str], bool] | None = None,
         max_call_chars: int = MAX_CALL_CHARS,
@@ -60,31 +60,38 @@ class Detector(DetectorState):
         """The close markers and arrows, tried in order."""
         self._steps = (self._step_text, self._step_args, self._step_after)
 
-    def feed(self, chunk: str) -> list[DetectorEvent]:
+    def feed(self, chunk: str) -> Events:
+        """The events `chunk` decides: a new list, or `NOTHING` (shared: a caller keeps
+        what it is given as it is)."""
         buf = self._buf
+        if not buf:
+            text = self._plain_chars.get(chunk)
+            if text is not None:  # a character that is text
+                self._work += 1
+                return [text]
+        elif self._room and chunk in self._takes:
+            self._room -= 1  # more of a held name or of the arguments, or a space after them
+            self._buf = buf + chunk
+            return NOTHING
+        elif self._armed:  # what _fold does, inline: this runs per character
+            taken = self._armed - self._room
+            if taken:
+                self._work += taken
+                self._i += taken
+            self._room = self._armed = 0
         if len(chunk) == 1 and self._one_char:
-            self.work += 1
+            self._work += 1
             if not buf:
-                text = self._plain_chars.get(chunk)
-                return [text] if text is not None else self._first_char(chunk)
-            stops, n = self._stops, len(buf)
-            if stops and chunk not in stops and n < self._limit and n - self._start < WINDOW:
-                self._buf = buf + chunk  # more of the arguments
-                self._i = n + 1
-                return []
-            if self._calm is NOT_NAME and chunk in NAME_CHARS and n < self._limit:
-                self._buf = buf + chunk  # more of a held name
-                self._i = n + 1
-                return []
+                return self._first_char(chunk)
             read = self._reads[self._state](buf, chunk)
             if read is not None:
                 return read
         else:
-            self.work += len(chunk)
+            self._work += len(chunk)
         if not buf:
             if self._open not in chunk and self._wide_open not in chunk and (
                     self._one_char or not partial_suffix(chunk, self._open)):
-                return [Text(chunk)] if chunk else []
+                return [Text(chunk)] if chunk else NOTHING
             held = self._hold(chunk)
             if held is not None:
                 return held
@@ -104,7 +111,7 @@ class Detector(DetectorState):
             if len(buf) - self._start > WINDOW:
                 self._compact()
                 self._settle()
-            return []
+            return NOTHING
         else:
             buf += chunk
             if self._state == TEXT:
@@ -116,31 +123,33 @@ class Detector(DetectorState):
         self._scan(events)
         self._compact()
         self._settle()
+        if not events:
+            return NOTHING
         return events if len(events) < 2 else _merge(events)  # every event here has text
 
-    def _decided(self, buf: str, chunk: str, stop: re.Match[str]) -> list[DetectorEvent] | None:
+    def _decided(self, buf: str, chunk: str, stop: re.Match[str]) -> Events | None:
         """A chunk whose first character that matters (`stop`) plainly opens the
         arguments (`(` after a held name) or ends them (`)`, no bracket open, at the
         chunk's end or followed by just the close marker): its events, read without a
         scan; None for any other chunk."""
         at, n, c = stop.start(), len(buf), stop.group()
         if self._calm is NOT_NAME:
-            if c != "(" or n + at > self._limit or n + len(chunk) >= self._max + len(self._open):
+            if c != "(" or n + at > self._limit or n + len(chunk) >= self._args_limit:
                 return None
             opened = self._open_char(buf + chunk[: at + 1])
             if at + 1 == len(chunk):
                 return opened
-            self.work -= len(chunk) - at - 1  # the rest is counted as it is fed
-            return opened + self.feed(chunk[at + 1 :])
+            self._work -= len(chunk) - at - 1  # the rest is counted as it is fed
+            return [*opened, *self.feed(chunk[at + 1 :])]
         if self._calm is not ARGS_SPECIAL or c != ")" or self._stack or n + at >= self._limit:
             return None
         if at + 1 == len(chunk):  # what follows the `)` decides
             self._buf = buf + chunk
-            self._args_end, self._i, self._state, self._calm, self._stops = n + at, n + at + 1, AFTER, None, ""
-            return []
+            self._args_end, self._i, self._state, self._calm = n + at, n + at + 1, AFTER, None
+            return NOTHING
         if chunk[at + 1 :] != self._ends[0]:
             return None
-        self.work += 1
+        self._work += 1
         self._args_end = n + at
         return self._closed_by(buf + chunk)
 
@@ -158,6 +167,7 @@ class Detector(DetectorState):
         """End of the stream: whatever is held becomes text, a call or an error; with
         `cut` (the stream was cut off by a token limit) it stays text."""
         events: list[DetectorEvent] = []
+        self._fold()
         if cut:
             self._flush(events)
             events.append(Text(self._text(self._start, len(self._buf))))
@@ -166,13 +176,13 @@ class Detector(DetectorState):
         self.reset()
         return _merge(events)
 
-    def _hold(self, buf: str) -> list[DetectorEvent] | None:
+    def _hold(self, buf: str) -> Events | None:
         """What may start a call, held at the start of the window, and more text: the
         events, or None when the window now holds `[Name(`."""
         if self._opening.search(buf) is not None:
             return None
         n = len(buf)
-        self.work += n
+        self._work += n
         tail = self._viable.search(buf, n - self._viable_chars if n > self._viable_chars else 0)
         if tail is not None:
             hold = tail.start()
@@ -186,7 +196,7 @@ class Detector(DetectorState):
             self._calm, self._limit = NOT_NAME, name + MAX_NAME_CHARS
         else:
             self._calm = None
-        return [Text(buf[:hold])] if hold else []
+        return [Text(buf[:hold])] if hold else NOTHING
 
     def _settle(self) -> None:
         """What the next chunk must not contain for it to be taken whole, without a
@@ -200,7 +210,7 @@ class Detector(DetectorState):
             strings = SINGLE_QUOTED if len(quote) == 1 else TRIPLE_QUOTED
             self._calm = strings[quote[0]] if quote else ARGS_SPECIAL
             self._stops = STOPS[self._calm]
-            self._limit = self._start + self._max + len(self._open)
+            self._limit = self._start + self._args_limit
         elif self._state == TEXT and self._name_start >= 0:
             self._calm, self._limit = NOT_NAME, self._name_start + MAX_NAME_CHARS
 
@@ -212,7 +222,7 @@ class Detector(DetectorState):
         """Read as far as the window allows; True when the held text needs more to decide."""
         steps = self._steps
         while self._start < len(self._buf):
-            self.work += 1
+            self._work += 1
             if not steps[self._state](events):
                 self._flush(events)
                 return True
@@ -235,25 +245,27 @@ class Detector(DetectorState):
             hold = tail.start() if tail else len(buf) - partial_suffix(buf, self._open)
             self._start, self._i = max(start, hold), len(buf)
             self._name_start = tail.start(1) if tail and tail.group(1) else -1
-            self.work += len(buf) - start
+            self._work += len(buf) - start
             return self._start == len(buf)
-        self.work += found.end() - start
+        self._work += found.end() - start
         self._start = at = found.start()
         if at > self._plain:
             events.append(Text(buf[self._plain : at]))
             self._plain = at
-        self._name, self._name_start = found.group(1), found.start(1)
-        events.append(Opened(self._name, found.group()))
+        self._name_start = found.start(1)
+        opened = self._opened_event(found.group(), self._name_start - at)
+        self._name = opened.name
+        events.append(opened)
         self._i = self._args_start = found.end()
         self._state = ARGS
         return self._step_args(events)
 
     def _search(self, pattern: re.Pattern[str], events: list[DetectorEvent]) -> re.Match[str] | bool:
         """The next character that matters, within the call's length limit."""
-        limit = self._start + self._max + len(self._open)
+        limit = self._start + self._args_limit
         match = pattern.search(self._buf, self._i, limit)
         end = match.start() if match is not None else min(limit, len(self._buf))
-        self.work += end - self._i
+        self._work += end - self._i
         self._i = end
         if match is not None:
             return match
@@ -316,11 +328,11 @@ class Detector(DetectorState):
         return True
 
     def _step_after(self, events: list[DetectorEvent]) -> bool:
-        i = self._i
+        i = self._args_end + 1
         window = self._buf[i : i + self._after_chars]
         stripped = window.lstrip(SPACES)
         spaces = len(window) - len(stripped)
-        self.work += len(window)
+        self._work += len(window)
         if spaces > 2 or (stripped and stripped[0] not in self._end_initials):
             return self._false_start(events, i)
         end = self._end.match(stripped)
@@ -367,22 +379,3 @@ class Detector(DetectorState):
             self._clear_call(len(self._buf))
         else:
             self._false_start(events, len(self._buf))
-
-    def _compact(self) -> None:
-        """Drop emitted text from the window, and move long held arguments out of it."""
-        start, i = self._start, self._i
-        if self._state in (ARGS, AFTER) and i - max(start, 0) > WINDOW:
-            cut = i - _KEEP
-            self._held.append(self._buf[max(start, 0) : cut])
-        elif start > 0:
-            cut = start
-        else:
-            return
-        self._buf = self._buf[cut:]
-        self._start -= cut
-        self._plain -= cut
-        self._i -= cut
-        self._name_start -= cut
-        self._args_start -= cut
-        self._args_end -= cut
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agent.frozen import compact_init
@@ -39,11 +40,24 @@ class Malformed:
 
 
 DetectorEvent = Text | Opened | Closed | Malformed
+Events = Sequence[DetectorEvent]
+"""What a feed gives: a list of events, or `NOTHING`."""
+NOTHING: tuple[DetectorEvent, ...] = ()
+"""No events: one shared value, which cannot be changed."""
 
 
 def merge(events: list[DetectorEvent]) -> list[DetectorEvent]:
-    """Adjacent `Text` events joined into one, empty ones dropped."""
-    if len(events) == 1 and not (isinstance(events[0], Text) and not events[0].text):
+    """Adjacent `Text` events joined into one, empty ones dropped: `events` itself when
+    there are none."""
+    after_text = False
+    for e in events:
+        if isinstance(e, Text):
+            if after_text or not e.text:
+                break
+            after_text = True
+        else:
+            after_text = False
+    else:
         return events
     out: list[DetectorEvent] = []
     texts: list[str] = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, assert_never
 
@@ -256,7 +256,7 @@ class _Run:
                 return step
         return None
 
-    def detect(self, found: list[Text | Opened | Closed | Malformed],
+    def detect(self, found: Sequence[Text | Opened | Closed | Malformed],
                constrain: Callable[[str], str | None] | None) -> Generator[Event, None, NextStep | None]:
         for event in found:
             if isinstance(event, Text):

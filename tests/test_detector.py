@@ -120,6 +120,16 @@ pieces = st.one_of(
 )
 
 
+def test_characters_fed_one_at_a_time_are_counted_once_each() -> None:
+    """Characters taken whole (more of a name, of the arguments, spaces after them) are
+    counted in `work` as the others are: one each when no scan is needed."""
+    for unit in ("[", "[a", "[Calculator(1+1) x", "［Calculator(1+1)  x"):
+        detector = Detector()
+        for fed, c in enumerate(unit * 300, start=1):
+            detector.feed(c)
+            assert detector.work == fed, (unit, fed)
+
+
 @settings(max_examples=300, deadline=None)
 @given(parts=st.lists(pieces, max_size=12), data=st.data())
 def test_any_chunking_gives_the_same_events(parts: list[str], data: st.DataObject) -> None:
