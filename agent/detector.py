@@ -178,9 +178,13 @@ class Detector(DetectorState):
 
     def _hold(self, buf: str) -> Events | None:
         """What may start a call, held at the start of the window, and more text: the
-        events, or None when the window now holds `[Name(`."""
-        if self._opening.search(buf) is not None:
-            return None
+        events, or None when the window holds `[Name(` and more."""
+        found = self._opening.search(buf)
+        if found is not None:
+            if found.start() or found.end() < len(buf) or len(buf) >= self._args_limit or self._start or self._held:
+                return None
+            self._name_start = found.start(1)  # `[Name(` and nothing else: the arguments begin
+            return self._open_char(buf)
         n = len(buf)
         self._work += n
         tail = self._viable.search(buf, n - self._viable_chars if n > self._viable_chars else 0)
