@@ -1,7 +1,7 @@
 """Daemon threads that run a sync tool while its caller waits, under a time limit.
 
-The caller hands a call over through a pipe and waits on another. A pipe's wake-up tells
-the kernel that the waker is about to wait, and on Linux the worker is first placed on the
+The caller hands a call over through a socket pair and waits on another. Such a wake-up
+tells the kernel that the waker is about to wait, and on Linux the worker is first placed on the
 caller's CPU: the call then runs where its caller was, instead of waking an idle CPU for
 it (on a virtual machine that costs tens of µs a call, more than the rest of the call's
 path). The worker gives itself back its CPUs before it runs the tool, so the threads and
@@ -11,7 +11,7 @@ finishes it unwatched and is then free again; a worker never keeps the process a
 from __future__ import annotations
 
 import os
-import select
+import socket
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -55,10 +55,11 @@ class Workers:
 class _Worker:
     def __init__(self, pool: Workers) -> None:
         self._pool = pool
-        self._wake_read, self._wake = os.pipe()
-        self._done_read, self._done = os.pipe()
-        self._ended = select.poll()
-        self._ended.register(self._done_read, select.POLLIN)
+        self._wake_read, self._wake = socket.socketpair()
+        self._done_read, self._done = socket.socketpair()
+        for end in (self._wake_read, self._done_read):
+            end.settimeout(None)  # whatever `socket.setdefaulttimeout` says
+        self._limit: float | None = None
         self._lock = threading.Lock()
         self._job: tuple[Callable[..., Any], Mapping[str, Any]] | None = None
         self._outcome: tuple[bool, Any] | None = None
@@ -71,22 +72,32 @@ class _Worker:
         self._job = (fn, arguments)
         if self._pool.place:
             _PLACER.place(self._thread_id)
-        os.write(self._wake, b"\0")
+        self._wake.send(b"\0")
         try:
-            ended = self._ended.poll(None if timeout >= _FOREVER else max(0, int(timeout * 1000)))
+            self._wait(None if timeout >= _FOREVER else max(timeout, 1e-6))
+        except TimeoutError:
+            if self._abandon():
+                raise CallTimeout from None
+            self._wait(None)  # it has just ended: its word is on its way
         except BaseException:  # a Ctrl-C while waiting: the call goes on unwatched
             if not self._abandon():
-                self._outcome_read()
+                self._wait(None)
+                self._take()
             raise
-        if not ended and self._abandon():
-            raise CallTimeout
-        ok, value = self._outcome_read()
+        ok, value = self._take()
         if ok:
             return value
         raise value
 
-    def _outcome_read(self) -> tuple[bool, Any]:
-        os.read(self._done_read, 1)
+    def _wait(self, limit: float | None) -> None:
+        """Until the worker says the call ended; `TimeoutError` after `limit` seconds."""
+        if limit != self._limit:
+            self._done_read.settimeout(limit)
+            self._limit = limit
+        self._done_read.recv(1)
+
+    def _take(self) -> tuple[bool, Any]:
+        """The call's outcome; the worker is free again."""
         outcome, self._outcome = self._outcome, None
         self._pool.give_back(self)
         assert outcome is not None
@@ -101,7 +112,7 @@ class _Worker:
     def _work(self) -> None:
         home = _PLACER.home()
         while True:
-            os.read(self._wake_read, 1)
+            self._wake_read.recv(1)
             _PLACER.restore(home)
             job, self._job = self._job, None
             assert job is not None
@@ -119,7 +130,7 @@ class _Worker:
             if abandoned:
                 self._pool.give_back(self)
             else:
-                os.write(self._done, b"\0")
+                self._done.send(b"\0")
 
 
 class _Placer:

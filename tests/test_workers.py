@@ -101,3 +101,27 @@ def test_what_a_tool_starts_may_run_on_every_cpu_its_caller_may() -> None:
     for _ in range(3):  # the worker is placed on the caller's CPU before each call
         assert workers.call(cpus_of_a_new_thread, {}, 5) == caller
         assert workers.call(lambda: os.sched_getaffinity(0), {}, 5) == caller
+
+
+def test_a_default_socket_timeout_set_by_the_program_does_not_end_an_idle_worker() -> None:
+    import socket
+
+    socket.setdefaulttimeout(0.05)
+    try:
+        workers = Workers()
+        assert workers.call(lambda: 1, {}, 5) == 1
+    finally:
+        socket.setdefaulttimeout(None)
+    time.sleep(0.2)  # idle past that timeout
+    assert workers.call(lambda: 2, {}, 5) == 2
+    assert len(workers._idle) == 1, "the same worker served both calls"
+
+
+def test_a_limit_of_zero_or_less_waits_for_nothing_and_a_huge_one_for_the_end() -> None:
+    workers = Workers()
+    for limit in (0, -1):
+        started = time.monotonic()
+        with pytest.raises(CallTimeout):
+            workers.call(lambda: time.sleep(0.5), {}, limit)
+        assert time.monotonic() - started < 0.4
+    assert workers.call(lambda: "done", {}, 10**9) == "done"
