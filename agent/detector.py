@@ -73,6 +73,10 @@ class Detector(DetectorState):
             self._room -= 1  # more of a held name or of the arguments, or a space after them
             self._buf = buf + chunk
             return NOTHING
+        elif self._room >= len(chunk) and self._takes.issuperset(chunk):
+            self._room -= len(chunk)  # the same, several characters at once
+            self._buf = buf + chunk
+            return NOTHING
         elif self._armed:  # what _fold does, inline: this runs per character
             taken = self._armed - self._room
             if taken:
@@ -111,6 +115,8 @@ class Detector(DetectorState):
             if len(buf) - self._start > WINDOW:
                 self._compact()
                 self._settle()
+            elif self._state == ARGS:
+                self._seen(chunk)  # the next chunks of characters seen are taken above
             return NOTHING
         else:
             buf += chunk

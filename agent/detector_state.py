@@ -152,6 +152,14 @@ class DetectorState:
             room = end - len(self._buf)
             self._room = self._armed = room if room > 0 else 0
 
+    def _seen(self, chunk: str) -> None:
+        """`chunk` was taken as more of the arguments: from here on, characters seen in
+        them are taken whole (within the room this makes)."""
+        taken = self._taken[self._stops]
+        if len(taken) < _KEPT_TAKEN:
+            taken.update(chunk)
+        self._arm()
+
     def _fold(self) -> None:
         """End the room: the characters taken whole are read."""
         taken = self._armed - self._room
@@ -277,12 +285,9 @@ class DetectorState:
         if self._calm is None or n >= self._limit or n - self._start >= WINDOW:
             return None
         if c not in self._stops:
-            taken = self._taken[self._stops]
-            if len(taken) < _KEPT_TAKEN:
-                taken.add(c)
             self._buf = buf + c
             self._i = n + 1
-            self._arm()  # the next ones are taken in feed
+            self._seen(c)  # the next ones are taken in feed
             return NOTHING
         if c != ")" or self._quote or self._stack:
             return None
