@@ -18,7 +18,6 @@ neither a read nor a count, and what the room took is counted when it ends (`_fo
 from __future__ import annotations
 
 from collections.abc import Callable
-from collections.abc import Set as AbstractSet
 import re
 import string
 
@@ -93,7 +92,7 @@ class DetectorState:
         `_armed` there were when the room was made; those taken are not yet in `_i` and
         `_work` (`_fold` adds them: after the arguments, `_i` is not read). Any other
         chunk ends the room."""
-        self._takes: AbstractSet[str] = _NAME_SET
+        self._takes: set[str] | frozenset[str] = _NAME_SET
         self._taken: dict[str, set[str]] = {stops: set() for stops in STOPS.values()}
         """Characters seen in the arguments, by the stops they are not among: in a
         room, they are taken whole."""
