@@ -82,7 +82,7 @@ def pct(cell: tuple[int, int]) -> str:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--corpus", type=int, default=TrainConfig().corpus_size, help="generated problems to annotate")
-    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=TrainConfig().epochs)
     p.add_argument("--per-position", type=int, default=3, help="candidate calls per position")
     p.add_argument("--last-blocks", type=int, default=0, help="train only the last N blocks (0: all)")
     p.add_argument("--threads", type=int, default=1)
