@@ -40,7 +40,8 @@ TUNED = "smollm2-135m-tools"
 def pipeline(args: argparse.Namespace) -> tuple[float, SamplingFinished | None, TrainingFinished | None]:
     config = TrainConfig(base=BASE, name=TUNED, corpus_size=args.corpus, epochs=args.epochs, threads=args.threads,
                          sampling=SamplingConfig(per_position=args.per_position), last_blocks=args.last_blocks,
-                         dataset=args.dataset, prompted=args.prompted, n_ctx=512 if args.prompted else 256)
+                         dataset=args.dataset, prompted=args.prompted, n_ctx=512 if args.prompted else 256,
+                         every_step=args.every_step)
     started = time.perf_counter()
     sampled: SamplingFinished | None = None
     finished: TrainingFinished | None = None
@@ -80,8 +81,8 @@ def pct(cell: tuple[int, int]) -> str:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--corpus", type=int, default=170, help="generated problems to annotate")
-    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--corpus", type=int, default=TrainConfig().corpus_size, help="generated problems to annotate")
+    p.add_argument("--epochs", type=int, default=TrainConfig().epochs)
     p.add_argument("--per-position", type=int, default=3, help="candidate calls per position")
     p.add_argument("--last-blocks", type=int, default=0, help="train only the last N blocks (0: all)")
     p.add_argument("--threads", type=int, default=1)
@@ -91,6 +92,7 @@ def main() -> int:
                    "no sampling")
     p.add_argument("--prompted", action="store_true", help="train each text after the question prompt's system "
                    "text (512-token windows)")
+    p.add_argument("--every-step", action="store_true", help="a text joins only with a call kept at every step")
     p.add_argument("--eval", choices=("both", "tuned"), default="both", help="models to evaluate")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args()

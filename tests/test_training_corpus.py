@@ -45,8 +45,9 @@ def test_the_corpus_has_multi_step_problems_in_every_shape() -> None:
     assert 0.3 < len(multi) / len(generated) < 0.7
     assert {p.family for p in multi} == {f.__name__.lstrip("_") for f in corpus.MULTI_STEP}
     problem = multi[0]
-    shapes = {corpus.solution(problem, shape) for shape in range(3)}
-    assert len(shapes) == 3 and all(s.lower().endswith(f"the answer is {problem.answer}.") for s in shapes)
+    shapes = {corpus.solution(problem, shape) for shape in range(4)}
+    assert len(shapes) == 4 and all(s.lower().endswith(f"the answer is {problem.answer}.") for s in shapes)
+    assert corpus.solution(problem, corpus.DIRECT) == f"The answer is {problem.answer}."
     assert all("[" not in corpus.render(p, 0) for p in generated), "the calls are the model's to find"
 
 
@@ -61,6 +62,7 @@ def test_the_default_corpus_is_in_the_answer_layout_of_the_question_prompts() ->
     for answer in multi:
         *steps, last = answer.split(". ")
         assert steps and re.fullmatch(r"[^.]+, the answer is [\d.]+\.", last), answer
+        assert answer.startswith("First, ") and not answer[len("First, "):].startswith(("The ", "One ")), answer
     offered = [positions(t) for t in texts if "the answer is" in t]
     every_step = sum(len(found) >= 2 for found in offered)
     assert every_step >= 0.95 * len(offered), "a position per step (none where the value is already in the text)"
@@ -70,6 +72,9 @@ def test_positions_are_before_new_numbers_in_the_answer() -> None:
     text = "Question: 3 boxes of 12 pens. How many pens?\nAnswer: 3 * 12 = 36. The answer is 36."
     found = positions(text)
     assert [text[i:i + 4] for i in found] == [" 36."]
+    stepped = ("Question: Rosa had 7 sacks with 25 stamps each, then lost 128 stamps. How many are left?\n"
+               "Answer: 7 sacks of 25 is 175. After losing 128, the answer is 47.")
+    assert [stepped[i:i + 4] for i in positions(stepped)] == [" 175", " 47."], "a number before a comma is known"
 
 
 def test_user_files_are_read_as_paragraphs(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -24,9 +24,9 @@ def add_parser(sub: argparse._SubParsersAction[Any], home: argparse.ArgumentPars
     p.add_argument("--name", default="smollm2-135m-tools", help="spec the tuned model is registered under")
     p.add_argument("--files", nargs="+", type=Path, metavar="PATH",
                    help="your own texts (files or folders; paragraphs) instead of the generated word problems")
-    p.add_argument("--corpus", type=int, default=170, metavar="N", help="generated problems to annotate")
+    p.add_argument("--corpus", type=int, default=260, metavar="N", help="generated problems to annotate")
     p.add_argument("--from-runs", action="store_true", help="add instruction-answer pairs from the saved runs")
-    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--lr", type=float, default=1e-4, help="learning rate, decayed to a tenth (cosine)")
     p.add_argument("--top-k", type=int, default=20, help="sample where the open marker is in the top k")
     p.add_argument("--per-position", type=int, default=3, help="candidate calls per position")

@@ -4,12 +4,13 @@ of word problems with worked solutions.
 The generated problems come from templates of their own (none of the arithmetic eval's
 wordings; `tests/test_training_corpus.py` checks that no eval item, numbers aside, appears
 here). Each problem is a question and its steps; a step is (words before it, expression,
-value). Solutions can be written in three shapes: the equation per step, words per step,
-or the answer layout the agent's question prompts ask for (`ANSWER`: one short sentence
-per intermediate step, then "The answer is N."). The default corpus uses the answer
-layout only, so that every call the filter keeps sits where the agent later computes:
-in a step of a multi-step answer, or after "The answer is". The texts carry no calls:
-the calls are the model's to find (`agent.training.sampling`).
+value). Solutions can be written in four shapes: the equation per step, words per step,
+the answer layout of the agent's question prompts (`ANSWER`: one short sentence per
+intermediate step, then "The answer is N."), or the answer alone (`DIRECT`: "The answer
+is N.", a multi-step problem's call then has to be a compound expression). The default
+corpus uses the answer layout only, so that every call the filter keeps sits where the
+agent later computes: in a step of a multi-step answer, or after "The answer is". The
+texts carry no calls: the calls are the model's to find (`agent.training.sampling`).
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ CONTAINERS = ("crates", "trays", "jars", "boxes", "sacks", "cartons", "bins", "p
 GOODS = ("notebook", "lamp", "scarf", "mug", "kite", "puzzle", "candle", "plant", "poster", "wallet")
 
 
+# Numbers of four digits and more are written with thousands separators in questions
+# (`3,208 crayons`), as the eval's questions write them; the calls take them without
+# (`3208 - 672`): a tuned model that never saw a separator copied `2,385` as `2.385`.
+
+
 def num(value: Fraction | int | float | str) -> str:
     """A value as the calculator writes it."""
     fraction = value if isinstance(value, Fraction) else Fraction(str(value))
@@ -78,14 +84,14 @@ def _product(rng: random.Random) -> Problem:
 def _quotient(rng: random.Random) -> Problem:
     name, thing = rng.choice(NAMES), rng.choice(THINGS)
     b, q = rng.randint(4, 48), rng.randint(12, 95)
-    return Problem("quotient", f"{name} splits {b * q} {thing} into {b} equal piles. How many {thing} end up "
+    return Problem("quotient", f"{name} splits {b * q:,} {thing} into {b} equal piles. How many {thing} end up "
                    "in one pile?", (step(f"{b * q} split {b} ways is", f"{b * q} / {b}"),))
 
 
 def _sum(rng: random.Random) -> Problem:
     name = rng.choice(NAMES)
     a, b = rng.randint(120, 4800), rng.randint(120, 4800)
-    return Problem("sum", f"On Saturday {name}'s stall had {a} visitors, and on Sunday it had {b}. What was "
+    return Problem("sum", f"On Saturday {name}'s stall had {a:,} visitors, and on Sunday it had {b:,}. What was "
                    "the weekend's total?", (step("Together that is", f"{a} + {b}"),))
 
 
@@ -93,13 +99,13 @@ def _difference(rng: random.Random) -> Problem:
     name, thing = rng.choice(NAMES), rng.choice(THINGS)
     a = rng.randint(900, 9000)
     b = rng.randint(100, a - 50)
-    return Problem("difference", f"{name} collected {a} {thing} and traded away {b}. How many {thing} remain?",
+    return Problem("difference", f"{name} collected {a:,} {thing} and traded away {b:,}. How many {thing} remain?",
                    (step(f"{a} minus {b} is", f"{a} - {b}"),))
 
 
 def _percent_of(rng: random.Random) -> Problem:
     p, whole = rng.choice((5, 10, 12, 15, 20, 25, 30, 40, 45, 60, 75, 80)), rng.randint(4, 90) * 20
-    return Problem("percent_of", f"A survey asked {whole} people, and {p}% of them said yes. How many people "
+    return Problem("percent_of", f"A survey asked {whole:,} people, and {p}% of them said yes. How many people "
                    "said yes?", (step(f"{p}% of {whole} is", f"{whole} * {p} / 100"),))
 
 
@@ -216,9 +222,9 @@ def _fleet(rng: random.Random) -> Problem:
 
 def _rent_rise(rng: random.Random) -> Problem:
     name, rent, p = rng.choice(NAMES), rng.randint(12, 60) * 50, rng.choice((2, 3, 4, 5, 6, 8, 10, 12))
-    first = step(f"{p}% of ${rent} is", f"{rent} * {p} / 100")
-    return Problem("rent_rise", f"{name} pays ${rent} in rent, and next year it rises by {p}%. What will the "
-                   "rent be, in dollars?", (first, step(f"Added to ${rent},", f"{rent} + {first[2]}")))
+    first = step(f"{p}% of ${rent:,} is", f"{rent} * {p} / 100")
+    return Problem("rent_rise", f"{name} pays ${rent:,} in rent, and next year it rises by {p}%. What will the "
+                   "rent be, in dollars?", (first, step(f"Added to ${rent:,},", f"{rent} + {first[2]}")))
 
 
 def _bundle_price(rng: random.Random) -> Problem:
@@ -239,8 +245,8 @@ def _laps(rng: random.Random) -> Problem:
 
 def _split_then_spend(rng: random.Random) -> Problem:
     k, each, spent = rng.choice((2, 3, 4, 5, 6)), rng.randint(40, 900), rng.randint(5, 39)
-    first = step(f"${k * each} split {k} ways is", f"{k * each} / {k}")
-    return Problem("split_then_spend", f"{k} cousins divide a ${k * each} prize evenly, and each cousin then "
+    first = step(f"${k * each:,} split {k} ways is", f"{k * each} / {k}")
+    return Problem("split_then_spend", f"{k} cousins divide a ${k * each:,} prize evenly, and each cousin then "
                    f"spends ${spent}. How many dollars does one cousin keep?",
                    (first, step(f"After spending ${spent},", f"{first[2]} - {spent}")))
 
@@ -260,16 +266,16 @@ MULTI_STEP: tuple[Family, ...] = (_buy_and_change, _groups_minus, _wage_bonus, _
                                   _split_then_spend, _times_that_many)
 
 
-EQUATIONS, WORDS, ANSWER = 0, 1, 2
+EQUATIONS, WORDS, ANSWER, DIRECT = 0, 1, 2, 3
 """The solution shapes: the equation per step; words per step; the answer layout, where
 a multi-step answer's last step keeps its lead words before "the answer is" (`Out of $20,
 the answer is 7.5.`): the words name the operand the last call needs, which the model,
 sampling calls, otherwise misses (it proposed no right last call in six multi-step
-problems without them)."""
+problems without them); the answer alone."""
 
 
 def solution(problem: Problem, shape: int) -> str:
-    """A worked solution without calls, in one of three shapes."""
+    """A worked solution without calls, in one of the four shapes."""
     *first, (lead, expression, value) = problem.steps
     if shape == 0:
         worked = [f"{e} = {v}." for _, e, v in first]
@@ -277,9 +283,26 @@ def solution(problem: Problem, shape: int) -> str:
     if shape == 1:
         worked = [f"{ld} {v}.".strip() for ld, _, v in first]
         return " ".join([*worked, f"{lead} {value}. The answer is {value}.".strip()])
+    if shape == DIRECT:
+        return f"The answer is {value}."
     worked = [f"{ld} {v}.".strip() for ld, _, v in first]
+    if worked:
+        worked[0] = FIRST + _lowered(worked[0])
     final = f"{lead} the answer is {value}." if first and lead.endswith(",") else f"The answer is {value}."
     return " ".join([*worked, final])
+
+
+FIRST = "First, "
+"""How a multi-step answer in the answer layout begins: a word, where a one-step answer
+begins with "The answer is". Begun with its first number (`8 rolls of 51 is`), a step
+taught the tuned model to open an answer with a space and digits (SmolLM2 writes ` 608`
+as ` `, `6`, `0`, `8`), after which it wrote call arguments with no call (run 6 in
+benchmarks/RESULTS.md)."""
+
+
+def _lowered(sentence: str) -> str:
+    word = sentence.split(" ", 1)[0]
+    return sentence[0].lower() + sentence[1:] if word in ("The", "One", "After") else sentence
 
 
 def render(problem: Problem, shape: int) -> str:
@@ -298,19 +321,22 @@ def problems(n: int, *, seed: int = 0, multi_share: float = 0.5) -> Iterator[Pro
             yield problem
 
 
-SHAPE_WEIGHTS = (0, 0, 1)
+SHAPE_WEIGHTS = (0, 0, 1, 0)
 """How often each solution shape is used by default: the answer layout only. Two runs
-with the three shapes mixed (1:1:1 and 1:1:2) kept their calls mostly inside written
-equations (`7 * 18 = [Calculator(7 * 18) → 126] 126.`), a place the agent's prompts never
-ask for one, and the tuned model gained nothing (benchmarks/RESULTS.md)."""
+with the first three shapes mixed (1:1:1 and 1:1:2) kept their calls mostly inside
+written equations (`7 * 18 = [Calculator(7 * 18) → 126] 126.`), a place the agent's
+prompts never ask for one, and the tuned model gained nothing (benchmarks/RESULTS.md).
+The answer alone (`DIRECT`) keeps almost no multi-step text: shown compound examples,
+the base model proposed a right compound call for 2 of 24 multi-step problems in 16
+candidates each."""
 
 
 def generated(n: int = 600, *, seed: int = 0, multi_share: float = 0.5,
-              weights: tuple[int, int, int] = SHAPE_WEIGHTS) -> list[str]:
+              weights: tuple[int, ...] = SHAPE_WEIGHTS) -> list[str]:
     """The default corpus: `n` worked word problems as plain texts, their solution shapes
     drawn with `weights`."""
     rng = random.Random(seed + 1)
-    return [render(p, rng.choices(range(3), weights)[0])
+    return [render(p, rng.choices(range(len(weights)), weights)[0])
             for p in problems(n, seed=seed, multi_share=multi_share)]
 
 

@@ -20,7 +20,7 @@ from agent.training import corpus, prompted
 from agent.training.events import (EpochFinished, Progress, SamplingFinished, StageStarted, TrainEvent,
                                    TrainingFinished)
 from agent.training.plan import FitPlan
-from agent.training.sampling import Annotated, Sampler, SamplingConfig
+from agent.training.sampling import Annotated, Sampler, SamplingConfig, positions
 from agent.training.scorer import PrefixLlama
 from agent.training.fit import UnsupportedArchitecture, check_architecture
 from agent.training.worker import UnsupportedModel, run_child
@@ -36,7 +36,7 @@ class TrainConfig:
     """The tools to learn (default: the calculator)."""
     texts: tuple[str, ...] = ()
     """The corpus; empty: the generated word problems."""
-    corpus_size: int = 170
+    corpus_size: int = 260
     """Generated problems to annotate when `texts` is empty."""
     extra_texts: tuple[str, ...] = ()
     """Training texts used as they are (e.g. instruction–answer pairs from saved runs)."""
@@ -44,6 +44,10 @@ class TrainConfig:
     """A text that ends in "the answer is N" joins the training set only if the filter kept
     a call for N: one whose answer the model wrote unaided would teach it to answer
     without the tool. Texts without that phrase join with any kept call."""
+    every_step: bool = False
+    """A text joins only if the filter kept a call at every position before a new number
+    (`sampling.positions`). Off by default: on 260 problems it left 11 multi-step texts of
+    111 (36 of 126 without it; runs 6 and 7 in benchmarks/RESULTS.md)."""
     agreeing_only: bool = True
     """A text joins only if every numeric result is the number written after it
     (`results_agree`)."""
@@ -62,7 +66,9 @@ class TrainConfig:
     dataset: Path | None = None
     """Training texts kept by an earlier run (its `dataset.jsonl`): sampling is skipped."""
     sampling: SamplingConfig = SamplingConfig()
-    epochs: int = 3
+    epochs: int = 5
+    """On run 8's texts the tuned model scored 12.0%, 22.4%, 28.8% and 32.8% after epochs 2
+    to 5 (epochs 4 and 5 resumed from epoch 3; benchmarks/RESULTS.md)."""
     lr: float = 1e-4
     lr_min: float = 1e-5
     val_split: float = 0.1
@@ -134,6 +140,7 @@ def _sampled(config: TrainConfig, texts: list[str]) -> Generator[TrainEvent, Non
     the texts with at least one kept call."""
     totals = {"positions": 0, "sampled": 0, "kept": 0}
     called = [False] * len(texts)
+    complete = [False] * len(texts)
     for tool in _tools(config):
         annotated: list[str] = []
         for item in sample(config, tool, texts):
@@ -142,11 +149,13 @@ def _sampled(config: TrainConfig, texts: list[str]) -> Generator[TrainEvent, Non
                 totals["sampled"] += item.sampled
                 totals["kept"] += item.kept
                 called[len(annotated)] = called[len(annotated)] or item.kept > 0
+                complete[len(annotated)] = complete[len(annotated)] or item.kept >= len(positions(item.source))
                 annotated.append(item.text)
             else:
                 yield item
         texts = annotated
-    chosen = [text for text, has in zip(texts, called) if has and _selected(config, text)] + list(config.extra_texts)
+    chosen = [text for text, has, full in zip(texts, called, complete)
+              if has and (full or not config.every_step) and _selected(config, text)] + list(config.extra_texts)
     yield SamplingFinished(len(texts), totals["positions"], totals["sampled"], totals["kept"], len(chosen),
                            sum(len(t) for t in chosen) // 4)
     return chosen

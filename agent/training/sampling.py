@@ -2,12 +2,13 @@
 
 For each text: the positions where the model, shown a few examples of the tool, puts
 the open marker among its `top_k` most likely next tokens; at each, up to `per_position`
-candidate calls decoded under the tool's call grammar (the first greedy, the rest
-sampled); each candidate is executed; the loss filter of `agent.finetune` keeps a call
-only if its result makes the next tokens easier to predict by at least `tau`. The best
-kept call at each position is inserted (the verdicts are `agent.finetune`'s: its
-weighted loss, `CallVerdict.gain` and `keep`); a text with at least one kept call joins the
-training set.
+candidate calls (`answer_candidates` after "answer is") decoded one at a time under the
+tool's call grammar (the first greedy, the rest sampled); each candidate is executed; a
+call is kept only if its result is the number the text writes next and the loss filter
+of `agent.finetune` finds that the result makes the next tokens easier to predict by at
+least `tau` (its weighted loss, `CallVerdict.gain` and `keep`). The first kept call at a
+position is inserted and ends the sampling there; a text with at least one kept call
+joins the training set.
 
 Candidate positions are the places before a number (` 42`, ` $4.50`) that has not
 appeared earlier in the text: a calculator's result can only help predict a number the
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import random
 import re
+from fractions import Fraction
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -38,6 +40,7 @@ from agent.training.scorer import CachedScorer, PrefixLlama
 
 _BEFORE_NUMBER = re.compile(r" (?=\$?\d)")
 _NUMBER = re.compile(r"\$?\d[\d,]*(?:\.\d+)?")
+_ANSWER_END = re.compile(r"answer is$", re.IGNORECASE)
 
 SAMPLING_INSTRUCTION = (
     "Your task is to add calls to a {name} API to a piece of text. The calls should help you get information "
@@ -49,19 +52,33 @@ CALCULATOR_SHOTS = (
     "Question: A van holds 14 crates of 36 melons. How many melons does it hold?\n"
     "Answer: The answer is [Calculator(14 * 36)] 504.",
     ("Question: Ella has $50 and buys 3 hats at $12.50 each. How many dollars are left?\n"
-     "Answer: The hats cost [Calculator(3 * 12.50)] 37.5. Out of $50, the answer is [Calculator(50 - 37.5)] 12.5."),
+     "Answer: First, the hats cost [Calculator(3 * 12.50)] 37.5. Out of $50, the answer is [Calculator(50 - 37.5)] 12.5."),
+    "Question: A club has 1,240 members, and 15% of them vote. How many members vote?\n"
+    "Answer: The answer is [Calculator(15% of 1240)] 186.",
     "Question: 18 of 72 cars are red. What percent are red?\nAnswer: The answer is [Calculator(18 / 72 * 100)] 25.",
     ("Question: A tank holds 80 liters, and 3 buckets of 12 liters are poured out. How many liters are left?\n"
-     "Answer: 3 buckets of 12 is [Calculator(3 * 12)] 36. Taken from 80, the answer is [Calculator(80 - 36)] 44."),
+     "Answer: First, 3 buckets of 12 is [Calculator(3 * 12)] 36. Taken from 80, the answer is [Calculator(80 - 36)] 44."),
+    ("Question: A shop's $90 coat is 20% off. What does it cost now, in dollars?\n"
+     "Answer: First, 20% of $90 is [Calculator(20% of 90)] 18. Taken off $90, the answer is [Calculator(90 - 18)] 72."),
 )
 """Calls without results, Toolformer's prompt style, in the answer layout of the agent's
-question prompts (one call per step); words and numbers of their own."""
+question prompts (one call per step); a percentage of a number is `p% of N`, as the
+calculator takes it (with no such example the model proposed no right call for a
+percentage); a number written `1,240` is called as `1240`; words and numbers of their
+own."""
 
 
 @dataclass(frozen=True)
 class SamplingConfig:
     top_k: int = 20
     per_position: int = 3
+    show_text: bool = True
+    """The model proposes calls having read the whole text (Toolformer's "Input: x /
+    Output: x[1:i-1] ["), the number the call should give included; the filter scores
+    the text without it."""
+    answer_candidates: int = 8
+    """Candidates at a position right after "answer is", where a multi-step problem needs
+    a compound expression the model rarely proposes greedily."""
     tau: float = 0.5
     """Toolformer's τf for the calculator."""
     temperature: float = 0.8
@@ -86,10 +103,18 @@ class Annotated:
     kept: int = 0
 
 
-def sampling_prompt(tool: Tool, markup: Markup = DEFAULT_MARKUP) -> str:
+def sampling_prompt(tool: Tool, markup: Markup = DEFAULT_MARKUP, *, show_text: bool = True) -> str:
+    """The instruction and the examples; with `show_text`, each example is the text
+    without calls ("Input:"), then with them ("Output:"), as in Toolformer's prompt."""
     shots = CALCULATOR_SHOTS if tool.name == "Calculator" else tuple(_call_free(e, markup) for e in tool.examples)
+    if show_text:
+        shots = tuple(f"Input: {_without_calls(s, markup)}\nOutput: {s}" for s in shots)
     head = SAMPLING_INSTRUCTION.format(name=tool.name, open=markup.open, close=markup.close)
     return head + "\n\n" + "\n\n".join(shots) + "\n\n"
+
+
+def _without_calls(example: str, markup: Markup) -> str:
+    return re.sub(rf"\s*{re.escape(markup.open)}[^{re.escape(markup.close)}]*{re.escape(markup.close)}", "", example)
 
 
 def _call_free(example: str, markup: Markup) -> str:
@@ -118,7 +143,7 @@ def positions(text: str) -> list[int]:
     found = []
     for match in _BEFORE_NUMBER.finditer(text, start):
         number = _NUMBER.match(text, match.end())
-        if number and number.group(0).lstrip("$").rstrip(".") not in text[: match.start()]:
+        if number and number.group(0).lstrip("$").rstrip(".,") not in text[: match.start()]:
             found.append(match.start())
     return found
 
@@ -130,7 +155,8 @@ class Sampler:
                  config: SamplingConfig = SamplingConfig(), markup: Markup = DEFAULT_MARKUP) -> None:
         self.lm, self.tool, self.config, self.markup = sampler_model, tool, config, markup
         self.scorer = CachedScorer(scorer_model)
-        self.prompt = sampling_prompt(tool, markup)
+        self.prompt = sampling_prompt(tool, markup, show_text=config.show_text)
+        self.head = self.prompt
         self.preamble = scoring_prefix(tool, markup)
         self.grammar = tool_grammar(tool, markup)
         self.open_token = self.lm.tokenize(" " + markup.open)[0]
@@ -139,24 +165,14 @@ class Sampler:
 
     def annotate(self, text: str) -> Annotated:
         out = Annotated(source=text, text=text)
+        self.head = self.prompt + (f"Input: {text}\nOutput: " if self.config.show_text else "")
         inserts: list[tuple[int, str]] = []
         for offset in positions(text):
             before = text[:offset]
             if not self._open_in_top_k(before):
                 continue
             out.positions += 1
-            best: CallVerdict | None = None
-            for raw in self._candidates(before):
-                result = self._execute(raw)
-                if result is None:
-                    continue
-                out.sampled += 1
-                verdict = self._judge(before, text[offset:], raw, result)
-                if verdict is None:
-                    continue
-                out.verdicts.append(verdict)
-                if verdict.keep(self.config.tau) and (best is None or verdict.gain > best.gain):
-                    best = verdict
+            best = self._best(out, before, text[offset:])
             if best is not None:
                 inserts.append((offset, " " + self.markup.completed(best.name, best.raw, best.result)))
         out.kept = len(inserts)
@@ -164,21 +180,47 @@ class Sampler:
             out.text = out.text[:offset] + call + out.text[offset:]
         return out
 
+    def _best(self, out: Annotated, before: str, after: str) -> CallVerdict | None:
+        """The kept call with the largest gain at one position. A call whose number is
+        not the one the text writes next is not scored (the filter would keep a result
+        the number only begins with); the first kept call is taken, as every agreeing
+        call has the same result."""
+        count = self.config.answer_candidates if _ANSWER_END.search(before) else self.config.per_position
+        written = _NUMBER.match(after.lstrip())
+        for raw in self._candidates(before, count):
+            result = self._execute(raw)
+            if result is None:
+                continue
+            out.sampled += 1
+            if written is not None and not _same_number(result, written.group(0)):
+                continue
+            if not _operands_given(raw, before):
+                continue
+            verdict = self._judge(before, after, raw, result)
+            if verdict is None:
+                continue
+            out.verdicts.append(verdict)
+            if verdict.keep(self.config.tau):
+                return verdict
+        return None
+
     def _open_in_top_k(self, before: str) -> bool:
-        tokens = self.lm.tokenize(self.prompt + before, bos=True)
+        tokens = self.lm.tokenize(self.head + before, bos=True)
         self.lm.eval(tokens)
         logprobs = self.lm.logprobs_at(len(tokens) - 1)
         kth = sorted(logprobs, reverse=True)[self.config.top_k - 1]
         return bool(logprobs[self.open_token] >= kth)
 
-    def _candidates(self, before: str) -> list[str]:
-        head = self.lm.tokenize(self.prompt + before + " " + self.markup.opened(self.tool.name), bos=True)
+    def _candidates(self, before: str, count: int) -> Iterator[str]:
+        """Up to `count` distinct calls, decoded one at a time: the first greedy, the rest
+        sampled."""
+        head = self.lm.tokenize(self.head + before + " " + self.markup.opened(self.tool.name), bos=True)
         found: list[str] = []
-        for i in range(self.config.per_position):
+        for i in range(count):
             raw = self._decode(head, 0.0 if i == 0 else self.config.temperature)
             if raw and raw not in found:
                 found.append(raw)
-        return found
+                yield raw
 
     def _decode(self, head: list[int], temperature: float) -> str | None:
         """One call's arguments under the grammar, or None if it did not close."""
@@ -222,6 +264,37 @@ class Sampler:
 
     def close(self) -> None:
         self.dispatcher.close()
+
+
+def _same_number(result: str, written: str) -> bool:
+    """Whether a call's result is the number written after it; a result that is not a
+    number (a unit, an equation) is left to the loss."""
+    try:
+        value = float(result)
+    except ValueError:
+        return True
+    try:
+        return value == float(written.lstrip("$").rstrip(".").replace(",", ""))
+    except ValueError:
+        return False
+
+
+CONSTANTS = frozenset({"1", "2", "10", "12", "24", "60", "100", "1000"})
+"""Numbers a call may use that the text need not give (percent, dozen, hours, metric)."""
+
+
+def _operands_given(raw: str, before: str) -> bool:
+    """Whether every number of the call is written in the text before it (or is one of
+    `CONSTANTS`): the sampler reads the whole text, number to come included, and would
+    otherwise reach it with made-up operands (`10 / 10 * 26` for 10% of 260)."""
+    given = {_plain(n) for n in _NUMBER.findall(before.replace("$", ""))} | CONSTANTS
+    return all(_plain(n) in given for n in re.findall(r"\d+(?:\.\d+)?", raw))
+
+
+def _plain(number: str) -> str:
+    """A number as the calculator writes it: `1,250.50` and `1250.5` are the same."""
+    digits = number.replace(",", "").rstrip(".")
+    return format_value(Fraction(digits)) if digits else digits
 
 
 def _limited(tokens: Iterator[int], limit: int) -> Iterator[int]:
