@@ -212,7 +212,6 @@ def _missing_score(rng: random.Random) -> Problem:
                    f"{listed}. What did the last game score?", (first, step(f"Taking away {listed},", f"{first[2]} - {rest}")))
 
 
-
 def _fleet(rng: random.Random) -> Problem:
     v, t, c = rng.randint(3, 14), rng.randint(2, 6), rng.randint(12, 80)
     first = step(f"{v} vans making {t} runs is", f"{v} * {t}")
