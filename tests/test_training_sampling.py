@@ -45,7 +45,7 @@ class ScriptedSampler(Sampler):
         self.asked: list[int] = []
         self.judged: list[str] = []
 
-    def _candidates(self, before: str, count: int) -> Iterator[str]:
+    def _candidates(self, text: str, count: int) -> Iterator[str]:
         self.asked.append(count)
         yield from self.script[:count]
 

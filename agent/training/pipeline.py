@@ -20,7 +20,7 @@ from agent.training import corpus, prompted
 from agent.training.events import (EpochFinished, Progress, SamplingFinished, StageStarted, TrainEvent,
                                    TrainingFinished)
 from agent.training.plan import FitPlan
-from agent.training.sampling import Annotated, Sampler, SamplingConfig, positions
+from agent.training.sampling import Annotated, Sampler, SamplingConfig, positions, same_number
 from agent.training.scorer import PrefixLlama
 from agent.training.fit import UnsupportedArchitecture, check_architecture
 from agent.training.worker import UnsupportedModel, run_child
@@ -171,7 +171,7 @@ def results_agree(text: str) -> bool:
     begins with (`→ 0.7175] 71.75`, `→ 30000] 300`) or has the other sign (`→ -6399] 6399`)."""
     for result, written in _RESULT_THEN_NUMBER.findall(text):
         try:
-            if float(result) != float(written.replace(",", "")):
+            if not same_number(result, written):
                 return False
         except ValueError:
             return False

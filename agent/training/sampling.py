@@ -156,7 +156,6 @@ class Sampler:
         self.lm, self.tool, self.config, self.markup = sampler_model, tool, config, markup
         self.scorer = CachedScorer(scorer_model)
         self.prompt = sampling_prompt(tool, markup, show_text=config.show_text)
-        self.head = self.prompt
         self.preamble = scoring_prefix(tool, markup)
         self.grammar = tool_grammar(tool, markup)
         self.open_token = self.lm.tokenize(" " + markup.open)[0]
@@ -165,14 +164,14 @@ class Sampler:
 
     def annotate(self, text: str) -> Annotated:
         out = Annotated(source=text, text=text)
-        self.head = self.prompt + (f"Input: {text}\nOutput: " if self.config.show_text else "")
+        head = self.prompt + (f"Input: {text}\nOutput: " if self.config.show_text else "")
         inserts: list[tuple[int, str]] = []
         for offset in positions(text):
             before = text[:offset]
-            if not self._open_in_top_k(before):
+            if not self._open_in_top_k(head + before):
                 continue
             out.positions += 1
-            best = self._best(out, before, text[offset:])
+            best = self._best(out, before, text[offset:], head=head)
             if best is not None:
                 inserts.append((offset, " " + self.markup.completed(best.name, best.raw, best.result)))
         out.kept = len(inserts)
@@ -180,14 +179,14 @@ class Sampler:
             out.text = out.text[:offset] + call + out.text[offset:]
         return out
 
-    def _best(self, out: Annotated, before: str, after: str) -> CallVerdict | None:
-        """The kept call with the largest gain at one position. A call whose number is
-        not the one the text writes next is not scored (the filter would keep a result
-        the number only begins with); the first kept call is taken, as every agreeing
-        call has the same result."""
+    def _best(self, out: Annotated, before: str, after: str, *, head: str = "") -> CallVerdict | None:
+        """The first call the filter keeps at one position, proposed after `head` (the
+        prompt) and `before`. A call whose number is not the one the text writes next is
+        not scored (the filter would keep a result the number only begins with); every
+        agreeing call has the same result, so the first kept one is taken."""
         count = self.config.answer_candidates if _ANSWER_END.search(before) else self.config.per_position
         written = _NUMBER.match(after.lstrip())
-        for raw in self._candidates(before, count):
+        for raw in self._candidates(head + before, count):
             result = self._execute(raw)
             if result is None:
                 continue
@@ -204,17 +203,18 @@ class Sampler:
                 return verdict
         return None
 
-    def _open_in_top_k(self, before: str) -> bool:
-        tokens = self.lm.tokenize(self.head + before, bos=True)
+    def _open_in_top_k(self, text: str) -> bool:
+        """Whether the open marker is among the `top_k` likeliest tokens after `text`."""
+        tokens = self.lm.tokenize(text, bos=True)
         self.lm.eval(tokens)
         logprobs = self.lm.logprobs_at(len(tokens) - 1)
         kth = sorted(logprobs, reverse=True)[self.config.top_k - 1]
         return bool(logprobs[self.open_token] >= kth)
 
-    def _candidates(self, before: str, count: int) -> Iterator[str]:
-        """Up to `count` distinct calls, decoded one at a time: the first greedy, the rest
-        sampled."""
-        head = self.lm.tokenize(self.head + before + " " + self.markup.opened(self.tool.name), bos=True)
+    def _candidates(self, text: str, count: int) -> Iterator[str]:
+        """Up to `count` distinct calls after `text`, decoded one at a time: the first
+        greedy, the rest sampled."""
+        head = self.lm.tokenize(text + " " + self.markup.opened(self.tool.name), bos=True)
         found: list[str] = []
         for i in range(count):
             raw = self._decode(head, 0.0 if i == 0 else self.config.temperature)
@@ -266,15 +266,21 @@ class Sampler:
         self.dispatcher.close()
 
 
+def same_number(result: str, written: str) -> bool:
+    """Whether a call's result is the number the text writes after it (`$1,250.` is
+    1250); `ValueError` when either is not a number."""
+    return float(result) == float(written.lstrip("$").rstrip(".").replace(",", ""))
+
+
 def _same_number(result: str, written: str) -> bool:
-    """Whether a call's result is the number written after it; a result that is not a
-    number (a unit, an equation) is left to the loss."""
+    """`same_number`, where a result that is not a number (a unit, an equation) is left
+    to the loss."""
     try:
-        value = float(result)
+        float(result)
     except ValueError:
         return True
     try:
-        return value == float(written.lstrip("$").rstrip(".").replace(",", ""))
+        return same_number(result, written)
     except ValueError:
         return False
 
