@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers.batch import interrupted_after_first
 
 TESTS = Path(__file__).parent
 AGENT = str(Path(sys.executable).parent / "agent")
@@ -54,15 +54,8 @@ def test_ctrl_c_keeps_what_ended_and_resume_runs_only_what_is_missing(tmp_path: 
     batch.write_text("".join(f'{{"objective": "question {n}"}}\n' for n in range(1, 5)))
     env["INTERLEAF_TEST_DELAY"] = "1.5"
     argv = [AGENT, "batch", str(batch), "--model", MODEL, "--tools", "", "--single", "--workers", "1", "--json"]
-    process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    first = json.loads(process.stdout.readline())
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=60)
-    assert process.returncode == 130, err
+    ended, err = interrupted_after_first(argv, env, timeout=60)
     assert f"Continue with: {shlex.join(['agent', *argv[1:], '--resume'])}" in err
-    ended = [first, *(json.loads(line) for line in out.splitlines())]
-    assert first["status"] == "done" and len(ended) < 4
     asked = Path(env["INTERLEAF_TEST_LOG"]).read_text().splitlines()
     env["INTERLEAF_TEST_DELAY"] = "0"
     resumed = agent(env, "batch", str(batch), "--model", MODEL, "--tools", "", "--single", "--workers", "1",

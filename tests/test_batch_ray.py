@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from batch_cases import FRAGILE, MODEL, SLOW, EngineThreadsUnit, batched, probe, sequential, summary, write_items
-from helpers.batch import wait_for_pid
+from helpers.batch import interrupted_after_first, wait_for_pid
 
 from agent.batch.pool import Pool, UnitDone
 from agent.batch.ray_cluster import LOOPBACK_ENV, ray_pool
@@ -119,14 +119,7 @@ def test_ctrl_c_on_ray_keeps_what_ended_and_resume_runs_only_what_is_missing(clu
     env.pop("INTERLEAF_MODEL", None)
     argv = [AGENT, "batch", str(batch), "--model", SLOW, "--tools", "", "--single", "--ray-address", cluster,
             "--workers", "1", "--json"]
-    process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    first = json.loads(process.stdout.readline())
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=120)
-    assert process.returncode == 130, err
-    ended = [first, *(json.loads(line) for line in out.splitlines())]
-    assert first["status"] == "done" and len(ended) < 4
+    ended, _ = interrupted_after_first(argv, env, timeout=120)
     resumed = subprocess.run([*argv, "--resume"], env=env, capture_output=True, text=True, timeout=180)
     assert resumed.returncode == 0, resumed.stderr
     assert f"Resuming: {len(ended)} of 4 items had ended; {4 - len(ended)} to run" in resumed.stderr

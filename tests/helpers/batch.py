@@ -7,9 +7,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 from agent.testing import FunctionModel
 from helpers.models import ObjectiveScript
@@ -40,3 +44,17 @@ def wait_for_pid(folder: Path, seconds: float = 60) -> int:
             raise TimeoutError("no worker took the item that hangs")
         time.sleep(0.05)
     return int(path.read_text())
+
+
+def interrupted_after_first(argv: list[str], env: dict[str, str], timeout: float) -> tuple[list[dict[str, Any]], str]:
+    """`agent batch ... --json` given a Ctrl-C once its first item has ended: the items
+    that ended (the first one done, not all four) and what it wrote to stderr."""
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    first = json.loads(process.stdout.readline())
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=timeout)
+    assert process.returncode == 130, err
+    ended = [first, *(json.loads(line) for line in out.splitlines())]
+    assert first["status"] == "done" and len(ended) < 4
+    return ended, err
