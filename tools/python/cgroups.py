@@ -29,6 +29,7 @@ from typing import Literal
 
 from tools.python.hierarchies import hierarchies, v2_controllers, v2_mount
 from tools.python.limits import MIB, SandboxLimits
+from tools.python.reaper import remove_group, shared_memory
 
 Mode = Literal["auto", "v1", "off"]
 """Which hierarchies to use: the best the host offers, cgroup v1 only, or none."""
@@ -282,14 +283,10 @@ class Cgroups:
         frees an emptied sandbox's SysV segments a little after its last process is gone,
         and a group removed sooner leaves them charged to the host's own group."""
         g = self.roles.get("memory")
+        if g is None or g not in self.groups:  # a systemd scope's
+            return
         deadline = time.monotonic() + _SETTLE_SECONDS
-        while g in self.groups and time.monotonic() < deadline:  # not a systemd scope's
-            try:
-                stat = dict(line.split() for line in g.read("memory.stat").splitlines())
-                if int(stat.get("shmem", "0")) == 0:
-                    return
-            except (OSError, ValueError):
-                return
+        while shared_memory(str(g.path)) and time.monotonic() < deadline:
             time.sleep(0.002)
 
     def remove(self) -> None:
@@ -301,17 +298,7 @@ class Cgroups:
             os.close(fd)
         self._fds.clear()
         for g in self.groups:
-            deadline = time.monotonic() + _SETTLE_SECONDS
-            while True:
-                try:
-                    g.path.rmdir()
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        break
-                    time.sleep(0.002)
+            remove_group(str(g.path), time.monotonic() + _SETTLE_SECONDS, pause=0.002)
         self.groups = []
 
 

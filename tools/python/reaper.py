@@ -145,7 +145,8 @@ def _write(path: str, name: str, value: str) -> None:
             f.write(value)
 
 
-def _shmem(path: str) -> int:
+def shared_memory(path: str) -> int:
+    """Bytes of shared memory still charged to a memory control group (0 when unknown)."""
     try:
         with open(os.path.join(path, "memory.stat")) as f:
             for line in f:
@@ -187,18 +188,25 @@ def _end(pidfds: list[int], groups: list[tuple[int, str]], pgroups: list[int]) -
         if not busy or time.monotonic() > deadline:
             break
         time.sleep(0.005)
-    while any(_shmem(path) for _, path in groups) and time.monotonic() < deadline:
+    while any(shared_memory(path) for _, path in groups) and time.monotonic() < deadline:
         time.sleep(0.005)  # freed a little after the last process: then uncharged
     for _, path in groups:
-        while os.path.isdir(path):
-            try:
-                os.rmdir(path)
-            except FileNotFoundError:
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(0.005)
+        remove_group(path, deadline)
+
+
+def remove_group(path: str, deadline: float, *, pause: float = 0.005) -> None:
+    """Remove an emptied control group, trying again until `deadline` while the kernel
+    still counts it busy."""
+    while True:
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(pause)
 
 
 def _watch() -> None:
