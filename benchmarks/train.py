@@ -1,6 +1,6 @@
 """Toolformer end to end on the default corpus, and the gain it buys.
 
-    python benchmarks/train.py [--corpus N] [--epochs N] [--threads N] [--limit N] [--home DIR]
+    python benchmarks/train.py [--corpus N] [--epochs N] [--lr X] [--threads N] [--limit N] [--home DIR]
 
 1. `agent.training.train` on the generated corpus: sampling calls at the positions where
    the open marker is in the model's top k, the loss filter, fine-tuning in a child
@@ -41,7 +41,7 @@ def pipeline(args: argparse.Namespace) -> tuple[float, SamplingFinished | None, 
     config = TrainConfig(base=BASE, name=TUNED, corpus_size=args.corpus, epochs=args.epochs, threads=args.threads,
                          sampling=SamplingConfig(per_position=args.per_position), last_blocks=args.last_blocks,
                          dataset=args.dataset, prompted=args.prompted, n_ctx=512 if args.prompted else 256,
-                         every_step=args.every_step)
+                         every_step=args.every_step, lr=args.lr)
     started = time.perf_counter()
     sampled: SamplingFinished | None = None
     finished: TrainingFinished | None = None
@@ -86,6 +86,7 @@ def main() -> int:
     p.add_argument("--per-position", type=int, default=3, help="candidate calls per position")
     p.add_argument("--last-blocks", type=int, default=0, help="train only the last N blocks (0: all)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--lr", type=float, default=TrainConfig().lr, help="peak learning rate (cosine down to lr_min)")
     p.add_argument("--limit", type=int, default=0, help="eval items (0: all 125)")
     p.add_argument("--home", type=Path, help="data folder for the tuned model (default: a temporary one)")
     p.add_argument("--dataset", type=Path, help="train on the texts an earlier run kept (its dataset.jsonl): "

@@ -7,7 +7,7 @@ import re
 
 from agent.arithmetic import evaluate, format_value
 from agent.evals.arithmetic import SOLVED, STEPPED, load_problems
-from agent.training import corpus
+from agent.training import corpus, families
 from agent.training.sampling import positions
 
 _NUMBERS = re.compile(r"\$?\d[\d,]*(?:\.\d+)?%?")
@@ -16,7 +16,7 @@ _NUMBERS = re.compile(r"\$?\d[\d,]*(?:\.\d+)?%?")
 def skeleton(question: str) -> str:
     """A question with its numbers and names taken out: what a template fixes."""
     text = _NUMBERS.sub("N", question)
-    for name in corpus.NAMES:
+    for name in families.NAMES:
         text = text.replace(name, "X")
     return " ".join(text.lower().split())
 
@@ -43,7 +43,7 @@ def test_the_corpus_has_multi_step_problems_in_every_shape() -> None:
     generated = list(corpus.problems(400, seed=3))
     multi = [p for p in generated if p.multi_step]
     assert 0.3 < len(multi) / len(generated) < 0.7
-    assert {p.family for p in multi} == {f.__name__.lstrip("_") for f in corpus.MULTI_STEP}
+    assert {p.family for p in multi} == {f.__name__.lstrip("_") for f in families.MULTI_STEP}
     problem = multi[0]
     shapes = {corpus.solution(problem, shape) for shape in range(4)}
     assert len(shapes) == 4 and all(s.lower().endswith(f"the answer is {problem.answer}.") for s in shapes)
