@@ -38,10 +38,12 @@ TUNED = "smollm2-135m-tools"
 
 
 def pipeline(args: argparse.Namespace) -> tuple[float, SamplingFinished | None, TrainingFinished | None]:
-    config = TrainConfig(base=BASE, name=TUNED, corpus_size=args.corpus, epochs=args.epochs, threads=args.threads,
+    config = TrainConfig(base=BASE, name=TUNED, corpus_size=args.corpus, epochs=args.epochs,
                          sampling=SamplingConfig(per_position=args.per_position), last_blocks=args.last_blocks,
                          dataset=args.dataset, prompted=args.prompted, n_ctx=512 if args.prompted else 256,
-                         every_step=args.every_step, lr=args.lr)
+                         every_step=args.every_step, lr=args.lr,
+                         **({"threads": args.threads} if args.threads else {}),
+                         **({"sampling_workers": args.workers} if args.workers else {}))
     started = time.perf_counter()
     sampled: SamplingFinished | None = None
     finished: TrainingFinished | None = None
@@ -85,7 +87,8 @@ def main() -> int:
     p.add_argument("--epochs", type=int, default=TrainConfig().epochs)
     p.add_argument("--per-position", type=int, default=3, help="candidate calls per position")
     p.add_argument("--last-blocks", type=int, default=0, help="train only the last N blocks (0: all)")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=int, default=0, help="llama.cpp threads (0: the default, one per core)")
+    p.add_argument("--workers", type=int, default=0, help="sampling processes (0: the default, one per core)")
     p.add_argument("--lr", type=float, default=TrainConfig().lr, help="peak learning rate (cosine down to lr_min)")
     p.add_argument("--limit", type=int, default=0, help="eval items (0: all 125)")
     p.add_argument("--home", type=Path, help="data folder for the tuned model (default: a temporary one)")

@@ -36,7 +36,9 @@ def add_parser(sub: argparse._SubParsersAction[Any], home: argparse.ArgumentPars
     p.add_argument("--examples", type=int, default=0, metavar="N",
                    help="few-shot examples per tool in the tuned model's question prompts (its recipe)")
     p.add_argument("--ftype", default="q8_0", help="type of the tuned model (q8_0, f16, f32; q4_1 undoes the tuning)")
-    p.add_argument("--threads", type=int, default=1, help="llama.cpp threads")
+    p.add_argument("--threads", type=int, default=0, help="llama.cpp threads (0: one per core)")
+    p.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="processes that sample at once, sharing the threads (0: one per core, at most 4)")
     p.add_argument("--json", action="store_true", help="JSON Lines events on stdout")
 
 
@@ -58,8 +60,10 @@ def config(args: argparse.Namespace) -> TrainConfig:
     sampling = SamplingConfig(top_k=args.top_k, per_position=args.per_position, tau=args.tau)
     return TrainConfig(base=args.base, name=args.name, texts=texts, corpus_size=args.corpus, extra_texts=extra,
                        sampling=sampling, epochs=args.epochs, lr=args.lr, lr_min=args.lr / 10, ftype=args.ftype,
-                       threads=args.threads, last_blocks=args.last_blocks, max_steps=args.max_steps,
-                       examples=args.examples, home=Path(args.home).expanduser() if args.home else None)
+                       last_blocks=args.last_blocks, max_steps=args.max_steps,
+                       examples=args.examples, home=Path(args.home).expanduser() if args.home else None,
+                       **({"threads": args.threads} if args.threads > 0 else {}),
+                       **({"sampling_workers": args.workers} if args.workers > 0 else {}))
 
 
 class TrainView:

@@ -163,6 +163,7 @@ class Sampler:
         self.rng = random.Random(config.seed)
 
     def annotate(self, text: str) -> Annotated:
+        self.rng.seed(f"{self.config.seed}:{text}")  # a text's calls depend on it alone, not on the texts before
         out = Annotated(source=text, text=text)
         head = self.prompt + (f"Input: {text}\nOutput: " if self.config.show_text else "")
         inserts: list[tuple[int, str]] = []
