@@ -1,9 +1,9 @@
 """The texts the model annotates with its own calls: the user's files, or a generated corpus
 of word problems with worked solutions.
 
-The generated problems come from templates of their own (none of the arithmetic eval's
-wordings; `tests/test_training_corpus.py` checks that no eval item, numbers aside, appears
-here). Each problem is a question and its steps; a step is (words before it, expression,
+The generated problems come from templates of their own (`agent.training.families`; none
+of the arithmetic eval's wordings: `tests/test_training_corpus.py` checks that no eval item,
+numbers aside, appears in the corpus). Each problem is a question and its steps; a step is (words before it, expression,
 value). Solutions can be written in four shapes: the equation per step, words per step,
 the answer layout of the agent's question prompts (`ANSWER`: one short sentence per
 intermediate step, then "The answer is N."), or the answer alone (`DIRECT`: "The answer
