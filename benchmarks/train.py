@@ -1,6 +1,7 @@
 """Toolformer end to end on the default corpus, and the gain it buys.
 
     python benchmarks/train.py [--corpus N] [--epochs N] [--lr X] [--threads N] [--limit N] [--home DIR]
+                               [--held-out N] [--eval-only]
 
 1. `agent.training.train` on the generated corpus: sampling calls at the positions where
    the open marker is in the model's top k, the loss filter, fine-tuning in a child
@@ -12,6 +13,10 @@
    with its own recipe (the tuned model's question prompts show no few-shot examples: it
    is registered so, and `Agent` and `agent eval` use it so); one-step and multi-step
    problems reported separately.
+3. The same two models, asked the same way, on `--held-out` problems of the corpus's own
+   families with questions the training corpus does not have: what the training taught,
+   apart from how far it carries to the eval's wordings (`--eval-only` measures a model
+   already trained in `--home`).
 
 Targets: tuned ≥ base + 15 points; ≥ 30% of the multi-step problems; the pipeline
 ≤ 30 minutes and ≤ 4 GB on 2 cores.
@@ -31,17 +36,19 @@ from pathlib import Path
 from agent.evals import arithmetic
 from agent.cli import evals as eval_cli
 from agent.evals.runner import Setup
+from agent.training import corpus
 from agent.training import SamplingConfig, TrainConfig, TrainingFinished, SamplingFinished, to_json, train
 
 BASE = "smollm2-135m"
 TUNED = "smollm2-135m-tools"
+HELD_OUT_SEED = 4242
 
 
 def pipeline(args: argparse.Namespace) -> tuple[float, SamplingFinished | None, TrainingFinished | None]:
     config = TrainConfig(base=BASE, name=TUNED, corpus_size=args.corpus, epochs=args.epochs,
                          sampling=SamplingConfig(per_position=args.per_position), last_blocks=args.last_blocks,
                          dataset=args.dataset, prompted=args.prompted, n_ctx=512 if args.prompted else 256,
-                         every_step=args.every_step, lr=args.lr,
+                         every_step=args.every_step, compound=args.compound, lr=args.lr,
                          **({"threads": args.threads} if args.threads else {}),
                          **({"sampling_workers": args.workers} if args.workers else {}))
     started = time.perf_counter()
@@ -57,13 +64,24 @@ def pipeline(args: argparse.Namespace) -> tuple[float, SamplingFinished | None, 
     return time.perf_counter() - started, sampled, finished
 
 
-def evaluate(spec: str, limit: int) -> dict[str, tuple[int, int]]:
+def held_out(n: int, trained: int) -> list[arithmetic.Problem]:
+    """`n` problems of the generated corpus's own families, with questions the training
+    corpus (its first `trained` problems, seed 0) does not have."""
+    seen = {p.question for p in corpus.problems(trained, seed=TrainConfig().seed)}
+    found: list[arithmetic.Problem] = []
+    for problem in corpus.problems(n + trained, seed=HELD_OUT_SEED):
+        if problem.question not in seen and len(found) < n:
+            formula = "; ".join(expression for _, expression, _ in problem.steps)
+            kind = "multi" if len(problem.steps) > 1 else "one"
+            found.append(arithmetic.Problem(f"held-out-{len(found)}", kind, problem.question, formula,
+                                            float(problem.steps[-1][2].replace(",", ""))))
+    return found
+
+
+def evaluate(spec: str, problems: list[arithmetic.Problem]) -> dict[str, tuple[int, int]]:
     """(correct, items) for one-step and multi-step problems, the eval's own settings."""
     options = eval_cli.parser().parse_args(["arithmetic", "--threads", "1"])
     model = eval_cli.load_model(spec, options)
-    problems = arithmetic.load_problems()
-    if limit:
-        problems = eval_cli.sample(problems, limit, 0)
     kinds = {p.id: ("multi-step" if p.kind == "multi" else "one-step") for p in problems}
     scores = {"one-step": [0, 0], "multi-step": [0, 0]}
     for outcome in arithmetic.run(Setup(spec), model, problems):
@@ -97,13 +115,36 @@ def main() -> int:
     p.add_argument("--prompted", action="store_true", help="train each text after the question prompt's system "
                    "text (512-token windows)")
     p.add_argument("--every-step", action="store_true", help="a text joins only with a call kept at every step")
+    p.add_argument("--compound", action="store_true", help="multi-step answers as one compound call")
     p.add_argument("--eval", choices=("both", "tuned"), default="both", help="models to evaluate")
+    p.add_argument("--held-out", type=int, default=100, help="problems of the corpus's own families, new questions, "
+                   "also asked (0: none)")
+    p.add_argument("--eval-only", action="store_true", help="no training: evaluate the tuned model already in --home")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args()
     home = args.home or Path(tempfile.mkdtemp(prefix="interleaf-train-"))
     os.environ["INTERLEAF_HOME"] = str(home)
     print(f"load average at the start: {load()}", flush=True)
-    seconds, sampled, finished = pipeline(args)
+    if not args.eval_only:
+        report(args, *pipeline(args))
+    problems = arithmetic.load_problems()
+    sets = [("arithmetic eval with tools", eval_cli.sample(problems, args.limit, 0) if args.limit else problems)]
+    if args.held_out:
+        sets.append((f"held-out problems of the corpus's families ({args.corpus} trained on)",
+                     held_out(args.held_out, args.corpus)))
+    for title, asked in sets:
+        started = time.perf_counter()
+        rows = {name: evaluate(name, asked) for name in ((BASE, TUNED) if args.eval == "both" else (TUNED,))}
+        print(f"\n{title} ({(time.perf_counter() - started) / 60:.1f} min, load average {load()}):")
+        print(f"{'model':<22} {'one-step':<20} {'multi-step':<20} all")
+        for name, cells in rows.items():
+            both = (cells["one-step"][0] + cells["multi-step"][0], cells["one-step"][1] + cells["multi-step"][1])
+            print(f"{name:<22} {pct(cells['one-step']):<20} {pct(cells['multi-step']):<20} {pct(both)}")
+    return 0
+
+
+def report(args: argparse.Namespace, seconds: float, sampled: SamplingFinished | None,
+           finished: TrainingFinished | None) -> None:
     print(f"load average after the pipeline: {load()}", flush=True)
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -115,14 +156,6 @@ def main() -> int:
               f"filter ({100 * sampled.kept / max(1, sampled.sampled):.0f}%), {sampled.training_texts} training texts")
     if finished is not None:
         print("epochs:", json.dumps(finished.epochs))
-    started = time.perf_counter()
-    rows = {name: evaluate(name, args.limit) for name in ((BASE, TUNED) if args.eval == "both" else (TUNED,))}
-    print(f"\narithmetic eval with tools ({(time.perf_counter() - started) / 60:.1f} min, load average {load()}):")
-    print(f"{'model':<22} {'one-step':<20} {'multi-step':<20} all")
-    for name, cells in rows.items():
-        both = (cells["one-step"][0] + cells["multi-step"][0], cells["one-step"][1] + cells["multi-step"][1])
-        print(f"{name:<22} {pct(cells['one-step']):<20} {pct(cells['multi-step']):<20} {pct(both)}")
-    return 0
 
 
 if __name__ == "__main__":

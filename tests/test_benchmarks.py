@@ -57,3 +57,34 @@ def test_mcp_overhead_compares_a_remote_call_with_a_local_one() -> None:
     out = run("mcp_overhead.py", "--calls", "5", "--rounds", "1")
     assert re.search(rf"^local tool through the dispatcher: +{NUMBER} µs per call", out, re.M), out
     assert re.search(rf"^MCP tool over stdio through the dispatcher: {NUMBER} µs per call", out, re.M), out
+
+
+def test_train_asks_a_registered_model_the_eval_and_held_out_problems_of_the_corpus(tmp_path: Path) -> None:
+    """`--eval-only` measures the model registered under the tuned name (here the packaged
+    base file itself) on the eval and on problems the training corpus does not have."""
+    from agent.models import user_models
+    from agent.models.catalog import model_path
+
+    user_models.register("smollm2-135m-tools", model_path("smollm2-135m"), base="smollm2-135m",
+                         description="the base file, registered as the tuned model", examples=0, home=tmp_path)
+    out = run("train.py", "--eval-only", "--eval", "tuned", "--home", str(tmp_path), "--limit", "2",
+              "--held-out", "3", "--corpus", "40")
+    cell = rf"{NUMBER}% \({NUMBER}/{NUMBER}\)"
+    for title in (r"arithmetic eval with tools", r"held-out problems of the corpus's families \(40 trained on\)"):
+        assert re.search(rf"^{title} .*\n.*\nsmollm2-135m-tools +{cell} +(?:{cell}|-) +{cell}$", out, re.M), out
+    assert "pipeline:" not in out, "no training"
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        from train import held_out
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    from agent.arithmetic import evaluate
+    from agent.training import corpus
+
+    trained = {p.question for p in corpus.problems(40, seed=0)}
+    asked = held_out(30, 40)
+    assert len(asked) == 30 and not trained & {p.question for p in asked}
+    assert {p.kind for p in asked} == {"one", "multi"}
+    for problem in asked:
+        last = evaluate(problem.formula.split("; ")[-1])
+        assert last is not None and float(last) == problem.answer, problem
