@@ -90,6 +90,22 @@ def test_a_text_can_be_asked_to_keep_a_call_at_every_step(monkeypatch: pytest.Mo
             except StopIteration as stop:
                 return list(stop.value)
 
-    assert not TrainConfig().every_step
+    assert not TrainConfig().every_step and not TrainConfig().compound
     assert chosen(TrainConfig(every_step=True)) == [both]
     assert chosen(TrainConfig()) == [half, both]
+    assert chosen(TrainConfig(compound=True)) == [QUESTION + "Answer: The answer is [Calculator(7 * 25 - 128) → 47] 47."], \
+        "with compound calls a worked answer with several steps joins only with a call at each, as one call"
+
+
+def test_a_saved_text_counts_its_steps_and_calls_as_a_sampled_one() -> None:
+    """`--dataset` texts are chosen by the same rules: the steps of the text without its
+    calls, and whether each has a call."""
+    full = QUESTION + "Answer: 7 sacks of 25 is 175. After losing 128, the answer is 47."
+    half = full.replace("47.", "[Calculator(175 - 128) → 47] 47.")
+    both = half.replace("is 175.", "is [Calculator(7 * 25) → 175] 175.")
+    assert pipeline._steps_called(half) == (False, 2)
+    assert pipeline._steps_called(both) == (True, 2)
+    assert pipeline._final(TrainConfig(compound=True), half, *pipeline._steps_called(half)) is None
+    assert pipeline._final(TrainConfig(compound=True), both, *pipeline._steps_called(both)) == \
+        QUESTION + "Answer: The answer is [Calculator(7 * 25 - 128) → 47] 47."
+    assert pipeline._final(TrainConfig(), half, *pipeline._steps_called(half)) == half

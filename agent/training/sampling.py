@@ -108,12 +108,13 @@ def sampling_prompt(tool: Tool, markup: Markup = DEFAULT_MARKUP, *, show_text: b
     without calls ("Input:"), then with them ("Output:"), as in Toolformer's prompt."""
     shots = CALCULATOR_SHOTS if tool.name == "Calculator" else tuple(_call_free(e, markup) for e in tool.examples)
     if show_text:
-        shots = tuple(f"Input: {_without_calls(s, markup)}\nOutput: {s}" for s in shots)
+        shots = tuple(f"Input: {without_calls(s, markup)}\nOutput: {s}" for s in shots)
     head = SAMPLING_INSTRUCTION.format(name=tool.name, open=markup.open, close=markup.close)
     return head + "\n\n" + "\n\n".join(shots) + "\n\n"
 
 
-def _without_calls(example: str, markup: Markup) -> str:
+def without_calls(example: str, markup: Markup = DEFAULT_MARKUP) -> str:
+    """`example` with its calls (and the space before each) taken out."""
     return re.sub(rf"\s*{re.escape(markup.open)}[^{re.escape(markup.close)}]*{re.escape(markup.close)}", "", example)
 
 
