@@ -23,6 +23,7 @@ import re
 
 from agent.arithmetic import evaluate
 from agent.markup import DEFAULT_MARKUP, Markup
+from agent.parts import CallRecord, parts_of, rendered
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _PERCENT_OF = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*% of\s*(\d+(?:\.\d+)?)\s*$")
@@ -39,22 +40,25 @@ def compound(text: str, tool: str = "Calculator", markup: Markup = DEFAULT_MARKU
     last after "the answer is") with its answer as "The answer is" and one compound call;
     None when the calls do not chain into one expression."""
     question, found, answer = text.partition(_ANSWER)
-    calls = list(_calls(answer, tool, markup))
-    if not found or len(calls) < 2 or not re.search(r"answer is $", answer[: calls[-1][0]], re.IGNORECASE):
+    parts = parts_of(answer, markup)
+    at = [i for i, p in enumerate(parts) if isinstance(p, CallRecord) and p.name == tool and p.result is not None]
+    if not found or len(at) < 2 or not re.search(r"answer is $", rendered(parts[: at[-1]]), re.IGNORECASE):
         return None
     steps: list[tuple[ast.expr, float]] = []
     open_steps: list[int] = []
-    for _, _, expression, result in calls:
-        tree, value = _parsed(expression), _value(result)
+    for i in at:
+        call = parts[i]
+        assert isinstance(call, CallRecord) and call.result is not None
+        tree, value = _parsed(call.raw), _value(call.result)
         if tree is None or value is None:
             return None
-        for i in list(open_steps):
-            replaced = _replace(tree, steps[i][1], steps[i][0])
+        for j in list(open_steps):
+            replaced = _replace(tree, steps[j][1], steps[j][0])
             if replaced is None:
                 return None
             tree, used = replaced
             if used:
-                open_steps.remove(i)
+                open_steps.remove(j)
         steps.append((tree, value))
         open_steps.append(len(steps) - 1)
     if open_steps != [len(steps) - 1]:
@@ -63,16 +67,10 @@ def compound(text: str, tool: str = "Calculator", markup: Markup = DEFAULT_MARKU
     total = evaluate(written)
     if total is None or abs(float(total) - steps[-1][1]) > 1e-9 * max(1.0, abs(steps[-1][1])):
         return None
-    last_start, last_end, _, result = calls[-1]
-    call = markup.completed(tool, written, result)
-    return f"{question}{_ANSWER}The answer is {call}{answer[last_end:]}"
-
-
-def _calls(answer: str, tool: str, markup: Markup) -> list[tuple[int, int, str, str]]:
-    """(start, end, expression, result) of each completed call to `tool`, in order."""
-    pattern = re.compile(rf"{re.escape(markup.open)}{re.escape(tool)}\((.*?)\) {re.escape(markup.arrow)} "
-                         rf"([^{re.escape(markup.close)}]*){re.escape(markup.close)}")
-    return [(m.start(), m.end(), m.group(1), m.group(2).strip()) for m in pattern.finditer(answer)]
+    last = parts[at[-1]]
+    assert isinstance(last, CallRecord) and last.result is not None
+    joined = markup.completed(tool, written, last.result)
+    return f"{question}{_ANSWER}The answer is {joined}{rendered(parts[at[-1] + 1 :])}"
 
 
 def _parsed(expression: str) -> ast.expr | None:

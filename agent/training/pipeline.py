@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import ConfigError
-from agent.markup import DEFAULT_MARKUP
 from agent.models import user_models
 from agent.models.catalog import model_path
+from agent.parts import calls_in, parts_of
 from agent.tools import Tool, installed_tools
 from agent.training import annotating, corpus, prompted
 from agent.training.compound import compound, worked_answer
@@ -204,9 +204,8 @@ def _final(config: TrainConfig, text: str, complete: bool, steps: int) -> str | 
 def _steps_called(text: str) -> tuple[bool, int]:
     """For a text with its calls in: whether it has a call for each position of the text
     without them, and how many positions that has."""
-    plain = without_calls(text)
-    steps = len(positions(plain))
-    return text.count(DEFAULT_MARKUP.open) - plain.count(DEFAULT_MARKUP.open) >= steps, steps
+    steps = len(positions(without_calls(text)))
+    return len(calls_in(parts_of(text))) >= steps, steps
 
 
 def _selected(config: TrainConfig, text: str) -> bool:
