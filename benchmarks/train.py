@@ -1,7 +1,7 @@
 """Toolformer end to end on the default corpus, and the gain it buys.
 
-    python benchmarks/train.py [--corpus N] [--epochs N] [--lr X] [--threads N] [--limit N] [--home DIR]
-                               [--held-out N] [--eval-only]
+    python benchmarks/train.py [--corpus N] [--epochs N] [--lr X] [--seed N] [--threads N] [--limit N]
+                               [--home DIR] [--held-out N] [--eval-only]
 
 1. `agent.training.train` on the generated corpus: sampling calls at the positions where
    the open marker is in the model's top k, the loss filter, fine-tuning in a child
@@ -17,6 +17,10 @@
    families with questions the training corpus does not have: what the training taught,
    apart from how far it carries to the eval's wordings (`--eval-only` measures a model
    already trained in `--home`).
+
+One training is one draw: `--seed` changes the generated corpus and the order the texts
+are trained in, and the same texts trained in another order can score far apart (runs 19
+to 23 in benchmarks/RESULTS.md).
 
 Targets: tuned ≥ base + 15 points; ≥ 30% of the multi-step problems; the pipeline
 ≤ 30 minutes and ≤ 4 GB on 2 cores.
@@ -48,7 +52,7 @@ def pipeline(args: argparse.Namespace) -> tuple[float, SamplingFinished | None, 
     config = TrainConfig(base=BASE, name=TUNED, corpus_size=args.corpus, epochs=args.epochs,
                          sampling=SamplingConfig(per_position=args.per_position), last_blocks=args.last_blocks,
                          dataset=args.dataset, prompted=args.prompted, n_ctx=512 if args.prompted else 256,
-                         every_step=args.every_step, compound=args.compound, lr=args.lr,
+                         every_step=args.every_step, compound=args.compound, lr=args.lr, seed=args.seed,
                          **({"threads": args.threads} if args.threads else {}),
                          **({"sampling_workers": args.workers} if args.workers else {}))
     started = time.perf_counter()
@@ -64,10 +68,10 @@ def pipeline(args: argparse.Namespace) -> tuple[float, SamplingFinished | None, 
     return time.perf_counter() - started, sampled, finished
 
 
-def held_out(n: int, trained: int) -> list[arithmetic.Problem]:
+def held_out(n: int, trained: int, seed: int = TrainConfig().seed) -> list[arithmetic.Problem]:
     """`n` problems of the generated corpus's own families, with questions the training
-    corpus (its first `trained` problems, seed 0) does not have."""
-    seen = {p.question for p in corpus.problems(trained, seed=TrainConfig().seed)}
+    corpus (its first `trained` problems, drawn with `seed`) does not have."""
+    seen = {p.question for p in corpus.problems(trained, seed=seed)}
     found: list[arithmetic.Problem] = []
     for problem in corpus.problems(n + trained, seed=HELD_OUT_SEED):
         if problem.question not in seen and len(found) < n:
@@ -108,6 +112,8 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=0, help="llama.cpp threads (0: the default, one per core)")
     p.add_argument("--workers", type=int, default=0, help="sampling processes (0: the default, one per core)")
     p.add_argument("--lr", type=float, default=TrainConfig().lr, help="peak learning rate (cosine down to lr_min)")
+    p.add_argument("--seed", type=int, default=TrainConfig().seed,
+                   help="the generated corpus's draws and the order of the training texts")
     p.add_argument("--limit", type=int, default=0, help="eval items (0: all 125)")
     p.add_argument("--home", type=Path, help="data folder for the tuned model (default: a temporary one)")
     p.add_argument("--dataset", type=Path, help="train on the texts an earlier run kept (its dataset.jsonl): "
@@ -131,7 +137,7 @@ def main() -> int:
     sets = [("arithmetic eval with tools", eval_cli.sample(problems, args.limit, 0) if args.limit else problems)]
     if args.held_out:
         sets.append((f"held-out problems of the corpus's families ({args.corpus} trained on)",
-                     held_out(args.held_out, args.corpus)))
+                     held_out(args.held_out, args.corpus, args.seed)))
     for title, asked in sets:
         started = time.perf_counter()
         rows = {name: evaluate(name, asked) for name in ((BASE, TUNED) if args.eval == "both" else (TUNED,))}

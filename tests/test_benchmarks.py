@@ -33,6 +33,27 @@ def test_overhead_prints_every_shape_and_the_hand_off() -> None:
     assert re.search(rf"detector throughput, call-dense: {NUMBER} MB/s", out), out
 
 
+def test_overhead_times_the_model_once_a_request_and_hands_out_its_chunks_unchanged() -> None:
+    """The model's timing reads the clock per request, not per chunk, and the loop sees
+    the chunks a plain scripted model streams."""
+    from agent.models.base import Completion, Prompt, Request
+    from agent.testing import ScriptedModel
+
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        from overhead import TimedModel
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    outputs = ["one [echo(17)]", "two and three"]
+    timed, plain = TimedModel(outputs, chunk_size=4, record=False), ScriptedModel(outputs, chunk_size=4, record=False)
+    request = Request(prompt=Prompt("system", "user"), stop=("→",))
+    for _ in outputs:
+        completions = Completion(), Completion()
+        assert list(timed.stream(request, completions[0])) == list(plain.stream(request, completions[1]))
+        assert completions[0] == completions[1]
+    assert timed.probes == len(outputs) and timed.cpu > 0
+
+
 def test_detector_prints_the_worst_cases_whole_and_a_character_at_a_time() -> None:
     out = run("detector.py", "--scale", "0.005")
     rows = re.findall(rf'^"(.+?)" \* [0-9_]+ +(whole|1 char) +({NUMBER}) +({NUMBER})', out, re.M)
@@ -84,6 +105,9 @@ def test_train_asks_a_registered_model_the_eval_and_held_out_problems_of_the_cor
     trained = {p.question for p in corpus.problems(40, seed=0)}
     asked = held_out(30, 40)
     assert len(asked) == 30 and not trained & {p.question for p in asked}
+    other = {p.question for p in corpus.problems(260, seed=1)}
+    assert other & {p.question for p in held_out(100, 260)}, "the two draws share a question"
+    assert not other & {p.question for p in held_out(100, 260, seed=1)}, "a corpus drawn with another seed"
     assert {p.kind for p in asked} == {"one", "multi"}
     for problem in asked:
         last = evaluate(problem.formula.split("; ")[-1])
