@@ -46,6 +46,8 @@ def test_the_pipeline_samples_trains_quantizes_and_registers(trained: tuple[Path
     assert isinstance(finished, TrainingFinished) and finished.name == "tiny-tools"
     record = json.loads((home / "models" / "tiny-tools.json").read_text())
     assert record["base"] == "smollm2-135m" and Path(record["path"]) == Path(finished.path)
+    weights = sorted(p.name for p in (home / "training" / "tiny-tools").glob("*.gguf"))
+    assert weights == ["epoch-1.gguf"], "the checkpoint replaces the F32 base"
 
 
 def test_a_resumed_run_continues_from_the_checkpoint_and_the_loss_goes_down(
@@ -64,6 +66,7 @@ def test_a_resumed_run_continues_from_the_checkpoint_and_the_loss_goes_down(
     assert state is not None and state.epoch == 2 and Path(state.weights).name == "epoch-2.gguf"
     f32 = (workdir / "epoch-2.gguf").stat().st_size
     assert (workdir / "resumed.gguf").stat().st_size < f32 / 3, "quantized to Q8_0"
+    assert sorted(p.name for p in workdir.glob("*.gguf")) == ["epoch-2.gguf", "resumed.gguf"]
 
 
 def test_the_tuned_model_resolves_through_the_catalog_and_generates(

@@ -44,6 +44,14 @@ def token_rows(plan: FitPlan, model: Any) -> tuple[list[list[int]], int]:
     return rows, n_val
 
 
+def superseded(workdir: Path, latest: Path) -> None:
+    """Delete the F32 weights that the checkpoint at `latest` replaces (the F32 base and
+    earlier epochs, 540 MB each for SmolLM2-135M): a run resumes from the latest only."""
+    for old in [workdir / "base-f32.gguf", *workdir.glob("epoch-*.gguf")]:
+        if old != latest:
+            old.unlink(missing_ok=True)
+
+
 class Run:
     """One training run's native state and progress bookkeeping."""
 
@@ -119,6 +127,7 @@ class Run:
             weights = self.plan.workdir / f"epoch-{self.epoch}.gguf"
             llama_cpp.llama_model_save_to_file(self.model, str(weights).encode())
             Checkpoint(self.epoch, self.step, str(weights), train_loss, val_loss).write(self.plan.workdir)
+            superseded(self.plan.workdir, weights)
             self.emit({"type": "epoch", "epoch": self.epoch, "train_loss": train_loss, "val_loss": val_loss,
                        "checkpoint": str(weights)})
         state = Checkpoint.read(self.plan.workdir)
