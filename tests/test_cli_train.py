@@ -9,7 +9,8 @@ from rich.console import Console
 
 from agent.cli.parser import parse
 from agent.cli.train import TrainView, config
-from agent.training import EpochFinished, Progress, SamplingFinished, StageStarted, TrainingFinished, to_json
+from agent.training import (EpochFinished, Progress, SamplingFinished, StageStarted, TrainConfig, TrainingFinished,
+                            to_json)
 
 
 def render(view: TrainView) -> str:
@@ -28,6 +29,12 @@ def test_options_become_the_config(tmp_path: Path) -> None:
     assert made.name == "mine" and made.epochs == 2 and made.home == tmp_path
     assert made.texts == ("We sold 12 crates.", "Then 30 more.")
     assert made.sampling.top_k == 10 and made.sampling.tau == 1.0 and made.lr_min == made.lr / 10
+
+
+def test_no_options_train_the_recipe_the_benchmark_measures() -> None:
+    """benchmarks/train.py measures `TrainConfig()`; `agent train` keeps its defaults in its
+    parser (the CLI starts without importing the training code), so they must agree."""
+    assert config(parse(["train"])) == TrainConfig()
 
 
 def test_the_view_shows_stage_step_loss_speed_and_time_left() -> None:
