@@ -14,6 +14,11 @@ from agent.training import fit, native
 from agent.training.fit import Checkpoint, Emit
 from agent.training.plan import FitPlan
 
+BASE_F32 = "base-f32.gguf"
+"""The base model converted to F32, the first epoch's starting point."""
+EPOCH = "epoch-{}.gguf"
+"""An epoch's checkpoint (`EPOCH.format(n)`)."""
+
 
 def start_weights(plan: FitPlan, emit: Emit) -> tuple[Path, Checkpoint | None]:
     """The F32 weights to load: the last checkpoint when there is one, else the base
@@ -22,7 +27,7 @@ def start_weights(plan: FitPlan, emit: Emit) -> tuple[Path, Checkpoint | None]:
     if state is not None:
         emit({"type": "resumed", "epoch": state.epoch, "step": state.step})
         return Path(state.weights), state
-    f32 = plan.workdir / "base-f32.gguf"
+    f32 = plan.workdir / BASE_F32
     if not f32.is_file():
         emit({"type": "stage", "stage": "convert", "detail": f"{plan.base.name} to F32"})
         fit.quantize(plan.base, f32, "f32", threads=plan.threads)
@@ -47,7 +52,7 @@ def token_rows(plan: FitPlan, model: Any) -> tuple[list[list[int]], int]:
 def superseded(workdir: Path, latest: Path) -> None:
     """Delete the F32 weights that the checkpoint at `latest` replaces (the F32 base and
     earlier epochs, 540 MB each for SmolLM2-135M): a run resumes from the latest only."""
-    for old in [workdir / "base-f32.gguf", *workdir.glob("epoch-*.gguf")]:
+    for old in [workdir / BASE_F32, *workdir.glob(EPOCH.format("*"))]:
         if old != latest:
             old.unlink(missing_ok=True)
 
@@ -124,7 +129,7 @@ class Run:
             self.emit({"type": "stage", "stage": "train", "detail": f"epoch {self.epoch + 1}/{self.plan.epochs}"})
             train_loss, val_loss = self.epoch_once()
             self.epoch += 1
-            weights = self.plan.workdir / f"epoch-{self.epoch}.gguf"
+            weights = self.plan.workdir / EPOCH.format(self.epoch)
             llama_cpp.llama_model_save_to_file(self.model, str(weights).encode())
             Checkpoint(self.epoch, self.step, str(weights), train_loss, val_loss).write(self.plan.workdir)
             superseded(self.plan.workdir, weights)
