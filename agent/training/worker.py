@@ -2,13 +2,16 @@
 so that a crash in the native library (an abort or a segmentation fault) ends the child,
 not the caller. The plan goes to the child's stdin as JSON; the child writes its events
 as JSON lines on stdout; llama.cpp's own log goes to `train.log` in the work folder. The
-parent turns a failed or dead child into an error."""
+parent turns a failed or dead child into an error; the child ends when its parent does."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import threading
+import time
 import traceback
 from collections.abc import Iterator
 from dataclasses import asdict, fields
@@ -81,9 +84,25 @@ def _death(code: int | None) -> str:
     return f"the training process ended without a result (exit code {code})"
 
 
+def exit_with_parent(interval: float = 1.0) -> None:
+    """End this process when its parent ends. A parent that is killed runs no clean-up,
+    and the training would go on to the end of its epoch, its progress written to a pipe
+    nobody reads (the write fails inside llama.cpp's callback, where the error is lost)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def main() -> int:
     """The child: read the plan, train, report."""
     from agent.training import fit, trainer
+
+    exit_with_parent()
 
     def send(message: dict[str, Any]) -> None:
         sys.stdout.write(json.dumps(message) + "\n")
