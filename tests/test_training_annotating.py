@@ -61,3 +61,12 @@ def test_a_tool_a_worker_cannot_find_by_name_is_sampled_here() -> None:
     assert annotating._by_name(installed("Calculator"))
     assert not annotating._by_name(Calculator)
     assert 1 <= annotating.default_workers() <= annotating.MAX_WORKERS
+
+
+def test_a_text_too_long_for_the_models_context_is_left_without_calls() -> None:
+    long = ("Question: " + " ".join(f"Shelf {i} holds {i * 7} jars." for i in range(1, 80))
+            + "\nAnswer: The answer is 42.")
+    found = list(annotating.annotated(model_path("smollm2-135m"), installed("Calculator"), CONFIG,
+                                      [long, TEXTS[0]], workers=1))
+    assert found[0].too_long and found[0].text == long and found[0].kept == found[0].positions == 0
+    assert not found[1].too_long and found[1].source == TEXTS[0], "the next text is sampled as usual"

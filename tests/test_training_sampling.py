@@ -10,7 +10,8 @@ import pytest
 
 from agent.finetune import CallVerdict
 from agent.tools import installed
-from agent.training import pipeline
+from agent.cli.train import TrainView
+from agent.training import SamplingFinished, pipeline
 from agent.training.pipeline import TrainConfig
 from agent.training.sampling import (Annotated, Sampler, SamplingConfig, _operands_given, _same_number,
                                      sampling_prompt)
@@ -95,6 +96,24 @@ def test_a_text_can_be_asked_to_keep_a_call_at_every_step(monkeypatch: pytest.Mo
     assert chosen(TrainConfig()) == [half, both]
     assert chosen(TrainConfig(compound=True)) == [QUESTION + "Answer: The answer is [Calculator(7 * 25 - 128) → 47] 47."], \
         "with compound calls a worked answer with several steps joins only with a call at each, as one call"
+
+
+def test_texts_too_long_to_annotate_are_counted_and_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    full = QUESTION + "Answer: 7 sacks of 25 is 175. After losing 128, the answer is 47."
+    half = full.replace("47.", "[Calculator(175 - 128) → 47] 47.")
+
+    def sample(config: TrainConfig, tool: object, texts: list[str]) -> Iterator[Annotated]:
+        yield Annotated(source=full, text=full, too_long=True)
+        yield Annotated(source=full, text=half, positions=2, kept=1)
+
+    monkeypatch.setattr(pipeline, "sample", sample)
+    events = list(pipeline._sampled(TrainConfig(), [full, full]))
+    finished = events[-1]
+    assert isinstance(finished, SamplingFinished)
+    assert (finished.texts, finished.too_long, finished.training_texts) == (2, 1, 1)
+    view = TrainView()
+    view.handle(finished)
+    assert view.done[-1].endswith("1 training texts; 1 texts too long to annotate")
 
 
 def test_a_saved_text_counts_its_steps_and_calls_as_a_sampled_one() -> None:

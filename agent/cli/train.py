@@ -87,7 +87,8 @@ class TrainView:
             self.current = event
         elif isinstance(event, SamplingFinished):
             self.done.append(f"sampled {event.sampled} calls at {event.positions} positions in {event.texts} texts; "
-                             f"the filter kept {event.kept}; {event.training_texts} training texts")
+                             f"the filter kept {event.kept}; {event.training_texts} training texts"
+                             + (f"; {event.too_long} texts too long to annotate" if event.too_long else ""))
         elif isinstance(event, EpochFinished):
             val = f", validation {event.val_loss:.3f}" if event.val_loss is not None else ""
             self.done.append(f"epoch {event.epoch}: loss {event.train_loss:.3f}{val}")

@@ -52,6 +52,9 @@ class SamplingFinished:
     training_texts: int
     """Texts with at least one kept call (plus any pairs from saved runs)."""
     tokens: int
+    too_long: int = 0
+    """Texts left without calls because they and the sampling prompt do not fit the
+    model's context."""
 
 
 @dataclass(frozen=True)

@@ -149,6 +149,7 @@ def _sampled(config: TrainConfig, texts: list[str]) -> Generator[TrainEvent, Non
     totals = {"positions": 0, "sampled": 0, "kept": 0}
     called = [False] * len(texts)
     complete = [False] * len(texts)
+    too_long: set[int] = set()
     steps = [len(positions(text)) for text in texts]
     for tool in _tools(config):
         annotated: list[str] = []
@@ -159,6 +160,8 @@ def _sampled(config: TrainConfig, texts: list[str]) -> Generator[TrainEvent, Non
                 totals["kept"] += item.kept
                 called[len(annotated)] = called[len(annotated)] or item.kept > 0
                 complete[len(annotated)] = complete[len(annotated)] or item.kept >= steps[len(annotated)]
+                if item.too_long:
+                    too_long.add(len(annotated))
                 annotated.append(item.text)
             else:
                 yield item
@@ -166,7 +169,7 @@ def _sampled(config: TrainConfig, texts: list[str]) -> Generator[TrainEvent, Non
     chosen = [final for text, has, full, count in zip(texts, called, complete, steps)
               if has and (final := _final(config, text, full, count)) is not None] + list(config.extra_texts)
     yield SamplingFinished(len(texts), totals["positions"], totals["sampled"], totals["kept"], len(chosen),
-                           sum(len(t) for t in chosen) // 4)
+                           sum(len(t) for t in chosen) // 4, len(too_long))
     return chosen
 
 

@@ -101,6 +101,8 @@ class Annotated:
     """Distinct candidate calls sampled and executed."""
     verdicts: list[CallVerdict] = field(default_factory=list)
     kept: int = 0
+    too_long: bool = False
+    """The text and the sampling prompt do not fit the model's context: no calls."""
 
 
 def sampling_prompt(tool: Tool, markup: Markup = DEFAULT_MARKUP, *, show_text: bool = True) -> str:
@@ -167,6 +169,9 @@ class Sampler:
         self.rng.seed(f"{self.config.seed}:{text}")  # a text's calls depend on it alone, not on the texts before
         out = Annotated(source=text, text=text)
         head = self.prompt + (f"Input: {text}\nOutput: " if self.config.show_text else "")
+        if len(self.lm.tokenize(head + text, bos=True)) + CALL_ROOM + self.config.max_call_tokens > self.lm.n_ctx:
+            out.too_long = True
+            return out
         inserts: list[tuple[int, str]] = []
         for offset in positions(text):
             before = text[:offset]
@@ -286,6 +291,9 @@ def _same_number(result: str, written: str) -> bool:
     except ValueError:
         return False
 
+
+CALL_ROOM = 8
+"""Tokens beside a call's arguments: the open marker, the tool's name, `(` and `)`."""
 
 CONSTANTS = frozenset({"1", "2", "10", "12", "24", "60", "100", "1000"})
 """Numbers a call may use that the text need not give (percent, dozen, hours, metric)."""
