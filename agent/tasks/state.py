@@ -7,9 +7,9 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from agent.models.base import Usage
-from agent.parts import Part, parts_of
 
 if TYPE_CHECKING:
+    from agent.parts import Part
     from agent.reasons import StopReason
 
 
@@ -137,6 +137,8 @@ class Task:
 def written(task: Task) -> tuple[Part, ...]:
     """What the task wrote, as typed parts: as stored, or read from its result's text for
     a task stored before parts were kept."""
+    from agent.parts import parts_of  # the markup loads where text is read back, not to list runs
+
     return task.parts or (parts_of(task.result) if task.result else ())
 
 

@@ -17,7 +17,6 @@ from typing import Any
 from platformdirs import user_data_dir
 
 from agent.errors import ConfigError, UserError
-from agent.parts import from_data, to_data
 from agent.reasons import StopReason
 from agent.tasks.state import (
     Phase, ObjectiveOptions, ObjectiveRecord, ObjectiveStatus, Task, TaskStatus, Totals
@@ -189,6 +188,8 @@ class ObjectiveStore:
         return added
 
     def tasks(self, run_id: str) -> list[Task]:
+        from agent.parts import from_data  # the markup loads where tasks are read, not to list runs
+
         rows = self._conn.execute(
             "SELECT id, text, position, status, result, detail, origin, parent, attempts, followed_up, parts"
             " FROM tasks WHERE run_id = ? ORDER BY position, id", (run_id,)).fetchall()
@@ -248,6 +249,8 @@ def _column(value: Any) -> Any:
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, tuple):
+        from agent.parts import to_data
+
         return json.dumps(to_data(value))
     return value
 
