@@ -13,7 +13,7 @@ import pytest
 from agent.models.catalog import model_path
 from agent.tools import installed, tool
 from agent.training import annotating, corpus
-from agent.training.sampling import Annotated, SamplingConfig
+from agent.training.sampling import Annotated, Sampler, SamplingConfig
 
 TEXTS = corpus.generated(2, seed=11)
 CONFIG = SamplingConfig(per_position=2, answer_candidates=3)
@@ -70,3 +70,17 @@ def test_a_text_too_long_for_the_models_context_is_left_without_calls() -> None:
                                       [long, TEXTS[0]], workers=1))
     assert found[0].too_long and found[0].text == long and found[0].kept == found[0].positions == 0
     assert not found[1].too_long and found[1].source == TEXTS[0], "the next text is sampled as usual"
+
+
+def test_every_text_of_the_default_corpus_fits_the_samplers_context() -> None:
+    base = model_path("smollm2-135m")
+    sampler_lm, scorer_lm = annotating._models(base, 1)
+    sampler = Sampler(sampler_lm, scorer_lm, installed("Calculator"), config=SamplingConfig())
+    try:
+        longest = sorted(corpus.generated(600), key=len)[-20:]
+        assert all(sampler.fits(text) for text in longest)
+        assert not sampler.fits(longest[0] + " More words." * 200)
+    finally:
+        sampler.close()
+        sampler_lm.close()
+        scorer_lm.close()

@@ -8,6 +8,7 @@ import re
 from agent.arithmetic import evaluate, format_value
 from agent.evals.arithmetic import SOLVED, STEPPED, load_problems
 from agent.training import corpus, families
+from agent.training.chains import CHAINS
 from agent.training.sampling import positions
 
 _NUMBERS = re.compile(r"\$?\d[\d,]*(?:\.\d+)?%?")
@@ -43,7 +44,7 @@ def test_the_corpus_has_multi_step_problems_in_every_shape() -> None:
     generated = list(corpus.problems(400, seed=3))
     multi = [p for p in generated if p.multi_step]
     assert 0.3 < len(multi) / len(generated) < 0.7
-    assert {p.family for p in multi} == {f.__name__.lstrip("_") for f in families.MULTI_STEP}
+    assert {p.family for p in multi} == {f.__name__.lstrip("_") for f in (*families.MULTI_STEP, *CHAINS)}
     problem = multi[0]
     shapes = {corpus.solution(problem, shape) for shape in range(4)}
     assert len(shapes) == 4 and all(s.lower().endswith(f"the answer is {problem.answer}.") for s in shapes)
@@ -61,11 +62,14 @@ def test_the_default_corpus_is_in_the_answer_layout_of_the_question_prompts() ->
     assert len(multi) > 100
     for answer in multi:
         *steps, last = answer.split(". ")
-        assert steps and re.fullmatch(r"[^.]+, the answer is [\d.]+\.", last), answer
+        assert steps and all(re.fullmatch(r".+ is [\d.]+", step) for step in steps), "a call follows \"is\""
+        value = steps[-1].rsplit(" ", 1)[1]
+        assert re.fullmatch(rf".*\b{re.escape(value)}\b.*, the answer is [\d.]+\.", last), \
+            f"the last step's words name the value before it: {answer}"
         assert answer.startswith("First, ") and not answer[len("First, "):].startswith(("The ", "One ")), answer
     offered = [positions(t) for t in texts if "the answer is" in t]
     every_step = sum(len(found) >= 2 for found in offered)
-    assert every_step >= 0.95 * len(offered), "a position per step (none where the value is already in the text)"
+    assert every_step >= 0.9 * len(offered), "a position per step (none where the value is already in the text)"
 
 
 def test_positions_are_before_new_numbers_in_the_answer() -> None:

@@ -14,7 +14,7 @@ from agent.cli.train import TrainView
 from agent.training import SamplingFinished, pipeline
 from agent.training.pipeline import TrainConfig
 from agent.training.sampling import (Annotated, Sampler, SamplingConfig, _operands_given, _same_number,
-                                     sampling_prompt)
+                                     sampling_prompt, scoring_prefix)
 
 QUESTION = "Question: Rosa had 7 sacks with 25 stamps each, then lost 128 stamps. How many stamps are left?\n"
 
@@ -26,6 +26,13 @@ def test_the_model_reads_the_whole_text_before_it_proposes_calls() -> None:
            "answer is 504.\nOutput:" in prompt
     assert "[Calculator(15% of 1240)]" in prompt, "a percentage of a number has an example"
     assert "Input:" not in sampling_prompt(installed("Calculator"), show_text=False)
+
+
+def test_the_filter_scores_after_examples_whose_calls_have_their_results() -> None:
+    preamble = scoring_prefix(installed("Calculator"))
+    assert preamble.count(" → ") == preamble.count("[Calculator(") >= 6
+    assert "[Calculator(15% of 1240) → 186] 186." in preamble and "[Calculator(20% of 90) → 18] 18." in preamble
+    assert "→ ]" not in preamble, "every example shows its result"
 
 
 def test_a_call_must_give_the_number_written_next_from_numbers_the_text_gave() -> None:

@@ -19,12 +19,13 @@ import random
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from agent.training.chains import CHAINS
 from agent.training.families import MULTI_STEP, NAMES, ONE_STEP, Problem
 
 EQUATIONS, WORDS, ANSWER, DIRECT = 0, 1, 2, 3
 """The solution shapes: the equation per step; words per step; the answer layout, where
-a multi-step answer's last step keeps its lead words before "the answer is" (`Out of $20,
-the answer is 7.5.`): the words name the operand the last call needs, which the model,
+a multi-step answer's last step keeps its lead words before "the answer is" (`Taking 12.5
+from $20, the answer is 7.5.`): the words name the operands the last call needs, which the model,
 sampling calls, otherwise misses (it proposed no right last call in six multi-step
 problems without them); the answer alone."""
 
@@ -70,7 +71,7 @@ def problems(n: int, *, seed: int = 0, multi_share: float = 0.5) -> Iterator[Pro
     rng = random.Random(seed)
     seen: set[str] = set()
     while len(seen) < n:
-        family = rng.choice(MULTI_STEP if rng.random() < multi_share else ONE_STEP)
+        family = rng.choice(MULTI_STEP + CHAINS if rng.random() < multi_share else ONE_STEP)
         problem = family(rng)
         if problem.question not in seen:
             seen.add(problem.question)

@@ -1,6 +1,14 @@
 """The word-problem templates of the generated corpus: one function per family, each
 drawing its numbers from a `random.Random` and returning the question with its worked
-steps. None of them uses a wording of the arithmetic eval (`tests/test_training_corpus.py`)."""
+steps. None of them uses a wording of the arithmetic eval (`tests/test_training_corpus.py`).
+
+A step's lead words say what it computes, with the numbers it takes (`531 less the 58 who
+get off is`, `Adding 222 to 473,`), and a first step's end in "is". They are where the
+base model proposes its calls when the corpus is sampled: after a first step led by
+`After 58 leave,` it hardly ever put the open marker in its top 20 (no kept call in 11
+such problems, run 28 in benchmarks/RESULTS.md), and for a last step it proposed the right
+operation mostly when the words named both numbers. With compound calls the lead words
+are not in the training text at all (`agent.training.compound`)."""
 
 from __future__ import annotations
 
@@ -55,9 +63,9 @@ def money(rng: random.Random, low: int, high: int) -> str:
 
 def two_steps(family: str, question: str, first: tuple[str, str], then: tuple[str, str]) -> Problem:
     """A problem of two steps, each (lead words, expression); `{}` in the second
-    expression stands for the first step's value."""
+    step's lead words and expression stands for the first step's value."""
     done = step(*first)
-    return Problem(family, question, (done, step(then[0], then[1].format(done[2]))))
+    return Problem(family, question, (done, step(then[0].replace("{}", done[2]), then[1].format(done[2]))))
 
 
 def step(lead: str, expression: str) -> Step:
@@ -138,7 +146,8 @@ def _buy_and_change(rng: random.Random) -> Problem:
         paid = min(p for p in (20, 50, 100) if p >= cost)
     return Problem("buy_and_change", f"{name} picks {n} {good}s at ${price} apiece and hands over ${paid}. What "
                    "change comes back, in dollars?",
-                   (step(f"The {good}s cost", f"{n} * {price}"), step(f"Out of ${paid},", f"{paid} - {n} * {price}")))
+                   (step(f"{n} {good}s at ${price} is", f"{n} * {price}"),
+                    step(f"Taking {num(cost)} from ${paid},", f"{paid} - {n} * {price}")))
 
 
 def _groups_minus(rng: random.Random) -> Problem:
@@ -147,7 +156,7 @@ def _groups_minus(rng: random.Random) -> Problem:
     c = rng.randint(5, a * b - 5)
     return two_steps("groups_minus", f"{name} had {a} {box} with {b} {thing} each, then lost {c} {thing}. How "
                      f"many {thing} are left?",
-                     (f"{a} {box} of {b} is", f"{a} * {b}"), (f"After losing {c},", f"{{}} - {c}"))
+                     (f"{a} {box} of {b} is", f"{a} * {b}"), (f"Taking {c} from {{}},", f"{{}} - {c}"))
 
 
 def _wage_bonus(rng: random.Random) -> Problem:
@@ -155,29 +164,31 @@ def _wage_bonus(rng: random.Random) -> Problem:
     return two_steps("wage_bonus", f"{name} is paid ${rate} per hour, works {hours} hours and also receives a "
                      f"${bonus} tip. How many dollars is that altogether?",
                      (f"{hours} hours at ${rate} is", f"{rate} * {hours}"),
-                     (f"With the ${bonus} tip,", f"{{}} + {bonus}"))
+                     (f"Adding the ${bonus} tip to {{}},", f"{{}} + {bonus}"))
 
 
 def _discount(rng: random.Random) -> Problem:
     good, price, p = rng.choice(GOODS), rng.randint(8, 90) * 5, rng.choice((10, 15, 20, 25, 30, 40, 50))
     return two_steps("discount", f"A {good} normally sells for ${price}, and today it is marked {p}% down. What "
                      "does it sell for today, in dollars?",
-                     (f"{p}% of ${price} is", f"{price} * {p} / 100"), (f"Taken off ${price},", f"{price} - {{}}"))
+                     (f"{p}% of ${price} is", f"{price} * {p} / 100"),
+                     (f"Taking {{}} off ${price},", f"{price} - {{}}"))
 
 
 def _two_purchases(rng: random.Random) -> Problem:
     g1, g2 = rng.sample(GOODS, 2)
     n1, n2, p1, p2 = rng.randint(2, 30), rng.randint(2, 30), rng.randint(3, 80), rng.randint(3, 80)
-    a, b = step(f"The {g1}s come to", f"{n1} * {p1}"), step(f"The {g2}s come to", f"{n2} * {p2}")
+    a, b = step(f"{n1} {g1}s at ${p1} is", f"{n1} * {p1}"), step(f"{n2} {g2}s at ${p2} is", f"{n2} * {p2}")
     return Problem("two_purchases", f"A club orders {n1} {g1}s for ${p1} each and {n2} {g2}s for ${p2} each. "
-                   "What is the bill in dollars?", (a, b, step("Adding the two,", f"{a[2]} + {b[2]}")))
+                   "What is the bill in dollars?", (a, b, step(f"Adding {a[2]} and {b[2]},", f"{a[2]} + {b[2]}")))
 
 
 def _in_out(rng: random.Random) -> Problem:
     a, b, c = rng.randint(200, 900), rng.randint(20, 190), rng.randint(20, 400)
     return two_steps("in_out", f"A ferry carries {a} passengers. At the first stop {b} get off and {c} get on. How "
                      "many passengers are aboard now?",
-                     (f"After {b} leave,", f"{a} - {b}"), (f"After {c} board,", f"{{}} + {c}"))
+                     (f"{a} less the {b} who get off is", f"{a} - {b}"),
+                     (f"Adding the {c} who get on to {{}},", f"{{}} + {c}"))
 
 
 def _share_after_total(rng: random.Random) -> Problem:
@@ -188,7 +199,7 @@ def _share_after_total(rng: random.Random) -> Problem:
         total = n * per
     return two_steps("share_after_total", f"{n} rolls hold {per} stickers each, and the stickers are shared "
                      f"evenly by {k} kids. How many stickers does each kid get?",
-                     (f"{n} rolls of {per} is", f"{n} * {per}"), (f"Split {k} ways,", f"{{}} / {k}"))
+                     (f"{n} rolls of {per} is", f"{n} * {per}"), (f"Splitting {{}} {k} ways,", f"{{}} / {k}"))
 
 
 def _missing_score(rng: random.Random) -> Problem:
@@ -203,22 +214,22 @@ def _missing_score(rng: random.Random) -> Problem:
     rest = " - ".join(str(s) for s in scores)
     return two_steps("missing_score", f"A bowler's mean over {n} games is {num(mean)}. The first games scored "
                      f"{listed}. What did the last game score?",
-                     (f"{n} games at a mean of {num(mean)} make", f"{n} * {num(mean)}"),
-                     (f"Taking away {listed},", f"{{}} - {rest}"))
+                     (f"{n} games at a mean of {num(mean)} is", f"{n} * {num(mean)}"),
+                     (f"Taking {listed} away from {{}},", f"{{}} - {rest}"))
 
 
 def _fleet(rng: random.Random) -> Problem:
     v, t, c = rng.randint(3, 14), rng.randint(2, 6), rng.randint(12, 80)
     return two_steps("fleet", f"A courier has {v} vans. Every van makes {t} runs a day and drops {c} parcels per "
                      "run. How many parcels go out each day?",
-                     (f"{v} vans making {t} runs is", f"{v} * {t}"), (f"At {c} parcels a run,", f"{{}} * {c}"))
+                     (f"{v} vans making {t} runs is", f"{v} * {t}"), (f"{{}} runs at {c} parcels each,", f"{{}} * {c}"))
 
 
 def _rent_rise(rng: random.Random) -> Problem:
     name, rent, p = rng.choice(NAMES), rng.randint(12, 60) * 50, rng.choice((2, 3, 4, 5, 6, 8, 10, 12))
     return two_steps("rent_rise", f"{name} pays ${rent:,} in rent, and next year it rises by {p}%. What will the "
                      "rent be, in dollars?",
-                     (f"{p}% of ${rent:,} is", f"{rent} * {p} / 100"), (f"Added to ${rent:,},", f"{rent} + {{}}"))
+                     (f"{p}% of ${rent:,} is", f"{rent} * {p} / 100"), (f"Adding {{}} to ${rent:,},", f"{rent} + {{}}"))
 
 
 def _bundle_price(rng: random.Random) -> Problem:
@@ -227,13 +238,13 @@ def _bundle_price(rng: random.Random) -> Problem:
     total = num(Fraction(str(unit)) * k)
     return two_steps("bundle_price", f"A bundle of {k} {good}s sells for ${total}. At that rate, what would {m} "
                      f"{good}s cost, in dollars?",
-                     (f"One {good} is", f"{total} / {k}"), (f"For {m} of them,", f"{{}} * {m}"))
+                     (f"${total} split {k} ways is", f"{total} / {k}"), (f"{m} of them at ${{}},", f"{{}} * {m}"))
 
 
 def _laps(rng: random.Random) -> Problem:
     name, lap, n = rng.choice(NAMES), rng.choice((200, 250, 400, 500, 800)), rng.randint(3, 40)
     return two_steps("laps", f"{name} jogs {n} laps of a {lap} meter track. How many kilometers does {name} cover?",
-                     (f"{n} laps of {lap} meters is", f"{n} * {lap}"), ("In kilometers,", "{} / 1000"))
+                     (f"{n} laps of {lap} meters is", f"{n} * {lap}"), ("{} meters in kilometers,", "{} / 1000"))
 
 
 def _split_then_spend(rng: random.Random) -> Problem:
@@ -241,7 +252,7 @@ def _split_then_spend(rng: random.Random) -> Problem:
     return two_steps("split_then_spend", f"{k} cousins divide a ${k * each:,} prize evenly, and each cousin then "
                      f"spends ${spent}. How many dollars does one cousin keep?",
                      (f"${k * each:,} split {k} ways is", f"{k * each} / {k}"),
-                     (f"After spending ${spent},", f"{{}} - {spent}"))
+                     (f"Taking ${spent} from {{}},", f"{{}} - {spent}"))
 
 
 def _times_that_many(rng: random.Random) -> Problem:
@@ -249,7 +260,7 @@ def _times_that_many(rng: random.Random) -> Problem:
     thing, n, m = rng.choice(THINGS), rng.randint(30, 400), rng.randint(2, 6)
     return two_steps("times_that_many", f"{a} owns {n} {thing}. {b} owns {m} times that many. How many {thing} do "
                      "the two own between them?",
-                     (f"{b} owns", f"{m} * {n}"), (f"With {a}'s {n},", f"{n} + {{}}"))
+                     (f"{m} times {n} is", f"{m} * {n}"), (f"Adding {a}'s {n} to {{}},", f"{n} + {{}}"))
 
 
 ONE_STEP: tuple[Family, ...] = (_product, _quotient, _sum, _difference, _percent_of, _share_percent, _unit_cost,

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from llama_cpp.llama_grammar import LlamaGrammar
 
-from agent.arithmetic import evaluate, format_value
+from agent.arithmetic import format_value
 from agent.dispatch import Dispatcher
 from agent.finetune import CallVerdict, weighted_loss
 from agent.grammar import tool_grammar
@@ -52,17 +52,22 @@ CALCULATOR_SHOTS = (
     "Question: A van holds 14 crates of 36 melons. How many melons does it hold?\n"
     "Answer: The answer is [Calculator(14 * 36)] 504.",
     ("Question: Ella has $50 and buys 3 hats at $12.50 each. How many dollars are left?\n"
-     "Answer: First, the hats cost [Calculator(3 * 12.50)] 37.5. Out of $50, the answer is [Calculator(50 - 37.5)] 12.5."),
+     "Answer: First, 3 hats at $12.50 is [Calculator(3 * 12.50)] 37.5. Taking 37.5 from $50, the answer is "
+     "[Calculator(50 - 37.5)] 12.5."),
     "Question: A club has 1,240 members, and 15% of them vote. How many members vote?\n"
     "Answer: The answer is [Calculator(15% of 1240)] 186.",
     "Question: 18 of 72 cars are red. What percent are red?\nAnswer: The answer is [Calculator(18 / 72 * 100)] 25.",
-    ("Question: A tank holds 80 liters, and 3 buckets of 12 liters are poured out. How many liters are left?\n"
-     "Answer: First, 3 buckets of 12 is [Calculator(3 * 12)] 36. Taken from 80, the answer is [Calculator(80 - 36)] 44."),
+    ("Question: A farm has 300 hens. It sells 64 of them and then hatches 25 chicks. How many birds does it have?\n"
+     "Answer: First, 300 less the 64 sold is [Calculator(300 - 64)] 236. Adding the 25 chicks to 236, the answer is "
+     "[Calculator(236 + 25)] 261."),
     ("Question: A shop's $90 coat is 20% off. What does it cost now, in dollars?\n"
-     "Answer: First, 20% of $90 is [Calculator(20% of 90)] 18. Taken off $90, the answer is [Calculator(90 - 18)] 72."),
+     "Answer: First, 20% of $90 is [Calculator(20% of 90)] 18. Taking 18 off $90, the answer is "
+     "[Calculator(90 - 18)] 72."),
 )
 """Calls without results, Toolformer's prompt style, in the answer layout of the agent's
-question prompts (one call per step); a percentage of a number is `p% of N`, as the
+question prompts (one call per step), with steps led by words naming their numbers as the
+generated corpus writes them, and an addition (without one, the base model answered
+`Adding 222 to 473, the answer is` with products); a percentage of a number is `p% of N`, as the
 calculator takes it (with no such example the model proposed no right call for a
 percentage); a number written `1,240` is called as `1240`; words and numbers of their
 own."""
@@ -129,13 +134,14 @@ def scoring_prefix(tool: Tool, markup: Markup = DEFAULT_MARKUP) -> str:
     """Worked examples with completed calls, before each text the filter scores."""
     if tool.name != "Calculator":
         return "\n\n".join(tool.examples) + "\n\n" if tool.examples else ""
-    shots = [re.sub(r"\[Calculator\(([^)]*)\)\]", lambda m: _completed(m.group(1), markup), s) for s in CALCULATOR_SHOTS]
+    shots = [re.sub(r"\[Calculator\(([^)]*)\)\]", lambda m: _completed(tool, m.group(1), markup), s)
+             for s in CALCULATOR_SHOTS]
     return "\n\n".join(shots) + "\n\n"
 
 
-def _completed(expression: str, markup: Markup) -> str:
-    value = evaluate(expression)
-    return markup.completed("Calculator", expression, format_value(value) if value is not None else "")
+def _completed(tool: Tool, expression: str, markup: Markup) -> str:
+    """A shot's call with the result the tool gives (`15% of 1240` is the calculator's)."""
+    return markup.completed(tool.name, expression, str(tool.fn(expression)))
 
 
 def positions(text: str) -> list[int]:
@@ -168,8 +174,8 @@ class Sampler:
     def annotate(self, text: str) -> Annotated:
         self.rng.seed(f"{self.config.seed}:{text}")  # a text's calls depend on it alone, not on the texts before
         out = Annotated(source=text, text=text)
-        head = self.prompt + (f"Input: {text}\nOutput: " if self.config.show_text else "")
-        if len(self.lm.tokenize(head + text, bos=True)) + CALL_ROOM + self.config.max_call_tokens > self.lm.n_ctx:
+        head = self._head(text)
+        if not self.fits(text):
             out.too_long = True
             return out
         inserts: list[tuple[int, str]] = []
@@ -185,6 +191,14 @@ class Sampler:
         for offset, call in reversed(inserts):
             out.text = out.text[:offset] + call + out.text[offset:]
         return out
+
+    def _head(self, text: str) -> str:
+        return self.prompt + (f"Input: {text}\nOutput: " if self.config.show_text else "")
+
+    def fits(self, text: str) -> bool:
+        """Whether the prompt, `text` and a call fit the model's context."""
+        need = len(self.lm.tokenize(self._head(text) + text, bos=True)) + CALL_ROOM + self.config.max_call_tokens
+        return need <= self.lm.n_ctx
 
     def _best(self, out: Annotated, before: str, after: str, *, head: str = "") -> CallVerdict | None:
         """The first call the filter keeps at one position, proposed after `head` (the

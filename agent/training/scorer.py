@@ -18,7 +18,9 @@ class PrefixLlama:
     """A llama.cpp model with logits for every position that evaluates only the tokens
     past the longest prefix it has already evaluated."""
 
-    def __init__(self, path: str | PathLike[str], *, n_ctx: int = 1024, threads: int = 1) -> None:
+    def __init__(self, path: str | PathLike[str], *, n_ctx: int = 1280, threads: int = 1) -> None:
+        """`n_ctx`: room for the calculator's sampling prompt and twice a generated text
+        (`tests/test_training_annotating.py`)."""
         self.n_ctx = n_ctx
         plain_buffers()
         self.llm: Any = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_batch=256, logits_all=True,
