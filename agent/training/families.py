@@ -3,9 +3,9 @@ drawing its numbers from a `random.Random` and returning the question with its w
 steps. None of them uses a wording of the arithmetic eval (`tests/test_training_corpus.py`).
 
 A step's lead words say what it computes, with the numbers it takes (`531 less the 58 who
-get off is`, `Adding 222 to 473,`), and a first step's end in "is". They are where the
-base model proposes its calls when the corpus is sampled: after a first step led by
-`After 58 leave,` it hardly ever put the open marker in its top 20 (no kept call in 11
+get off is`, `Adding 222 to 473,`), and a first step's end in "is". They are what the
+base model reads when it proposes calls for the corpus: after `First, after 58 leave,` it
+proposed calls on the one number the words gave (`58 * 1`, `1 + 58`; no call kept in 11
 such problems, run 28 in benchmarks/RESULTS.md), and for a last step it proposed the right
 operation mostly when the words named both numbers. With compound calls the lead words
 are not in the training text at all (`agent.training.compound`)."""
