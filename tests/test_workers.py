@@ -4,6 +4,7 @@ calls, forks, and where the threads a tool starts may run."""
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 
@@ -64,8 +65,12 @@ def test_an_interrupted_wait_leaves_the_call_running_and_later_calls_unharmed() 
         os.kill(os.getpid(), 2)  # SIGINT: a Ctrl-C while the caller waits
 
     threading.Thread(target=interrupt, daemon=True).start()
-    with pytest.raises(KeyboardInterrupt):
-        workers.call(slow, {}, 30)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # whatever this process inherited
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            workers.call(slow, {}, 30)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     release.set()
     assert workers.call(lambda: "after", {}, 5) == "after"
 
