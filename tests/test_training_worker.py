@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers.processes import alive
 
 PARENT = textwrap.dedent("""
     import subprocess, sys
@@ -23,30 +24,21 @@ PARENT = textwrap.dedent("""
 """)
 
 
-def _running(pid: int) -> bool:
-    """Whether `pid` is a live process (an ended one whose parent has not reaped it is not)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state != "Z"
-
-
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")
 def test_the_child_ends_when_its_parent_is_killed() -> None:
     parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True)
     assert parent.stdout is not None
     child = int(parent.stdout.readline())
-    assert _running(child)
+    assert alive(child)
     parent.kill()
     parent.wait()
     deadline = time.monotonic() + 60
-    while _running(child) and time.monotonic() < deadline:
+    while alive(child) and time.monotonic() < deadline:
         time.sleep(0.05)
-    alive = _running(child)
-    if alive:
+    outlived = alive(child)
+    if outlived:
         os.kill(child, 9)
-    assert not alive, "the child outlived its parent"
+    assert not outlived, "the child outlived its parent"
 
 
 def test_the_child_stays_while_its_parent_lives() -> None:
