@@ -51,8 +51,10 @@ HELD_OUT_SEED = 4242
 def pipeline(args: argparse.Namespace) -> tuple[float, SamplingFinished | None, TrainingFinished | None]:
     config = TrainConfig(base=BASE, name=TUNED, corpus_size=args.corpus, epochs=args.epochs,
                          sampling=SamplingConfig(per_position=args.per_position), last_blocks=args.last_blocks,
+                         average=args.average,
                          dataset=args.dataset, prompted=args.prompted, n_ctx=512 if args.prompted else 256,
-                         every_step=args.every_step, compound=args.compound, lr=args.lr, seed=args.seed,
+                         every_step=args.every_step, compound=args.compound, lr=args.lr, lr_min=args.lr / 10,
+                         seed=args.seed,
                          **({"threads": args.threads} if args.threads else {}),
                          **({"sampling_workers": args.workers} if args.workers else {}))
     started = time.perf_counter()
@@ -109,6 +111,8 @@ def main() -> int:
     p.add_argument("--epochs", type=int, default=TrainConfig().epochs)
     p.add_argument("--per-position", type=int, default=3, help="candidate calls per position")
     p.add_argument("--last-blocks", type=int, default=0, help="train only the last N blocks (0: all)")
+    p.add_argument("--average", action=argparse.BooleanOptionalAction, default=TrainConfig().average,
+                   help="tune to the mean of the epochs' checkpoints, not the last one")
     p.add_argument("--threads", type=int, default=0, help="llama.cpp threads (0: the default, one per core)")
     p.add_argument("--workers", type=int, default=0, help="sampling processes (0: the default, one per core)")
     p.add_argument("--lr", type=float, default=TrainConfig().lr, help="peak learning rate (cosine down to lr_min)")
@@ -121,7 +125,8 @@ def main() -> int:
     p.add_argument("--prompted", action="store_true", help="train each text after the question prompt's system "
                    "text (512-token windows)")
     p.add_argument("--every-step", action="store_true", help="a text joins only with a call kept at every step")
-    p.add_argument("--compound", action="store_true", help="multi-step answers as one compound call")
+    p.add_argument("--compound", action=argparse.BooleanOptionalAction, default=TrainConfig().compound,
+                   help="multi-step answers as one compound call")
     p.add_argument("--eval", choices=("both", "tuned"), default="both", help="models to evaluate")
     p.add_argument("--held-out", type=int, default=100, help="problems of the corpus's own families, new questions, "
                    "also asked (0: none)")

@@ -9,7 +9,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import llama_cpp
+import numpy as np
 import pytest
+from gguf import GGUFReader
 
 from agent.errors import ConfigError
 from agent.agent import Agent
@@ -56,17 +58,29 @@ def test_a_resumed_run_continues_from_the_checkpoint_and_the_loss_goes_down(
     first = next(e for e in events if isinstance(e, EpochFinished))
     workdir = home / "training" / "tiny-tools"
     plan = FitPlan(base=model_path("smollm2-135m"), texts=(ANNOTATED,) * 12, workdir=workdir,
-                   output=workdir / "resumed.gguf", epochs=2, max_steps=1, val_split=0.0)
+                   output=workdir / "resumed.gguf", epochs=2, max_steps=1, val_split=0.0, average=True)
     assert decode(encode(plan)) == plan
+    before = tensor(workdir / "epoch-1.gguf", PROBE)
     messages = list(run_child(plan))
     assert messages[0] == {"type": "resumed", "epoch": 1, "step": 1}
     second = next(m for m in messages if m["type"] == "epoch")
     assert second["epoch"] == 2 and second["train_loss"] < first.train_loss
     state = Checkpoint.read(workdir)
     assert state is not None and state.epoch == 2 and Path(state.weights).name == "epoch-2.gguf"
+    assert {"type": "stage", "stage": "average", "detail": "the checkpoints of 2 epochs"} in messages
+    after = tensor(workdir / "epoch-2.gguf", PROBE)
+    assert not np.array_equal(before, after)
+    assert np.allclose(tensor(workdir / "averaged-f32.gguf", PROBE), (before + after) / 2, rtol=1e-6, atol=0)
     f32 = (workdir / "epoch-2.gguf").stat().st_size
     assert (workdir / "resumed.gguf").stat().st_size < f32 / 3, "quantized to Q8_0"
-    assert sorted(p.name for p in workdir.glob("*.gguf")) == ["epoch-2.gguf", "resumed.gguf"]
+    assert sorted(p.name for p in workdir.glob("*.gguf")) == ["averaged-f32.gguf", "epoch-2.gguf", "resumed.gguf"]
+
+
+PROBE = "blk.0.attn_q.weight"
+
+
+def tensor(path: Path, name: str) -> np.ndarray:
+    return np.array(next(t.data for t in GGUFReader(path).tensors if t.name == name), dtype=np.float64)
 
 
 def test_the_tuned_model_resolves_through_the_catalog_and_generates(

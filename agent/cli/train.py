@@ -24,15 +24,18 @@ def add_parser(sub: argparse._SubParsersAction[Any], home: argparse.ArgumentPars
     p.add_argument("--name", default="smollm2-135m-tools", help="spec the tuned model is registered under")
     p.add_argument("--files", nargs="+", type=Path, metavar="PATH",
                    help="your own texts (files or folders; paragraphs) instead of the generated word problems")
-    p.add_argument("--corpus", type=int, default=260, metavar="N", help="generated problems to annotate")
+    p.add_argument("--corpus", type=int, default=520, metavar="N", help="generated problems to annotate")
     p.add_argument("--from-runs", action="store_true", help="add instruction-answer pairs from the saved runs")
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--lr", type=float, default=1e-4, help="learning rate, decayed to a tenth (cosine)")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--lr", type=float, default=5e-5, help="learning rate, decayed to a tenth (cosine)")
     p.add_argument("--top-k", type=int, default=20, help="sample where the open marker is in the top k")
     p.add_argument("--per-position", type=int, default=3, help="candidate calls per position")
     p.add_argument("--tau", type=float, default=0.5, help="least loss reduction a kept call brings")
-    p.add_argument("--compound", action="store_true",
-                   help="a worked answer with several steps joins only with a call at each, as one compound call")
+    p.add_argument("--compound", action=argparse.BooleanOptionalAction, default=True,
+                   help="a worked answer with several steps joins only with a call at each, as one compound call "
+                        "(default)")
+    p.add_argument("--average", action=argparse.BooleanOptionalAction, default=True,
+                   help="tune to the mean of the epochs' checkpoints (default), not the last one")
     p.add_argument("--last-blocks", type=int, default=0, metavar="N", help="train only the last N blocks")
     p.add_argument("--max-steps", type=int, default=0, metavar="N", help="optimizer steps per epoch (0: all)")
     p.add_argument("--examples", type=int, default=0, metavar="N",
@@ -62,8 +65,8 @@ def config(args: argparse.Namespace) -> TrainConfig:
     sampling = SamplingConfig(top_k=args.top_k, per_position=args.per_position, tau=args.tau)
     return TrainConfig(base=args.base, name=args.name, texts=texts, corpus_size=args.corpus, extra_texts=extra,
                        sampling=sampling, epochs=args.epochs, lr=args.lr, lr_min=args.lr / 10, ftype=args.ftype,
-                       last_blocks=args.last_blocks, max_steps=args.max_steps, compound=args.compound,
-                       examples=args.examples, home=Path(args.home).expanduser() if args.home else None,
+                       last_blocks=args.last_blocks, average=args.average, max_steps=args.max_steps,
+                       compound=args.compound, examples=args.examples, home=Path(args.home).expanduser() if args.home else None,
                        **({"threads": args.threads} if args.threads > 0 else {}),
                        **({"sampling_workers": args.workers} if args.workers > 0 else {}))
 

@@ -39,7 +39,7 @@ class TrainConfig:
     """The tools to learn (default: the calculator)."""
     texts: tuple[str, ...] = ()
     """The corpus; empty: the generated word problems."""
-    corpus_size: int = 260
+    corpus_size: int = 520
     """Generated problems to annotate when `texts` is empty."""
     extra_texts: tuple[str, ...] = ()
     """Training texts used as they are (e.g. instruction–answer pairs from saved runs)."""
@@ -51,12 +51,11 @@ class TrainConfig:
     """A text joins only if the filter kept a call at every position before a new number
     (`sampling.positions`). Off by default: on 260 problems it left 11 multi-step texts of
     111 (36 of 126 without it; runs 6 and 7 in benchmarks/RESULTS.md)."""
-    compound: bool = False
+    compound: bool = True
     """A worked answer with several steps joins only with a call kept at each, rewritten
     as one compound call after "The answer is" (`agent.training.compound`); a chain that
-    does not compose is left out. Off by default: on held-out problems of the corpus's
-    families it took multi-step answers from 0% to 21.4%, but on the eval's wordings the
-    model wrote compounds for one-step problems too, 9.6% in all (run 16)."""
+    does not compose is left out. The tuned model then answers a multi-step question with
+    one call, as it answers a one-step one (runs 16 to 36 in benchmarks/RESULTS.md)."""
     agreeing_only: bool = True
     """A text joins only if every numeric result is the number written after it
     (`results_agree`)."""
@@ -78,11 +77,11 @@ class TrainConfig:
     sampling_workers: int = field(default_factory=annotating.default_workers)
     """Processes that sample at once, sharing `threads` (default: one per core, at most
     `annotating.MAX_WORKERS`)."""
-    epochs: int = 5
-    """On run 8's texts the tuned model scored 12.0%, 22.4%, 28.8% and 32.8% after epochs 2
-    to 5 (epochs 4 and 5 resumed from epoch 3; benchmarks/RESULTS.md)."""
-    lr: float = 1e-4
-    lr_min: float = 1e-5
+    epochs: int = 3
+    """Three epochs keep the whole pipeline under 30 minutes on 2 cores (25.4 and 27.3
+    minutes; five took 30.4 to 35.3; benchmarks/RESULTS.md)."""
+    lr: float = 5e-5
+    lr_min: float = 5e-6
     val_split: float = 0.1
     ftype: str = "q8_0"
     """The tuned model's type. Not the packaged SmolLM2's q4_1: the fine-tuning moves the
@@ -93,6 +92,11 @@ class TrainConfig:
     """llama.cpp threads: the training's, and the sampling workers' between them (default:
     one per core; two threads trained SmolLM2-135M at 88 tokens/s against 47 for one)."""
     last_blocks: int = 0
+    average: bool = True
+    """The tuned weights are the mean of every epoch's checkpoint (`agent.training.soup`),
+    not the last epoch's. In four trainings of three epochs the mean scored 47.2 / 42.4 /
+    44.8 / 27.2% of the arithmetic set where the last epoch scored 40.8 / 22.4 / 38.4 /
+    32.8% (runs 35 to 38, benchmarks/RESULTS.md)."""
     max_steps: int = 0
     home: Path | None = None
     """The data folder the model is registered in (default: `$INTERLEAF_HOME`, else the
@@ -265,7 +269,8 @@ def train(config: TrainConfig) -> Iterator[TrainEvent]:
     plan = FitPlan(base=_base_path(config.base), texts=tuple(docs), workdir=folder, n_ctx=config.n_ctx,
                    output=folder / f"{name}.gguf", ftype=config.ftype, epochs=config.epochs, lr=config.lr,
                    lr_min=config.lr_min, val_split=config.val_split, threads=config.threads,
-                   last_blocks=config.last_blocks, max_steps=config.max_steps, seed=config.seed)
+                   last_blocks=config.last_blocks, average=config.average, max_steps=config.max_steps,
+                   seed=config.seed)
     epochs: list[dict[str, Any]] = []
     for message in run_child(plan):
         event = _progress(message)

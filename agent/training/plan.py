@@ -28,6 +28,9 @@ class FitPlan:
     threads: int = 1
     last_blocks: int = 0
     """Train only the last N transformer blocks (0: every block)."""
+    average: bool = False
+    """Quantize the mean of every epoch's checkpoint rather than the last one
+    (`agent.training.soup`)."""
     max_steps: int = 0
     """Stop each epoch after this many optimizer steps (0: the whole epoch); for tests."""
     seed: int = 0

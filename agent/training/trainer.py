@@ -10,7 +10,7 @@ from typing import Any
 
 import llama_cpp
 
-from agent.training import fit, native
+from agent.training import fit, native, soup
 from agent.training.fit import Checkpoint, Emit
 from agent.training.plan import FitPlan
 
@@ -18,6 +18,8 @@ BASE_F32 = "base-f32.gguf"
 """The base model converted to F32, the first epoch's starting point."""
 EPOCH = "epoch-{}.gguf"
 """An epoch's checkpoint (`EPOCH.format(n)`)."""
+AVERAGED = "averaged-f32.gguf"
+"""The mean of the epochs' checkpoints (`FitPlan.average`), the weights quantized."""
 
 
 def start_weights(plan: FitPlan, emit: Emit) -> tuple[Path, Checkpoint | None]:
@@ -49,12 +51,33 @@ def token_rows(plan: FitPlan, model: Any) -> tuple[list[list[int]], int]:
     return rows, n_val
 
 
-def superseded(workdir: Path, latest: Path) -> None:
-    """Delete the F32 weights that the checkpoint at `latest` replaces (the F32 base and
-    earlier epochs, 540 MB each for SmolLM2-135M): a run resumes from the latest only."""
-    for old in [workdir / BASE_F32, *workdir.glob(EPOCH.format("*"))]:
+def superseded(workdir: Path, latest: Path, *, keep_epochs: bool = False) -> None:
+    """Delete the F32 weights that the checkpoint at `latest` replaces (the F32 base and,
+    unless `keep_epochs` (they are to be averaged), earlier epochs, 540 MB each for
+    SmolLM2-135M): a run resumes from the latest only."""
+    for old in [workdir / BASE_F32, *([] if keep_epochs else workdir.glob(EPOCH.format("*")))]:
         if old != latest:
             old.unlink(missing_ok=True)
+
+
+def finish(plan: FitPlan, emit: Emit) -> Path:
+    """The finished run's weights, averaged over its epochs' checkpoints with
+    `plan.average`, quantized to `plan.ftype` as `plan.output`."""
+    state = Checkpoint.read(plan.workdir)
+    assert state is not None
+    weights = Path(state.weights)
+    averaged = plan.workdir / AVERAGED
+    if plan.average and not averaged.is_file():
+        epochs = [p for n in range(1, state.epoch + 1) if (p := plan.workdir / EPOCH.format(n)).is_file()]
+        if len(epochs) > 1:
+            emit({"type": "stage", "stage": "average", "detail": f"the checkpoints of {len(epochs)} epochs"})
+            soup.average(epochs, averaged)
+            superseded(plan.workdir, weights)
+    if plan.average and averaged.is_file():
+        weights = averaged
+    emit({"type": "stage", "stage": "quantize", "detail": plan.ftype})
+    fit.quantize(weights, plan.output, plan.ftype, threads=plan.threads)
+    return plan.output
 
 
 class Run:
@@ -124,7 +147,7 @@ class Run:
             libs.ggml_opt_result_free(r_eval)
         return train_loss, val
 
-    def fit(self) -> Path:
+    def fit(self) -> None:
         while self.epoch < self.plan.epochs:
             self.emit({"type": "stage", "stage": "train", "detail": f"epoch {self.epoch + 1}/{self.plan.epochs}"})
             train_loss, val_loss = self.epoch_once()
@@ -132,14 +155,9 @@ class Run:
             weights = self.plan.workdir / EPOCH.format(self.epoch)
             llama_cpp.llama_model_save_to_file(self.model, str(weights).encode())
             Checkpoint(self.epoch, self.step, str(weights), train_loss, val_loss).write(self.plan.workdir)
-            superseded(self.plan.workdir, weights)
+            superseded(self.plan.workdir, weights, keep_epochs=self.plan.average)
             self.emit({"type": "epoch", "epoch": self.epoch, "train_loss": train_loss, "val_loss": val_loss,
                        "checkpoint": str(weights)})
-        state = Checkpoint.read(self.plan.workdir)
-        assert state is not None
-        self.emit({"type": "stage", "stage": "quantize", "detail": self.plan.ftype})
-        fit.quantize(Path(state.weights), self.plan.output, self.plan.ftype, threads=self.plan.threads)
-        return self.plan.output
 
     def close(self) -> None:
         self.libs.ggml.ggml_opt_dataset_free(self.dataset)
@@ -151,12 +169,11 @@ def run(plan: FitPlan, emit: Emit) -> Path:
     """Train per `plan`, resuming from its workdir's last checkpoint; the quantized result."""
     fit.check_architecture(plan.base)
     state = Checkpoint.read(plan.workdir)
-    if state is not None and state.epoch >= plan.epochs:
-        emit({"type": "stage", "stage": "quantize", "detail": plan.ftype})
-        fit.quantize(Path(state.weights), plan.output, plan.ftype, threads=plan.threads)
-        return plan.output
-    training = Run(plan, emit)
-    try:
-        return training.fit()
-    finally:
-        training.close()
+    if state is None or state.epoch < plan.epochs:
+        (plan.workdir / AVERAGED).unlink(missing_ok=True)  # of fewer epochs
+        training = Run(plan, emit)
+        try:
+            training.fit()
+        finally:
+            training.close()
+    return finish(plan, emit)

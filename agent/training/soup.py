@@ -1,0 +1,46 @@
+"""Weight averaging: the mean of several F32 checkpoints of one model, tensor by tensor
+(a "model soup", Wortsman et al. 2022).
+
+Fine-tuned from the same weights, models trained on the same texts in other orders land
+near each other, and their mean scores better than a single one and varies less from
+draw to draw (benchmarks/RESULTS.md). The files are read with `gguf` (llama.cpp's own
+GGUF library), memory-mapped: one tensor of each is in memory at a time.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+def average(sources: Sequence[Path], target: Path) -> None:
+    """Write the element-wise mean of `sources` (F32 GGUF files with the same tensors) as
+    `target`; its metadata are the first source's."""
+    from gguf import GGUFReader, GGMLQuantizationType
+
+    if not sources:
+        raise ValueError("nothing to average")
+    partial = target.with_name(target.name + ".partial")
+    shutil.copyfile(sources[0], partial)
+    try:
+        soup = GGUFReader(partial, "r+")
+        others = [{t.name: t for t in GGUFReader(path).tensors} for path in sources[1:]]
+        for tensor in soup.tensors:
+            if tensor.tensor_type != GGMLQuantizationType.F32:
+                raise ValueError(f"{tensor.name} is {tensor.tensor_type.name}, not F32")
+            total = np.array(tensor.data, dtype=np.float64)
+            for other in others:
+                mate = other.get(tensor.name)
+                if mate is None or mate.data.shape != tensor.data.shape:
+                    raise ValueError(f"the checkpoints differ at {tensor.name}")
+                total += mate.data
+            tensor.data[...] = total / len(sources)
+        soup.data.flush()
+        del soup, others
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(target)
