@@ -66,7 +66,8 @@ def config(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(base=args.base, name=args.name, texts=texts, corpus_size=args.corpus, extra_texts=extra,
                        sampling=sampling, epochs=args.epochs, lr=args.lr, lr_min=args.lr / 10, ftype=args.ftype,
                        last_blocks=args.last_blocks, average=args.average, max_steps=args.max_steps,
-                       compound=args.compound, examples=args.examples, home=Path(args.home).expanduser() if args.home else None,
+                       compound=args.compound, examples=args.examples,
+                       home=Path(args.home).expanduser() if args.home else None,
                        **({"threads": args.threads} if args.threads > 0 else {}),
                        **({"sampling_workers": args.workers} if args.workers > 0 else {}))
 

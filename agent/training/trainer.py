@@ -19,7 +19,7 @@ BASE_F32 = "base-f32.gguf"
 EPOCH = "epoch-{}.gguf"
 """An epoch's checkpoint (`EPOCH.format(n)`)."""
 AVERAGED = "averaged-f32.gguf"
-"""The mean of the epochs' checkpoints (`FitPlan.average`), the weights quantized."""
+"""The mean of the epochs' checkpoints (`FitPlan.average`): the weights that are quantized."""
 
 
 def start_weights(plan: FitPlan, emit: Emit) -> tuple[Path, Checkpoint | None]:
