@@ -131,7 +131,8 @@ def _base_path(spec: str) -> Path:
 def sample(config: TrainConfig, tool: Tool, texts: list[str]) -> Iterator[Progress | Annotated]:
     """Annotate `texts` with calls to `tool`; yields progress and each annotated text."""
     kept, started = 0, time.monotonic()
-    run = annotating.annotated(_base_path(config.base), tool, config.sampling, texts,
+    model = annotating.sampling_model(_base_path(config.base), config.folder())
+    run = annotating.annotated(model, tool, config.sampling, texts,
                                workers=config.sampling_workers, threads=config.threads)
     with closing(run):  # stopped early, the models and workers are let go at once
         for i, annotated in enumerate(run, 1):

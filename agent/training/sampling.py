@@ -28,7 +28,7 @@ from fractions import Fraction
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from llama_cpp.llama_grammar import LlamaGrammar
+import numpy as np
 
 from agent.arithmetic import format_value
 from agent.dispatch import Dispatcher
@@ -36,7 +36,8 @@ from agent.finetune import CallVerdict, weighted_loss
 from agent.grammar import tool_grammar
 from agent.markup import DEFAULT_MARKUP, Markup, ParsedCall
 from agent.tools import Tool, Toolbox
-from agent.training.scorer import CachedScorer, PrefixLlama
+from agent.training.prefix import Draw, PrefixModel
+from agent.training.scorer import CachedScorer
 
 _BEFORE_NUMBER = re.compile(r" (?=\$?\d)")
 _NUMBER = re.compile(r"\$?\d[\d,]*(?:\.\d+)?")
@@ -160,7 +161,7 @@ def positions(text: str) -> list[int]:
 class Sampler:
     """Samples, executes and filters calls to one tool."""
 
-    def __init__(self, sampler_model: PrefixLlama, scorer_model: PrefixLlama, tool: Tool, *,
+    def __init__(self, sampler_model: PrefixModel, scorer_model: PrefixModel, tool: Tool, *,
                  config: SamplingConfig = SamplingConfig(), markup: Markup = DEFAULT_MARKUP) -> None:
         self.lm, self.tool, self.config, self.markup = sampler_model, tool, config, markup
         self.scorer = CachedScorer(scorer_model)
@@ -228,9 +229,9 @@ class Sampler:
         """Whether the open marker is among the `top_k` likeliest tokens after `text`."""
         tokens = self.lm.tokenize(text, bos=True)
         self.lm.eval(tokens)
-        logprobs = self.lm.logprobs_at(len(tokens) - 1)
-        kth = sorted(logprobs, reverse=True)[self.config.top_k - 1]
-        return bool(logprobs[self.open_token] >= kth)
+        logits = self.lm.logits_at(len(tokens) - 1)
+        kth = np.partition(logits, -self.config.top_k)[-self.config.top_k]
+        return bool(logits[self.open_token] >= kth)
 
     def _candidates(self, text: str, count: int) -> Iterator[str]:
         """Up to `count` distinct calls after `text`, decoded one at a time: the first
@@ -238,26 +239,12 @@ class Sampler:
         head = self.lm.tokenize(text + " " + self.markup.opened(self.tool.name), bos=True)
         found: list[str] = []
         for i in range(count):
-            raw = self._decode(head, 0.0 if i == 0 else self.config.temperature)
+            draw = Draw(self.config.temperature, self.rng.randrange(2**31)) if i else Draw()
+            raw = self.lm.propose(head, draw, grammar=self.grammar, close=self.markup.close,
+                                  max_tokens=self.config.max_call_tokens)
             if raw and raw not in found:
                 found.append(raw)
                 yield raw
-
-    def _decode(self, head: list[int], temperature: float) -> str | None:
-        """One call's arguments under the grammar, or None if it did not close."""
-        grammar = LlamaGrammar.from_string(self.grammar, verbose=False)
-        pieces: list[int] = []
-        self.lm.llm.set_seed(self.rng.randrange(2**31))
-        tokens = self.lm.llm.generate(head, temp=temperature, top_k=40, top_p=0.95, grammar=grammar, reset=True)
-        for token in _limited(tokens, self.config.max_call_tokens):
-            if token == self.lm.llm.token_eos():
-                break
-            pieces.append(token)
-            text = self.lm.detokenize(pieces)
-            if self.markup.close in text:
-                raw, _, _ = text.rpartition(")")
-                return raw.strip() or None
-        return None
 
     def _execute(self, raw: str) -> str | None:
         outcome = self.dispatcher.run(ParsedCall.of(self.tool.name, raw))
@@ -327,8 +314,3 @@ def _plain(number: str) -> str:
     return format_value(Fraction(digits)) if digits else digits
 
 
-def _limited(tokens: Iterator[int], limit: int) -> Iterator[int]:
-    for i, token in enumerate(tokens):
-        if i >= limit:
-            return
-        yield token
