@@ -61,12 +61,14 @@ exact."""
 
 
 def sampling_model(base: Path, folder: Path) -> Path:
-    """A `SAMPLING_TYPE` copy of `base` in `folder`, made once (again if `base` is newer)."""
+    """A `SAMPLING_TYPE` copy of `base` in `folder` (the caller removes it)."""
+    from llama_cpp._logger import set_verbose
+
     from agent.training.fit import quantize
 
+    set_verbose(False)  # llama.cpp's notes on every tensor stay off the caller's terminal
     copy = folder / f"{base.stem}.sampling-{SAMPLING_TYPE}.gguf"
-    if not copy.is_file() or copy.stat().st_mtime < base.stat().st_mtime:
-        quantize(base, copy, SAMPLING_TYPE, threads=os.cpu_count() or 1)
+    quantize(base, copy, SAMPLING_TYPE, threads=os.cpu_count() or 1)
     return copy
 
 

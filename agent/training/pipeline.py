@@ -128,10 +128,9 @@ def _base_path(spec: str) -> Path:
     return model_path(spec)
 
 
-def sample(config: TrainConfig, tool: Tool, texts: list[str]) -> Iterator[Progress | Annotated]:
-    """Annotate `texts` with calls to `tool`; yields progress and each annotated text."""
+def sample(config: TrainConfig, tool: Tool, texts: list[str], model: Path) -> Iterator[Progress | Annotated]:
+    """Annotate `texts` with calls to `tool` by `model`; yields progress and each annotated text."""
     kept, started = 0, time.monotonic()
-    model = annotating.sampling_model(_base_path(config.base), config.folder())
     run = annotating.annotated(model, tool, config.sampling, texts,
                                workers=config.sampling_workers, threads=config.threads)
     with closing(run):  # stopped early, the models and workers are let go at once
@@ -149,28 +148,33 @@ def _corpus(config: TrainConfig) -> list[str]:
 
 
 def _sampled(config: TrainConfig, texts: list[str]) -> Generator[TrainEvent, None, list[str]]:
-    """Sampling with each tool in turn (each sees the calls of the ones before); returns
-    the texts with at least one kept call."""
+    """Sampling with each tool in turn (each sees the calls of the ones before), by a copy
+    of the base made for it (`annotating.sampling_model`); returns the texts with at least
+    one kept call."""
     totals = {"positions": 0, "sampled": 0, "kept": 0}
     called = [False] * len(texts)
     complete = [False] * len(texts)
     too_long: set[int] = set()
     steps = [len(positions(text)) for text in texts]
-    for tool in _tools(config):
-        annotated: list[str] = []
-        for item in sample(config, tool, texts):
-            if isinstance(item, Annotated):
-                totals["positions"] += item.positions
-                totals["sampled"] += item.sampled
-                totals["kept"] += item.kept
-                called[len(annotated)] = called[len(annotated)] or item.kept > 0
-                complete[len(annotated)] = complete[len(annotated)] or item.kept >= steps[len(annotated)]
-                if item.too_long:
-                    too_long.add(len(annotated))
-                annotated.append(item.text)
-            else:
-                yield item
-        texts = annotated
+    model = annotating.sampling_model(_base_path(config.base), config.folder())
+    try:
+        for tool in _tools(config):
+            annotated: list[str] = []
+            for item in sample(config, tool, texts, model):
+                if isinstance(item, Annotated):
+                    totals["positions"] += item.positions
+                    totals["sampled"] += item.sampled
+                    totals["kept"] += item.kept
+                    called[len(annotated)] = called[len(annotated)] or item.kept > 0
+                    complete[len(annotated)] = complete[len(annotated)] or item.kept >= steps[len(annotated)]
+                    if item.too_long:
+                        too_long.add(len(annotated))
+                    annotated.append(item.text)
+                else:
+                    yield item
+            texts = annotated
+    finally:
+        model.unlink(missing_ok=True)
     chosen = [final for text, has, full, count in zip(texts, called, complete, steps)
               if has and (final := _final(config, text, full, count)) is not None] + list(config.extra_texts)
     yield SamplingFinished(len(texts), totals["positions"], totals["sampled"], totals["kept"], len(chosen),
