@@ -10,9 +10,9 @@
    process and the training child) and how many sampled calls the filter kept.
 2. The arithmetic eval (`agent.evals.arithmetic`, its own defaults) of the base model with
    tools and of the tuned model with tools, resolved through the catalog by name, each
-   with its own recipe (the tuned model's question prompts show no few-shot examples: it
-   is registered so, and `Agent` and `agent eval` use it so); one-step and multi-step
-   problems reported separately.
+   with the same recipe (the tuned model is registered with the base's few-shot examples,
+   and `Agent` and `agent eval` use them); one-step and multi-step problems reported
+   separately.
 3. The same two models, asked the same way, on `--held-out` problems of the corpus's own
    families with questions the training corpus does not have: what the training taught,
    apart from how far it carries to the eval's wordings (`--eval-only` measures a model
@@ -53,7 +53,7 @@ def pipeline(args: argparse.Namespace) -> tuple[float, SamplingFinished | None, 
                          sampling=SamplingConfig(per_position=args.per_position), last_blocks=args.last_blocks,
                          average=args.average,
                          dataset=args.dataset, prompted=args.prompted, n_ctx=512 if args.prompted else 256,
-                         every_step=args.every_step, compound=args.compound, lr=args.lr, lr_min=args.lr / 10,
+                         every_step=args.every_step, compound=args.compound, lr=args.lr,
                          seed=args.seed,
                          **({"threads": args.threads} if args.threads else {}),
                          **({"sampling_workers": args.workers} if args.workers else {}))

@@ -28,7 +28,7 @@ def test_options_become_the_config(tmp_path: Path) -> None:
     made = config(args)
     assert made.name == "mine" and made.epochs == 2 and made.home == tmp_path
     assert made.texts == ("We sold 12 crates.", "Then 30 more.")
-    assert made.sampling.top_k == 10 and made.sampling.tau == 1.0 and made.lr_min == made.lr / 10
+    assert made.sampling.top_k == 10 and made.sampling.tau == 1.0 and made.lr_end == made.lr / 10
 
 
 def test_no_options_train_the_recipe_the_benchmark_measures() -> None:

@@ -30,6 +30,12 @@ def model() -> Iterator[PrefixModel]:
     found.close()
 
 
+def logprobs(logits: np.ndarray) -> np.ndarray:
+    logits = logits.astype(np.float64)
+    top = logits.max()
+    return logits - (top + np.log(np.exp(logits - top).sum()))
+
+
 def fresh_logprobs(tokens: list[int], index: int) -> np.ndarray:
     llm = llama_cpp.Llama(model_path=str(model_path("smollm2-135m")), n_ctx=512, logits_all=True, verbose=False,
                           n_threads=1)
@@ -38,8 +44,7 @@ def fresh_logprobs(tokens: list[int], index: int) -> np.ndarray:
         logits = np.asarray(llm.scores[index], dtype=np.float64)
     finally:
         llm.close()
-    top = logits.max()
-    return logits - (top + np.log(np.exp(logits - top).sum()))
+    return logprobs(logits)
 
 
 def test_a_text_evaluated_past_a_shared_prefix_scores_as_a_fresh_evaluation(model: PrefixModel) -> None:
@@ -51,7 +56,7 @@ def test_a_text_evaluated_past_a_shared_prefix_scores_as_a_fresh_evaluation(mode
     shared = next(i for i, (a, b) in enumerate(zip(first, second)) if a != b)
     assert model.evaluated - decoded == len(second) - shared, "only the tokens past the shared prefix are decoded"
     assert set(model.rows) == set(range(len(second) - 3, len(second))), "logits only where they are read"
-    got = model.logprobs_at(len(second) - 2)
+    got = logprobs(model.logits_at(len(second) - 2))
     assert np.allclose(got, fresh_logprobs(second, len(second) - 2), atol=2e-3)
     model.eval(second, logits_from=len(second) - 5)
     assert model.evaluated - decoded == len(second) - shared + 5, "positions without kept logits are decoded again"
@@ -89,6 +94,9 @@ def test_calls_follow_the_grammar_and_the_greedy_one_is_llama_cpp_pythons(model:
     assert len(sampled) > 1, "draws with other seeds differ"
     assert all(calculator.fn(raw) for raw in sampled), "every closed call is one the calculator reads"
     assert model.propose(head, Draw(), grammar=grammar, close=DEFAULT_MARKUP.close, max_tokens=32) == greedy
+    forced = 'root ::= "93 % 17" ")" "]"'
+    for draw in (Draw(), Draw(0.8, 3)):  # tokens the model would not pick: the grammar's pass over the vocabulary
+        assert model.propose(head, draw, grammar=forced, close="]", max_tokens=32) == "93 % 17"
 
 
 def test_the_copy_that_samples_is_q8_0_and_goes_where_it_is_asked(tmp_path: Path) -> None:
@@ -99,6 +107,6 @@ def test_the_copy_that_samples_is_q8_0_and_goes_where_it_is_asked(tmp_path: Path
     try:
         tokens = copied.tokenize(TEXT, bos=True)
         copied.eval(tokens)
-        assert int(np.argmax(copied.logprobs_at(len(tokens) - 1))) == int(np.argmax(fresh_logprobs(tokens, len(tokens) - 1)))
+        assert int(np.argmax(copied.logits_at(len(tokens) - 1))) == int(np.argmax(fresh_logprobs(tokens, len(tokens) - 1)))
     finally:
         copied.close()

@@ -21,7 +21,7 @@ def test_a_text_joins_only_if_its_answer_carries_a_call() -> None:
                          "[Calculator(50 - 12) → 38] 38.")
     assert not answer_called("Answer: The hats cost [Calculator(3 * 4) → 12] 12. Out of $50, the answer is 38.")
     assert answer_called("We sold [Calculator(12 + 30) → 42] 42 crates."), "texts without the phrase join"
-    assert TrainConfig().answer_calls_only and TrainConfig().examples == 0
+    assert TrainConfig().answer_calls_only and TrainConfig().examples is None, "the base's examples"
 
 
 def test_a_registered_model_answers_with_its_own_number_of_examples(

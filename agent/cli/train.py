@@ -24,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction[Any], home: argparse.ArgumentPars
     p.add_argument("--name", default="smollm2-135m-tools", help="spec the tuned model is registered under")
     p.add_argument("--files", nargs="+", type=Path, metavar="PATH",
                    help="your own texts (files or folders; paragraphs) instead of the generated word problems")
-    p.add_argument("--corpus", type=int, default=520, metavar="N", help="generated problems to annotate")
+    p.add_argument("--corpus", type=int, default=640, metavar="N", help="generated problems to annotate")
     p.add_argument("--from-runs", action="store_true", help="add instruction-answer pairs from the saved runs")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--lr", type=float, default=5e-5, help="learning rate, decayed to a tenth (cosine)")
@@ -38,8 +38,8 @@ def add_parser(sub: argparse._SubParsersAction[Any], home: argparse.ArgumentPars
                    help="tune to the mean of the epochs' checkpoints (default), not the last one")
     p.add_argument("--last-blocks", type=int, default=0, metavar="N", help="train only the last N blocks")
     p.add_argument("--max-steps", type=int, default=0, metavar="N", help="optimizer steps per epoch (0: all)")
-    p.add_argument("--examples", type=int, default=0, metavar="N",
-                   help="few-shot examples per tool in the tuned model's question prompts (its recipe)")
+    p.add_argument("--examples", type=int, default=None, metavar="N",
+                   help="few-shot examples per tool in the tuned model's question prompts (default: the base's)")
     p.add_argument("--ftype", default="q8_0", help="type of the tuned model (q8_0, f16, f32; q4_1 undoes the tuning)")
     p.add_argument("--threads", type=int, default=0, help="llama.cpp threads (0: one per core)")
     p.add_argument("--workers", type=int, default=0, metavar="N",
@@ -51,7 +51,7 @@ def config(args: argparse.Namespace) -> TrainConfig:
     from agent.training import SamplingConfig, TrainConfig, texts_from_runs
     from agent.training.corpus import read_files
 
-    if args.examples < 0:
+    if args.examples is not None and args.examples < 0:
         from agent.errors import ConfigError
 
         raise ConfigError(f"--examples must be zero or more, got {args.examples}")
@@ -64,7 +64,7 @@ def config(args: argparse.Namespace) -> TrainConfig:
     texts = tuple(read_files(args.files)) if args.files else ()
     sampling = SamplingConfig(top_k=args.top_k, per_position=args.per_position, tau=args.tau)
     return TrainConfig(base=args.base, name=args.name, texts=texts, corpus_size=args.corpus, extra_texts=extra,
-                       sampling=sampling, epochs=args.epochs, lr=args.lr, lr_min=args.lr / 10, ftype=args.ftype,
+                       sampling=sampling, epochs=args.epochs, lr=args.lr, ftype=args.ftype,
                        last_blocks=args.last_blocks, average=args.average, max_steps=args.max_steps,
                        compound=args.compound, examples=args.examples,
                        home=Path(args.home).expanduser() if args.home else None,

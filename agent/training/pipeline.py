@@ -16,7 +16,7 @@ from typing import Any
 
 from agent.errors import ConfigError
 from agent.models import user_models
-from agent.models.catalog import model_path
+from agent.models.catalog import model_path, model_profile
 from agent.parts import calls_in, parts_of
 from agent.tools import Tool, installed_tools
 from agent.training import annotating, corpus, prompted
@@ -39,8 +39,9 @@ class TrainConfig:
     """The tools to learn (default: the calculator)."""
     texts: tuple[str, ...] = ()
     """The corpus; empty: the generated word problems."""
-    corpus_size: int = 520
-    """Generated problems to annotate when `texts` is empty."""
+    corpus_size: int = 640
+    """Generated problems to annotate when `texts` is empty (the pipeline in about 20
+    minutes on 2 cores; benchmarks/RESULTS.md, run 39)."""
     extra_texts: tuple[str, ...] = ()
     """Training texts used as they are (e.g. instruction–answer pairs from saved runs)."""
     answer_calls_only: bool = True
@@ -59,9 +60,11 @@ class TrainConfig:
     agreeing_only: bool = True
     """A text joins only if every numeric result is the number written after it
     (`results_agree`)."""
-    examples: int = 0
+    examples: int | None = None
     """Few-shot examples per tool in the tuned model's question prompts (its recipe in the
-    catalog, which `Agent` and `agent eval` use): it was trained to answer without them."""
+    catalog, which `Agent` and `agent eval` use); None: the base model's, so that the two
+    are asked alike. With the base's three examples, six tuned models of runs 5 to 43 solved
+    1.7 more problems of 125 on average than without (−2 to +5; benchmarks/RESULTS.md)."""
     prompted: bool = False
     """Train the texts in the question layout after the system prompt the tuned model is
     asked with (`agent.training.prompted`), `per_prompt` texts to a prompt; use
@@ -78,10 +81,11 @@ class TrainConfig:
     """Processes that sample at once, sharing `threads` (default: one per core, at most
     `annotating.MAX_WORKERS`)."""
     epochs: int = 3
-    """Three epochs keep the whole pipeline under 30 minutes on 2 cores (25.4 and 27.3
-    minutes; five took 30.4 to 35.3; benchmarks/RESULTS.md)."""
+    """Three epochs of the default corpus keep the whole pipeline under 30 minutes on 2
+    cores (19.2 minutes with 640 problems, run 39 in benchmarks/RESULTS.md)."""
     lr: float = 5e-5
-    lr_min: float = 5e-6
+    lr_min: float | None = None
+    """Where the cosine schedule ends (None: a tenth of `lr`)."""
     val_split: float = 0.1
     ftype: str = "q8_0"
     """The tuned model's type. Not the packaged SmolLM2's q4_1: the fine-tuning moves the
@@ -107,6 +111,11 @@ class TrainConfig:
     finished epoch."""
     seed: int = 0
 
+    @property
+    def lr_end(self) -> float:
+        """Where the learning rate ends."""
+        return self.lr / 10 if self.lr_min is None else self.lr_min
+
     def folder(self) -> Path:
         return self.workdir or user_models.models_dir(self.home).parent / "training" / self.name
 
@@ -128,17 +137,22 @@ def _base_path(spec: str) -> Path:
     return model_path(spec)
 
 
-def sample(config: TrainConfig, tool: Tool, texts: list[str], model: Path) -> Iterator[Progress | Annotated]:
-    """Annotate `texts` with calls to `tool` by `model`; yields progress and each annotated text."""
+def sample(config: TrainConfig, tool: Tool, texts: list[str]) -> Iterator[Progress | Annotated]:
+    """Annotate `texts` with calls to `tool` by a copy of the base made for it
+    (`annotating.sampling_model`); yields progress and each annotated text."""
     kept, started = 0, time.monotonic()
+    model = annotating.sampling_model(_base_path(config.base), config.folder())
     run = annotating.annotated(model, tool, config.sampling, texts,
                                workers=config.sampling_workers, threads=config.threads)
-    with closing(run):  # stopped early, the models and workers are let go at once
-        for i, annotated in enumerate(run, 1):
-            kept += annotated.kept
-            elapsed = time.monotonic() - started
-            yield Progress("sample", i, len(texts), kept=kept, seconds_left=elapsed / i * (len(texts) - i))
-            yield annotated
+    try:
+        with closing(run):  # stopped early, the models and workers are let go at once
+            for i, annotated in enumerate(run, 1):
+                kept += annotated.kept
+                elapsed = time.monotonic() - started
+                yield Progress("sample", i, len(texts), kept=kept, seconds_left=elapsed / i * (len(texts) - i))
+                yield annotated
+    finally:
+        model.unlink(missing_ok=True)
 
 
 def _corpus(config: TrainConfig) -> list[str]:
@@ -148,33 +162,28 @@ def _corpus(config: TrainConfig) -> list[str]:
 
 
 def _sampled(config: TrainConfig, texts: list[str]) -> Generator[TrainEvent, None, list[str]]:
-    """Sampling with each tool in turn (each sees the calls of the ones before), by a copy
-    of the base made for it (`annotating.sampling_model`); returns the texts with at least
-    one kept call."""
+    """Sampling with each tool in turn (each sees the calls of the ones before); returns
+    the texts with at least one kept call."""
     totals = {"positions": 0, "sampled": 0, "kept": 0}
     called = [False] * len(texts)
     complete = [False] * len(texts)
     too_long: set[int] = set()
     steps = [len(positions(text)) for text in texts]
-    model = annotating.sampling_model(_base_path(config.base), config.folder())
-    try:
-        for tool in _tools(config):
-            annotated: list[str] = []
-            for item in sample(config, tool, texts, model):
-                if isinstance(item, Annotated):
-                    totals["positions"] += item.positions
-                    totals["sampled"] += item.sampled
-                    totals["kept"] += item.kept
-                    called[len(annotated)] = called[len(annotated)] or item.kept > 0
-                    complete[len(annotated)] = complete[len(annotated)] or item.kept >= steps[len(annotated)]
-                    if item.too_long:
-                        too_long.add(len(annotated))
-                    annotated.append(item.text)
-                else:
-                    yield item
-            texts = annotated
-    finally:
-        model.unlink(missing_ok=True)
+    for tool in _tools(config):
+        annotated: list[str] = []
+        for item in sample(config, tool, texts):
+            if isinstance(item, Annotated):
+                totals["positions"] += item.positions
+                totals["sampled"] += item.sampled
+                totals["kept"] += item.kept
+                called[len(annotated)] = called[len(annotated)] or item.kept > 0
+                complete[len(annotated)] = complete[len(annotated)] or item.kept >= steps[len(annotated)]
+                if item.too_long:
+                    too_long.add(len(annotated))
+                annotated.append(item.text)
+            else:
+                yield item
+        texts = annotated
     chosen = [final for text, has, full, count in zip(texts, called, complete, steps)
               if has and (final := _final(config, text, full, count)) is not None] + list(config.extra_texts)
     yield SamplingFinished(len(texts), totals["positions"], totals["sampled"], totals["kept"], len(chosen),
@@ -269,11 +278,14 @@ def train(config: TrainConfig) -> Iterator[TrainEvent]:
         dataset.writelines(json.dumps({"text": text}, ensure_ascii=False) + "\n" for text in chosen)
     docs = chosen
     if config.prompted:
-        preamble = prompted.question_preamble(list(installed_tools([]).values()), config.examples)
+        examples = config.examples
+        if examples is None:
+            examples = model_profile(config.base).question.examples if not config.base.endswith(".gguf") else 0
+        preamble = prompted.question_preamble(list(installed_tools([]).values()), examples)
         docs = prompted.documents(chosen, preamble, per_prompt=config.per_prompt)
     plan = FitPlan(base=_base_path(config.base), texts=tuple(docs), workdir=folder, n_ctx=config.n_ctx,
                    output=folder / f"{name}.gguf", ftype=config.ftype, epochs=config.epochs, lr=config.lr,
-                   lr_min=config.lr_min, val_split=config.val_split, threads=config.threads,
+                   lr_min=config.lr_end, val_split=config.val_split, threads=config.threads,
                    last_blocks=config.last_blocks, average=config.average, max_steps=config.max_steps,
                    seed=config.seed)
     epochs: list[dict[str, Any]] = []
