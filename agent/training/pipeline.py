@@ -63,8 +63,8 @@ class TrainConfig:
     examples: int | None = None
     """Few-shot examples per tool in the tuned model's question prompts (its recipe in the
     catalog, which `Agent` and `agent eval` use); None: the base model's, so that the two
-    are asked alike. With the base's three examples, six tuned models of runs 5 to 43 solved
-    1.7 more problems of 125 on average than without (−2 to +5; benchmarks/RESULTS.md)."""
+    are asked alike. With the base's three examples, seven tuned models of runs 5 to 44
+    solved 1.3 more problems of 125 on average than without (−2 to +5; benchmarks/RESULTS.md)."""
     prompted: bool = False
     """Train the texts in the question layout after the system prompt the tuned model is
     asked with (`agent.training.prompted`), `per_prompt` texts to a prompt; use
