@@ -24,7 +24,7 @@ from typing import Any
 import llama_cpp
 
 from agent.models.llama_cpu import plain_buffers
-from agent.training import native
+from agent.training import native, prefix
 from agent.training.plan import FitPlan
 
 TRAINABLE_ARCHITECTURES = frozenset({"llama"})
@@ -109,14 +109,7 @@ def new_context(model: Any, n_ctx: int, threads: int) -> Any:
 
 
 def tokenize(model: Any, text: str, *, bos: bool) -> list[int]:
-    vocab = llama_cpp.llama_model_get_vocab(model)
-    data = text.encode()
-    size = len(data) + 8
-    tokens = (llama_cpp.llama_token * size)()
-    n = llama_cpp.llama_tokenize(vocab, data, len(data), tokens, size, bos, False)
-    if n < 0:
-        raise RuntimeError("tokenization overflow")
-    return list(tokens[:n])
+    return prefix.tokenize(llama_cpp.llama_model_get_vocab(model), text, bos=bos)
 
 
 def windows(docs: Sequence[list[int]], n_ctx: int, stride: int) -> list[list[int]]:

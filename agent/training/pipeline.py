@@ -280,7 +280,7 @@ def train(config: TrainConfig) -> Iterator[TrainEvent]:
     if config.prompted:
         examples = config.examples
         if examples is None:
-            examples = model_profile(config.base).question.examples if not config.base.endswith(".gguf") else 0
+            examples = 0 if config.base.lower().endswith(".gguf") else model_profile(config.base).question.examples
         preamble = prompted.question_preamble(list(installed_tools([]).values()), examples)
         docs = prompted.documents(chosen, preamble, per_prompt=config.per_prompt)
     plan = FitPlan(base=_base_path(config.base), texts=tuple(docs), workdir=folder, n_ctx=config.n_ctx,

@@ -42,6 +42,17 @@ class Draw:
     min_p: float = 0.05
 
 
+def tokenize(vocab: Any, text: str, *, bos: bool) -> list[int]:
+    """`text` as tokens of `vocab` (special tokens written in it are plain text)."""
+    data = text.encode()
+    size = len(data) + 8
+    tokens = (llama_cpp.llama_token * size)()
+    n = llama_cpp.llama_tokenize(vocab, data, len(data), tokens, size, bos, False)
+    if n < 0:
+        raise RuntimeError("tokenization overflow")
+    return list(tokens[:n])
+
+
 class PrefixModel:
     """A llama.cpp model and a context holding the last evaluated tokens."""
 
@@ -77,13 +88,7 @@ class PrefixModel:
         """Tokens decoded in all (statistics)."""
 
     def tokenize(self, text: str, *, bos: bool = False) -> list[int]:
-        data = text.encode()
-        size = len(data) + 8
-        tokens = (llama_cpp.llama_token * size)()
-        n = llama_cpp.llama_tokenize(self.vocab, data, len(data), tokens, size, bos, False)
-        if n < 0:
-            raise RuntimeError("tokenization overflow")
-        return list(tokens[:n])
+        return tokenize(self.vocab, text, bos=bos)
 
     def detokenize(self, tokens: Sequence[int]) -> str:
         size = 16 * len(tokens) + 16
