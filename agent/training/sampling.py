@@ -312,5 +312,3 @@ def _plain(number: str) -> str:
     """A number as the calculator writes it: `1,250.50` and `1250.5` are the same."""
     digits = number.replace(",", "").rstrip(".")
     return format_value(Fraction(digits)) if digits else digits
-
-
