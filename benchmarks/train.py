@@ -51,7 +51,8 @@ HELD_OUT_SEED = 4242
 def pipeline(args: argparse.Namespace) -> tuple[float, SamplingFinished | None, TrainingFinished | None]:
     config = TrainConfig(base=BASE, name=TUNED, corpus_size=args.corpus, epochs=args.epochs,
                          sampling=SamplingConfig(per_position=args.per_position), last_blocks=args.last_blocks,
-                         average=args.average,
+                         average=args.average, base_share=args.base_share,
+                         multi_step_repeats=args.multi_step_repeats,
                          dataset=args.dataset, prompted=args.prompted, n_ctx=512 if args.prompted else 256,
                          every_step=args.every_step, compound=args.compound, lr=args.lr,
                          seed=args.seed,
@@ -113,6 +114,10 @@ def main() -> int:
     p.add_argument("--last-blocks", type=int, default=0, help="train only the last N blocks (0: all)")
     p.add_argument("--average", action=argparse.BooleanOptionalAction, default=TrainConfig().average,
                    help="tune to the mean of the epochs' checkpoints, not the last one")
+    p.add_argument("--multi-step-repeats", type=int, default=TrainConfig().multi_step_repeats,
+                   help="times a text with a multi-step call is trained per epoch")
+    p.add_argument("--base-share", type=float, default=TrainConfig().base_share,
+                   help="the base's share in the tuned weights (0: the tuned weights alone)")
     p.add_argument("--threads", type=int, default=0, help="llama.cpp threads (0: the default, one per core)")
     p.add_argument("--workers", type=int, default=0, help="sampling processes (0: the default, one per core)")
     p.add_argument("--lr", type=float, default=TrainConfig().lr, help="peak learning rate (cosine down to lr_min)")

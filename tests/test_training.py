@@ -17,10 +17,11 @@ from agent.errors import ConfigError
 from agent.agent import Agent
 from agent.models.catalog import list_models, model_path, model_profile, resolve_model
 from agent.models.llama_cpu import plain_buffers
-from agent.training import (EpochFinished, SamplingConfig, SamplingFinished, TrainConfig, TrainingFinished,
-                            UnsupportedModel, train)
+from agent.training import (EpochFinished, SamplingConfig, SamplingFinished, StageStarted, TrainConfig,
+                            TrainingFinished, UnsupportedModel, train)
 from agent.training.fit import Checkpoint
 from agent.training.plan import FitPlan
+from agent.training.trainer import epoch_order
 from agent.tools import installed
 from agent.training.prompted import question_preamble
 from agent.training.worker import decode, encode, run_child
@@ -49,7 +50,9 @@ def test_the_pipeline_samples_trains_quantizes_and_registers(trained: tuple[Path
     record = json.loads((home / "models" / "tiny-tools.json").read_text())
     assert record["base"] == "smollm2-135m" and Path(record["path"]) == Path(finished.path)
     weights = sorted(p.name for p in (home / "training" / "tiny-tools").glob("*.gguf"))
-    assert weights == ["epoch-1.gguf"], "the checkpoint replaces the F32 base"
+    assert weights == ["epoch-1.gguf"], "the checkpoint replaces the F32 base; the mix with it is removed"
+    stages = [e.stage for e in events if isinstance(e, StageStarted)]
+    assert stages[stages.index("train"):] == ["train", "mix", "quantize", "register"]
 
 
 def test_a_resumed_run_continues_from_the_checkpoint_and_the_loss_goes_down(
@@ -133,3 +136,18 @@ def test_an_architecture_llama_cpp_cannot_train_is_refused_clearly(tmp_path: Pat
 def test_a_bad_name_is_refused_before_any_work() -> None:
     with pytest.raises(ConfigError, match="model name"):
         next(iter(train(replace(TrainConfig(), name="../evil"))))
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.0])
+def test_a_base_share_outside_zero_to_one_is_refused_before_any_work(share: float) -> None:
+    with pytest.raises(ConfigError, match="base's share"):
+        next(iter(train(replace(TrainConfig(), base_share=share))))
+
+
+def test_every_epoch_after_the_first_trains_the_windows_in_another_order_of_its_own() -> None:
+    first, second, third = (epoch_order(7, epoch, 40) for epoch in range(3))
+    assert first == list(range(40)), "the first epoch trains the windows as packed"
+    assert sorted(second) == sorted(third) == first, "every window once an epoch"
+    assert len({tuple(first), tuple(second), tuple(third)}) == 3
+    assert epoch_order(7, 1, 40) == second, "a run resumed at epoch 2 trains the order it would have"
+    assert epoch_order(8, 1, 40) != second

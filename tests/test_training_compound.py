@@ -7,7 +7,7 @@ import pytest
 
 from agent.arithmetic import evaluate
 from agent.training import corpus
-from agent.training.compound import compound
+from agent.training.compound import compound, several_steps
 
 
 def answer(text: str | None) -> str | None:
@@ -75,3 +75,11 @@ def test_every_generated_multi_step_problem_with_its_own_steps_as_calls_composes
         value = evaluate(call)
         assert value is not None and float(value) == float(problem.steps[-1][2].replace(",", ""))
     assert composed >= 100
+
+
+def test_a_text_has_several_steps_when_one_of_its_calls_does_more_than_one_operation() -> None:
+    assert several_steps("Answer: The answer is [Calculator(24 * 38 + 6 * 125) → 1662] 1662.")
+    assert several_steps("Q: 3 hats.\nAnswer: [Calculator(3 * 4) → 12] 12, so [Calculator(50 - 3 * 4) → 38] 38.")
+    assert not several_steps("Answer: The answer is [Calculator(23 * 48) → 1104] 1104.")
+    assert not several_steps("Answer: The answer is [Calculator(12% of 320) → 38.4] 38.4.")
+    assert not several_steps("Answer: [Search(3 * 4 + 1) → none] none."), "another tool's call"

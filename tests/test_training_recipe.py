@@ -12,6 +12,7 @@ from agent.errors import ConfigError
 from agent.models import user_models
 from agent.models.catalog import model_profile
 from agent.tools import installed
+from agent.training import pipeline
 from agent.training.pipeline import TrainConfig, answer_called, results_agree
 from agent.training.prompted import documents, question_preamble
 
@@ -74,3 +75,17 @@ def test_a_text_whose_result_is_not_the_number_written_after_it_is_left_out() ->
     assert not results_agree("Answer: The answer is [Calculator(672 - 7071) → -6399] 6399."), "the other sign"
     assert results_agree("Today is [Calendar() → Today is Monday.] the 3rd."), "no number result: nothing to check"
     assert TrainConfig().agreeing_only
+
+
+def test_a_multi_step_text_is_trained_as_often_as_the_config_says() -> None:
+    one = "Question: 23 bags of 48?\nAnswer: The answer is [Calculator(23 * 48) → 1104] 1104."
+    multi = "Question: 8 rolls of 51, 3 ways?\nAnswer: The answer is [Calculator(8 * 51 / 3) → 136] 136."
+    assert pipeline.documents(TrainConfig(), [one, multi]) == [one, multi, multi]
+    assert pipeline.documents(TrainConfig(multi_step_repeats=1), [one, multi]) == [one, multi]
+    prompted = pipeline.documents(TrainConfig(prompted=True, per_prompt=3), [multi, one])
+    assert len(prompted) == 1 and prompted[0].count(multi) == 2 and prompted[0].count(one) == 1
+
+
+def test_a_multi_step_repeat_below_one_is_refused_before_any_work() -> None:
+    with pytest.raises(ConfigError, match="at least once"):
+        next(iter(pipeline.train(TrainConfig(multi_step_repeats=0))))

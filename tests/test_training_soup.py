@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from gguf import GGUFReader, GGUFWriter
 
+from agent.training import fit, trainer
+from agent.training.plan import FitPlan
 from agent.training.soup import average
 
 
@@ -52,3 +55,42 @@ def test_quantized_checkpoints_are_refused(tmp_path: Path) -> None:
     half = checkpoint(tmp_path / "half.gguf", {"a": np.zeros((4, 8), dtype=np.float16)})
     with pytest.raises(ValueError, match="not F32"):
         average([half, half], tmp_path / "soup.gguf")
+
+
+def test_a_weighted_average_mixes_in_proportion_and_bad_weights_are_refused(tmp_path: Path) -> None:
+    tuned = checkpoint(tmp_path / "tuned.gguf", {"a": np.full((2, 3), 4.0, dtype=np.float32)})
+    base = checkpoint(tmp_path / "base.gguf", {"a": np.full((2, 3), 1.0, dtype=np.float32)})
+    average([tuned, base], tmp_path / "mix.gguf", weights=[0.75, 0.25])
+    assert np.allclose(read(tmp_path / "mix.gguf")["a"], 3.25)
+    for bad in ([1.0], [1.0, -0.5], [0.0, 0.0]):
+        with pytest.raises(ValueError, match="do not fit"):
+            average([tuned, base], tmp_path / "bad.gguf", weights=bad)
+    assert not list(tmp_path.glob("bad.gguf*"))
+
+
+@pytest.mark.parametrize(("average", "share", "expected"), [(True, 0.5, 2.5), (True, 0.0, 4.0), (False, 0.25, 4.0)])
+def test_the_quantized_weights_are_the_epochs_mean_mixed_with_the_base(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, average: bool, share: float, expected: float) -> None:
+    """Epochs at 3 and 5 (mean 4), the base at 1: the mean and the base half and half is
+    2.5; the last epoch alone (5) with a quarter of the base is 4."""
+    conversions: list[tuple[str, str]] = []
+
+    def copy(source: Path, target: Path, ftype: str, *, threads: int = 1) -> None:
+        conversions.append((source.name, ftype))
+        shutil.copyfile(source, target)
+
+    monkeypatch.setattr(fit, "quantize", copy)
+    base = checkpoint(tmp_path / "packaged.gguf", {"a": np.full(4, 1.0, dtype=np.float32)})
+    work = tmp_path / "work"
+    work.mkdir()
+    for epoch, value in ((1, 3.0), (2, 5.0)):
+        checkpoint(work / trainer.EPOCH.format(epoch), {"a": np.full(4, value, dtype=np.float32)})
+    fit.Checkpoint(2, 8, str(work / trainer.EPOCH.format(2)), 0.5, None).write(work)
+    plan = FitPlan(base=base, texts=(), workdir=work, output=tmp_path / "tuned.gguf", average=average,
+                   base_share=share)
+    stages: list[str] = []
+    trainer.finish(plan, lambda event: stages.append(event.get("stage", "")))
+    assert np.allclose(read(plan.output)["a"], expected)
+    assert ("mix" in stages) == (share > 0) and ("average" in stages) == average
+    assert conversions[-1] == (trainer.MIXED if share else trainer.AVERAGED if average else "epoch-2.gguf", "q8_0")
+    assert not (work / trainer.MIXED).exists() and not (work / trainer.BASE_F32).exists()

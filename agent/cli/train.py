@@ -34,8 +34,12 @@ def add_parser(sub: argparse._SubParsersAction[Any], home: argparse.ArgumentPars
     p.add_argument("--compound", action=argparse.BooleanOptionalAction, default=True,
                    help="a worked answer with several steps joins only with a call at each, as one compound call "
                         "(default)")
+    p.add_argument("--multi-step-repeats", type=int, default=None, metavar="N",
+                   help="times a text with a multi-step call is trained per epoch (default: 2)")
     p.add_argument("--average", action=argparse.BooleanOptionalAction, default=True,
                    help="tune to the mean of the epochs' checkpoints (default), not the last one")
+    p.add_argument("--base-share", type=float, default=None, metavar="S",
+                   help="the base's share in the tuned weights: (1 - S) * tuned + S * base (default: half; 0: none)")
     p.add_argument("--last-blocks", type=int, default=0, metavar="N", help="train only the last N blocks")
     p.add_argument("--max-steps", type=int, default=0, metavar="N", help="optimizer steps per epoch (0: all)")
     p.add_argument("--examples", type=int, default=None, metavar="N",
@@ -68,6 +72,8 @@ def config(args: argparse.Namespace) -> TrainConfig:
                        last_blocks=args.last_blocks, average=args.average, max_steps=args.max_steps,
                        compound=args.compound, examples=args.examples,
                        home=Path(args.home).expanduser() if args.home else None,
+                       **({"base_share": args.base_share} if args.base_share is not None else {}),
+                       **({"multi_step_repeats": args.multi_step_repeats} if args.multi_step_repeats is not None else {}),
                        **({"threads": args.threads} if args.threads > 0 else {}),
                        **({"sampling_workers": args.workers} if args.workers > 0 else {}))
 

@@ -73,6 +73,17 @@ def compound(text: str, tool: str = "Calculator", markup: Markup = DEFAULT_MARKU
     return f"{question}{_ANSWER}The answer is {joined}{rendered(parts[at[-1] + 1 :])}"
 
 
+def several_steps(text: str, tool: str = "Calculator", markup: Markup = DEFAULT_MARKUP) -> bool:
+    """Whether a completed call to `tool` in `text` does more than one operation
+    (`24 * 38 + 6 * 125`; `12% of 320` is one)."""
+    for part in parts_of(text, markup):
+        if isinstance(part, CallRecord) and part.name == tool and part.result is not None:
+            tree = None if _PERCENT_OF.match(part.raw) else _parsed(part.raw)
+            if tree is not None and sum(isinstance(node, ast.BinOp) for node in ast.walk(tree)) > 1:
+                return True
+    return False
+
+
 def _parsed(expression: str) -> ast.expr | None:
     """The expression's tree, its numbers kept as written (`_n12_50` for 12.50)."""
     percent = _PERCENT_OF.match(expression)

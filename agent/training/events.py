@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-Stage = Literal["corpus", "sample", "convert", "load", "train", "quantize", "register"]
+Stage = Literal["corpus", "sample", "convert", "load", "train", "average", "mix", "quantize", "register"]
 
 
 @dataclass(frozen=True)

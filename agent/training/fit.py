@@ -131,14 +131,21 @@ def windows(docs: Sequence[list[int]], n_ctx: int, stride: int) -> list[list[int
 
 
 def dataset(libs: native.Libraries, rows: Sequence[list[int]], n_ctx: int) -> int:
-    handle = libs.ggml.ggml_opt_dataset_init(native.GGML_TYPE_I32, native.GGML_TYPE_I32, n_ctx, n_ctx, len(rows), 1)
+    """A ggml dataset of `len(rows)` windows, holding `rows` (inputs and next-token labels)."""
+    handle = int(libs.ggml.ggml_opt_dataset_init(native.GGML_TYPE_I32, native.GGML_TYPE_I32, n_ctx, n_ctx,
+                                                 len(rows), 1))
+    fill(libs, handle, rows, n_ctx)
+    return handle
+
+
+def fill(libs: native.Libraries, handle: int, rows: Sequence[list[int]], n_ctx: int) -> None:
+    """Write `rows` into the dataset, in this order, from its first row on."""
     data = libs.ggml.ggml_get_data(libs.ggml.ggml_opt_dataset_data(handle))
     labels = libs.ggml.ggml_get_data(libs.ggml.ggml_opt_dataset_labels(handle))
     item = ctypes.sizeof(ctypes.c_int32) * n_ctx
     for i, row in enumerate(rows):
         ctypes.memmove(data + i * item, (ctypes.c_int32 * n_ctx)(*row[:n_ctx]), item)
         ctypes.memmove(labels + i * item, (ctypes.c_int32 * n_ctx)(*row[1 : n_ctx + 1]), item)
-    return int(handle)
 
 
 def learning_rate(plan: FitPlan, step: int, total: int) -> float:

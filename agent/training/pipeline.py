@@ -8,7 +8,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +20,7 @@ from agent.models.catalog import model_path, model_profile
 from agent.parts import calls_in, parts_of
 from agent.tools import Tool, installed_tools
 from agent.training import annotating, corpus, prompted
-from agent.training.compound import compound, worked_answer
+from agent.training.compound import compound, several_steps, worked_answer
 from agent.training.events import (EpochFinished, Progress, SamplingFinished, StageStarted, TrainEvent,
                                    TrainingFinished)
 from agent.training.plan import FitPlan
@@ -57,6 +57,11 @@ class TrainConfig:
     as one compound call after "The answer is" (`agent.training.compound`); a chain that
     does not compose is left out. The tuned model then answers a multi-step question with
     one call, as it answers a one-step one (runs 16 to 36 in benchmarks/RESULTS.md)."""
+    multi_step_repeats: int = 2
+    """Times a text whose call does several operations (a multi-step answer as one compound
+    call) is trained in each epoch. Twice, with half of the base's weights mixed in, solved
+    17 of the 41 multi-step problems in both orders tried, where once solved 14 and 5 (runs
+    45 to 49 in benchmarks/RESULTS.md); training takes half as long again."""
     agreeing_only: bool = True
     """A text joins only if every numeric result is the number written after it
     (`results_agree`)."""
@@ -101,6 +106,12 @@ class TrainConfig:
     not the last epoch's. In four trainings of three epochs the mean scored 47.2 / 42.4 /
     44.8 / 27.2% of the arithmetic set where the last epoch scored 40.8 / 22.4 / 38.4 /
     32.8% (runs 35 to 38, benchmarks/RESULTS.md)."""
+    base_share: float = 0.5
+    """The base model's share in the tuned weights, which become (1 - s) * tuned + s * base
+    (WiSE-FT, Wortsman et al. 2022): the training's wordings teach the calls, the base keeps
+    what it read elsewhere. Half and half raised all six tuned models measured, by 5 to 14
+    of the arithmetic set's 125 problems, 7.8 on average; a third or two thirds of the base
+    did less (runs 45 to 49 in benchmarks/RESULTS.md). 0 keeps the tuned weights alone."""
     max_steps: int = 0
     home: Path | None = None
     """The data folder the model is registered in (default: `$INTERLEAF_HOME`, else the
@@ -222,6 +233,19 @@ def _final(config: TrainConfig, text: str, complete: bool, steps: int) -> str | 
     return text if _selected(config, text) else None
 
 
+def documents(config: TrainConfig, chosen: Sequence[str]) -> list[str]:
+    """The documents trained in each epoch: the chosen texts, a multi-step one
+    `config.multi_step_repeats` times, after the question prompt with `config.prompted`."""
+    docs = [text for text in chosen for _ in range(config.multi_step_repeats if several_steps(text) else 1)]
+    if not config.prompted:
+        return docs
+    examples = config.examples
+    if examples is None:
+        examples = 0 if config.base.lower().endswith(".gguf") else model_profile(config.base).question.examples
+    preamble = prompted.question_preamble(list(installed_tools([]).values()), examples)
+    return prompted.documents(docs, preamble, per_prompt=config.per_prompt)
+
+
 def _steps_called(text: str) -> tuple[bool, int]:
     """For a text with its calls in: whether it has a call for each position of the text
     without them, and how many positions that has."""
@@ -256,6 +280,10 @@ def train(config: TrainConfig) -> Iterator[TrainEvent]:
     """Run the method (see the module doc), yielding events; the last is `TrainingFinished`."""
     started = time.monotonic()
     name = user_models.check_name(config.name)
+    if not 0 <= config.base_share < 1:
+        raise ConfigError(f"the base's share must be at least 0 and below 1, got {config.base_share}")
+    if config.multi_step_repeats < 1:
+        raise ConfigError(f"multi-step texts are trained at least once, got {config.multi_step_repeats}")
     folder = config.folder()
     try:
         check_architecture(_base_path(config.base))
@@ -276,18 +304,12 @@ def train(config: TrainConfig) -> Iterator[TrainEvent]:
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "dataset.jsonl", "w", encoding="utf-8") as dataset:
         dataset.writelines(json.dumps({"text": text}, ensure_ascii=False) + "\n" for text in chosen)
-    docs = chosen
-    if config.prompted:
-        examples = config.examples
-        if examples is None:
-            examples = 0 if config.base.lower().endswith(".gguf") else model_profile(config.base).question.examples
-        preamble = prompted.question_preamble(list(installed_tools([]).values()), examples)
-        docs = prompted.documents(chosen, preamble, per_prompt=config.per_prompt)
+    docs = documents(config, chosen)
     plan = FitPlan(base=_base_path(config.base), texts=tuple(docs), workdir=folder, n_ctx=config.n_ctx,
                    output=folder / f"{name}.gguf", ftype=config.ftype, epochs=config.epochs, lr=config.lr,
                    lr_min=config.lr_end, val_split=config.val_split, threads=config.threads,
-                   last_blocks=config.last_blocks, average=config.average, max_steps=config.max_steps,
-                   seed=config.seed)
+                   last_blocks=config.last_blocks, average=config.average, base_share=config.base_share,
+                   max_steps=config.max_steps, seed=config.seed)
     epochs: list[dict[str, Any]] = []
     for message in run_child(plan):
         event = _progress(message)

@@ -31,6 +31,8 @@ class FitPlan:
     average: bool = False
     """Quantize the mean of every epoch's checkpoint rather than the last one
     (`agent.training.soup`)."""
+    base_share: float = 0.0
+    """The base model's share in the quantized weights: (1 - s) * tuned + s * base."""
     max_steps: int = 0
     """Stop each epoch after this many optimizer steps (0: the whole epoch); for tests."""
     seed: int = 0
