@@ -21,7 +21,8 @@ from agent.training import (EpochFinished, SamplingConfig, SamplingFinished, Sta
                             TrainingFinished, UnsupportedModel, train)
 from agent.training.fit import Checkpoint
 from agent.training.plan import FitPlan
-from agent.training.trainer import epoch_order
+from agent.training import fit
+from agent.training.trainer import epoch_order, token_rows
 from agent.tools import installed
 from agent.training.prompted import question_preamble
 from agent.training.worker import decode, encode, run_child
@@ -151,3 +152,17 @@ def test_every_epoch_after_the_first_trains_the_windows_in_another_order_of_its_
     assert len({tuple(first), tuple(second), tuple(third)}) == 3
     assert epoch_order(7, 1, 40) == second, "a run resumed at epoch 2 trains the order it would have"
     assert epoch_order(8, 1, 40) != second
+
+
+def test_a_text_trained_twice_is_held_out_with_both_copies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One token per character, windows of 8: each text fills one window of its own."""
+    monkeypatch.setattr(fit, "tokenize", lambda _model, text, bos: [ord(c) for c in text])
+    texts = tuple(f"text {i}" for i in range(10))
+    plan = FitPlan(base=Path("base.gguf"), texts=texts + texts[:5], workdir=Path("work"), output=Path("out.gguf"),
+                   n_ctx=8, stride=8, val_split=0.2)
+    rows, n_val = token_rows(plan, None)
+    words = ["".join(map(chr, row[:6])) for row in rows]
+    train, held = words[: len(words) - n_val], words[len(words) - n_val:]
+    assert len(held) == 2 and set(held) & set(texts[:5]), "two of the ten held out, one of them a twice-trained one"
+    assert len(train) == 15 - sum(plan.texts.count(text) for text in held) and not set(held) & set(train)
+    assert sorted(set(train) | set(held)) == sorted(texts)

@@ -40,18 +40,26 @@ def start_weights(plan: FitPlan, emit: Emit) -> tuple[Path, Checkpoint | None]:
 
 
 def token_rows(plan: FitPlan, model: Any) -> tuple[list[list[int]], int]:
-    """Training windows (shuffled documents, a fixed seed) and the number of validation
-    rows at the end."""
+    """Training windows, then validation windows, and how many of those there are. The
+    texts are shuffled (a fixed seed) and the last `plan.val_split` of the distinct ones
+    are held out with every copy, so that a text trained more than once is never also
+    validated on."""
     texts = list(plan.texts)
     random.Random(plan.seed).shuffle(texts)
-    docs = [fit.tokenize(model, t.rstrip() + "\n\n", bos=False) for t in texts]
-    rows = fit.windows(docs, plan.n_ctx, plan.stride)
-    n_val = int(len(rows) * plan.val_split) if len(rows) > 1 else 0
-    if plan.val_split > 0 and n_val == 0 and len(rows) > 1:
-        n_val = 1
-    if plan.max_steps and len(rows) - n_val > plan.max_steps:
-        rows = rows[: plan.max_steps] + rows[len(rows) - n_val :]
-    return rows, n_val
+    distinct = list(dict.fromkeys(texts))
+    n_held = int(len(distinct) * plan.val_split)
+    if plan.val_split > 0 and n_held == 0 and len(distinct) > 1:
+        n_held = 1
+    held = set(distinct[len(distinct) - n_held :])
+
+    def windows(group: list[str]) -> list[list[int]]:
+        docs = [fit.tokenize(model, text.rstrip() + "\n\n", bos=False) for text in group]
+        return fit.windows(docs, plan.n_ctx, plan.stride)
+
+    rows, val_rows = windows([t for t in texts if t not in held]), windows([t for t in distinct if t in held])
+    if plan.max_steps:
+        rows = rows[: plan.max_steps]
+    return rows + val_rows, len(val_rows)
 
 
 def epoch_order(seed: int, epoch: int, n_train: int) -> list[int]:
