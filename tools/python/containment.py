@@ -124,12 +124,24 @@ class Containment:
         for _ in range(_ROUNDS * 4):  # stopped processes cannot fork: this converges
             fresh = [pid for pid in self.census() if pid not in self._stopped]
             if not fresh:
-                return True
+                return self._all_stopped()
             for pid in fresh:
                 with suppress(OSError):
                     os.kill(pid, signal.SIGSTOP)
                 self._stopped.add(pid)
         return False
+
+    def _all_stopped(self) -> bool:
+        """Whether every process sent SIGSTOP has stopped (or is gone), waiting up to
+        `_WAIT_SECONDS`: a signal takes effect only when its process is next scheduled."""
+        deadline = time.monotonic() + _WAIT_SECONDS
+        while True:
+            running = [pid for pid in self._stopped if _status(pid).get("State", "T")[:1] not in "TtZX"]
+            if not running:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.001)
 
     def thaw(self) -> None:
         if self.cgroups is not None:
