@@ -59,9 +59,9 @@ class TrainConfig:
     one call, as it answers a one-step one (runs 16 to 36 in benchmarks/RESULTS.md)."""
     multi_step_repeats: int = 2
     """Times a text whose call does several operations (a multi-step answer as one compound
-    call) is trained in each epoch. Twice, with half of the base's weights mixed in, solved
-    17 of the 41 multi-step problems in both orders tried, where once solved 14 and 5 (runs
-    45 to 49 in benchmarks/RESULTS.md); training takes half as long again."""
+    call) is trained in each epoch. Run 39's texts in two orders solved 14 and 5 of the 41
+    multi-step problems trained once, 17 and 16 trained twice (runs 45, 46, 48 and 49 in
+    benchmarks/RESULTS.md); training takes half as long again."""
     agreeing_only: bool = True
     """A text joins only if every numeric result is the number written after it
     (`results_agree`)."""
@@ -109,9 +109,10 @@ class TrainConfig:
     base_share: float = 0.5
     """The base model's share in the tuned weights, which become (1 - s) * tuned + s * base
     (WiSE-FT, Wortsman et al. 2022): the training's wordings teach the calls, the base keeps
-    what it read elsewhere. Half and half raised all six tuned models measured, by 5 to 14
-    of the arithmetic set's 125 problems, 7.8 on average; a third or two thirds of the base
-    did less (runs 45 to 49 in benchmarks/RESULTS.md). 0 keeps the tuned weights alone."""
+    what it read elsewhere. Half and half solved 4 to 14 more of the arithmetic set's 125
+    problems than the tuned weights alone in eight tuned models of nine (one fewer in the
+    ninth); a third or two thirds of the base did less (runs 39 to 49 in
+    benchmarks/RESULTS.md). 0 keeps the tuned weights alone."""
     max_steps: int = 0
     home: Path | None = None
     """The data folder the model is registered in (default: `$INTERLEAF_HOME`, else the
