@@ -6,9 +6,8 @@ trained in other orders) lie near each other, and their mean often scores better
 any one of them: in three of four trainings here, by 6 to 20 points on the arithmetic
 set, and 5.6 points worse in the fourth (benchmarks/RESULTS.md, runs 35 to 38). Mixed
 with the base model's own weights (WiSE-FT, Wortsman et al. 2022), the tuned weights keep
-more of what the base could already do. The files
-are read with `gguf` (llama.cpp's own GGUF library), memory-mapped: one tensor of each is
-in memory at a time.
+more of what the base could already do. The files are read with `gguf` (llama.cpp's own
+GGUF library), memory-mapped: one tensor of each is in memory at a time.
 """
 
 from __future__ import annotations

@@ -65,10 +65,10 @@ def token_rows(plan: FitPlan, model: Any) -> tuple[list[list[int]], int]:
 def epoch_order(seed: int, epoch: int, n_train: int) -> list[int]:
     """The order of the training windows in `epoch` (counted from 0): as packed in the
     first, shuffled again (seeded by the run's seed and the epoch) in each later one, so
-    that the windows trained last differ from epoch to epoch. llama.cpp's epoch reads the
-    dataset in order, and one fixed order decided as much as the texts did: the same texts
-    scored 46.4% and 32.8% on the arithmetic set in two orders (benchmarks/RESULTS.md, runs
-    39 and 41)."""
+    that the windows trained last differ from epoch to epoch (llama.cpp's epoch reads the
+    dataset in order). On its own it did not settle how much the order matters: run 39's
+    texts scored 47.2% and 30.4% of the arithmetic set in two orders, against 46.4% and
+    32.8% with one order for every epoch (benchmarks/RESULTS.md, runs 39, 41, 45, 46)."""
     order = list(range(n_train))
     if epoch:
         random.Random(f"{seed}/{epoch}").shuffle(order)
