@@ -40,8 +40,8 @@ class TrainConfig:
     texts: tuple[str, ...] = ()
     """The corpus; empty: the generated word problems."""
     corpus_size: int = 640
-    """Generated problems to annotate when `texts` is empty (the pipeline in about 25
-    minutes on 2 cores; benchmarks/RESULTS.md, runs 39 and 50)."""
+    """Generated problems to annotate when `texts` is empty (the pipeline in about 21
+    minutes on 2 cores; benchmarks/RESULTS.md, run 51)."""
     extra_texts: tuple[str, ...] = ()
     """Training texts used as they are (e.g. instruction–answer pairs from saved runs)."""
     answer_calls_only: bool = True
@@ -87,8 +87,8 @@ class TrainConfig:
     `annotating.MAX_WORKERS`)."""
     epochs: int = 3
     """Three epochs of the default corpus keep the whole pipeline under 30 minutes on 2
-    cores (19.2 minutes with 640 problems, run 39; about 25 with the multi-step texts
-    twice, run 50 in benchmarks/RESULTS.md)."""
+    cores (20.8 minutes with 640 problems and the multi-step texts twice, run 51 in
+    benchmarks/RESULTS.md)."""
     lr: float = 5e-5
     lr_min: float | None = None
     """Where the cosine schedule ends (None: a tenth of `lr`)."""
