@@ -32,11 +32,17 @@ def start_weights(plan: FitPlan, emit: Emit) -> tuple[Path, Checkpoint | None]:
     if state is not None:
         emit({"type": "resumed", "epoch": state.epoch, "step": state.step})
         return Path(state.weights), state
+    if not (plan.workdir / BASE_F32).is_file():
+        emit({"type": "stage", "stage": "convert", "detail": f"{plan.base.name} to F32"})
+    return base_in_f32(plan), None
+
+
+def base_in_f32(plan: FitPlan) -> Path:
+    """The base model converted to F32 in the workdir (converted unless it is there)."""
     f32 = plan.workdir / BASE_F32
     if not f32.is_file():
-        emit({"type": "stage", "stage": "convert", "detail": f"{plan.base.name} to F32"})
         fit.quantize(plan.base, f32, "f32", threads=plan.threads)
-    return f32, None
+    return f32
 
 
 def token_rows(plan: FitPlan, model: Any) -> tuple[list[list[int]], int]:
@@ -91,9 +97,7 @@ def finish(plan: FitPlan, emit: Emit) -> Path:
     mixed = plan.workdir / MIXED
     if plan.base_share > 0:
         emit({"type": "stage", "stage": "mix", "detail": f"{plan.base_share:.0%} of the base's weights"})
-        base = plan.workdir / BASE_F32
-        if not base.is_file():
-            fit.quantize(plan.base, base, "f32", threads=plan.threads)
+        base = base_in_f32(plan)
         soup.average([weights, base], mixed, weights=[1 - plan.base_share, plan.base_share])
         base.unlink()
         weights = mixed
