@@ -80,10 +80,12 @@ def test_a_text_whose_result_is_not_the_number_written_after_it_is_left_out() ->
 def test_a_multi_step_text_is_trained_as_often_as_the_config_says() -> None:
     one = "Question: 23 bags of 48?\nAnswer: The answer is [Calculator(23 * 48) → 1104] 1104."
     multi = "Question: 8 rolls of 51, 3 ways?\nAnswer: The answer is [Calculator(8 * 51 / 3) → 136] 136."
-    assert pipeline.documents(TrainConfig(), [one, multi]) == [one, multi, multi]
+    assert pipeline.documents(TrainConfig(multi_step_repeats=3), [one, multi]) == [one, multi, multi, multi]
     assert pipeline.documents(TrainConfig(multi_step_repeats=1), [one, multi]) == [one, multi]
-    prompted = pipeline.documents(TrainConfig(prompted=True, per_prompt=3), [multi, one])
+    prompted = pipeline.documents(TrainConfig(prompted=True, per_prompt=3, multi_step_repeats=2), [multi, one])
     assert len(prompted) == 1 and prompted[0].count(multi) == 2 and prompted[0].count(one) == 1
+    default = pipeline.documents(TrainConfig(), [one, multi])
+    assert default.count(multi) == TrainConfig().multi_step_repeats and default.count(one) == 1
 
 
 def test_a_multi_step_repeat_below_one_is_refused_before_any_work() -> None:
