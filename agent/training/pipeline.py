@@ -61,7 +61,8 @@ class TrainConfig:
     """Times a text whose call does several operations (a multi-step answer as one compound
     call) is trained in each epoch. Run 39's texts in two orders solved 14 and 5 of the 41
     multi-step problems trained once, 17 and 16 trained twice (runs 45, 46, 48 and 49 in
-    benchmarks/RESULTS.md); training takes half as long again."""
+    benchmarks/RESULTS.md); training takes half as long again. Three times helped one
+    seed of three and cost the others one-step problems (runs 52 to 55)."""
     agreeing_only: bool = True
     """A text joins only if every numeric result is the number written after it
     (`results_agree`)."""
