@@ -53,6 +53,7 @@ def pipeline(args: argparse.Namespace) -> tuple[float, SamplingFinished | None, 
                          sampling=SamplingConfig(per_position=args.per_position), last_blocks=args.last_blocks,
                          average=args.average, base_share=args.base_share,
                          multi_step_repeats=args.multi_step_repeats,
+                         rare_operation_repeats=args.rare_operation_repeats,
                          dataset=args.dataset, prompted=args.prompted, n_ctx=512 if args.prompted else 256,
                          every_step=args.every_step, compound=args.compound, lr=args.lr,
                          seed=args.seed,
@@ -116,6 +117,8 @@ def main() -> int:
                    help="tune to the mean of the epochs' checkpoints, not the last one")
     p.add_argument("--multi-step-repeats", type=int, default=TrainConfig().multi_step_repeats,
                    help="times a text with a multi-step call is trained per epoch")
+    p.add_argument("--rare-operation-repeats", type=int, default=TrainConfig().rare_operation_repeats,
+                   help="at most this many times, a one-step text with a rare operation is trained per epoch")
     p.add_argument("--base-share", type=float, default=TrainConfig().base_share,
                    help="the base's share in the tuned weights (0: the tuned weights alone)")
     p.add_argument("--threads", type=int, default=0, help="llama.cpp threads (0: the default, one per core)")

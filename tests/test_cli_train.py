@@ -24,10 +24,10 @@ def render(view: TrainView) -> str:
 def test_options_become_the_config(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("We sold 12 crates.\n\nThen 30 more.")
     args = parse(["train", "--name", "mine", "--files", str(tmp_path), "--epochs", "2", "--top-k", "10",
-                  "--tau", "1.0", "--base-share", "0.25", "--home", str(tmp_path)])
+                  "--tau", "1.0", "--base-share", "0.25", "--rare-operation-repeats", "3", "--home", str(tmp_path)])
     made = config(args)
     assert made.name == "mine" and made.epochs == 2 and made.home == tmp_path and made.base_share == 0.25
-    assert made.texts == ("We sold 12 crates.", "Then 30 more.")
+    assert made.texts == ("We sold 12 crates.", "Then 30 more.") and made.rare_operation_repeats == 3
     assert made.sampling.top_k == 10 and made.sampling.tau == 1.0 and made.lr_end == made.lr / 10
 
 

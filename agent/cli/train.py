@@ -36,6 +36,9 @@ def add_parser(sub: argparse._SubParsersAction[Any], home: argparse.ArgumentPars
                         "(default)")
     p.add_argument("--multi-step-repeats", type=int, default=None, metavar="N",
                    help="times a text with a multi-step call is trained per epoch (default: 2)")
+    p.add_argument("--rare-operation-repeats", type=int, default=None, metavar="N",
+                   help="at most N times, a one-step text whose operation is rarer than the most common one is "
+                        "trained per epoch (default: 2)")
     p.add_argument("--average", action=argparse.BooleanOptionalAction, default=True,
                    help="tune to the mean of the epochs' checkpoints (default), not the last one")
     p.add_argument("--base-share", type=float, default=None, metavar="S",
@@ -74,6 +77,8 @@ def config(args: argparse.Namespace) -> TrainConfig:
                        home=Path(args.home).expanduser() if args.home else None,
                        **({"base_share": args.base_share} if args.base_share is not None else {}),
                        **({"multi_step_repeats": args.multi_step_repeats} if args.multi_step_repeats is not None else {}),
+                       **({"rare_operation_repeats": args.rare_operation_repeats}
+                          if args.rare_operation_repeats is not None else {}),
                        **({"threads": args.threads} if args.threads > 0 else {}),
                        **({"sampling_workers": args.workers} if args.workers > 0 else {}))
 

@@ -19,8 +19,8 @@ from agent.models import user_models
 from agent.models.catalog import model_path, model_profile
 from agent.parts import calls_in, parts_of
 from agent.tools import Tool, installed_tools
-from agent.training import annotating, corpus, prompted
-from agent.training.compound import compound, several_steps, worked_answer
+from agent.training import annotating, balance, corpus, prompted
+from agent.training.compound import compound, worked_answer
 from agent.training.events import (EpochFinished, Progress, SamplingFinished, StageStarted, TrainEvent,
                                    TrainingFinished)
 from agent.training.plan import FitPlan
@@ -40,8 +40,8 @@ class TrainConfig:
     texts: tuple[str, ...] = ()
     """The corpus; empty: the generated word problems."""
     corpus_size: int = 640
-    """Generated problems to annotate when `texts` is empty (the pipeline in about 21
-    minutes on 2 cores; benchmarks/RESULTS.md, run 51)."""
+    """Generated problems to annotate when `texts` is empty (the pipeline in about 23
+    minutes on 2 cores; benchmarks/RESULTS.md, run 59)."""
     extra_texts: tuple[str, ...] = ()
     """Training texts used as they are (e.g. instruction–answer pairs from saved runs)."""
     answer_calls_only: bool = True
@@ -63,6 +63,13 @@ class TrainConfig:
     multi-step problems trained once, 17 and 16 trained twice (runs 45, 46, 48 and 49 in
     benchmarks/RESULTS.md); training takes half as long again. Three times helped one
     seed of three and cost the others one-step problems (runs 52 to 55)."""
+    rare_operation_repeats: int = 2
+    """At most this many times, a one-step text whose operation is rarer than the most
+    common one's is trained in each epoch (`balance.times`); 1 trains every one-step text
+    once. Twice raised the texts of seeds 0 and 2 from 47.2% and 44.0% of the arithmetic
+    set to 52.8% and 55.2% (multi-step problems 11 → 18 and 8 → 21 of 41) and lowered seed
+    1's from 49.6% to 44.0% (14 → 11); training takes about a seventh longer (runs 56 to 59 in
+    benchmarks/RESULTS.md)."""
     agreeing_only: bool = True
     """A text joins only if every numeric result is the number written after it
     (`results_agree`)."""
@@ -88,7 +95,7 @@ class TrainConfig:
     `annotating.MAX_WORKERS`)."""
     epochs: int = 3
     """Three epochs of the default corpus keep the whole pipeline under 30 minutes on 2
-    cores (20.8 minutes with 640 problems and the multi-step texts twice, run 51 in
+    cores (23.2 minutes with 640 problems and the defaults' repeats, run 59 in
     benchmarks/RESULTS.md)."""
     lr: float = 5e-5
     lr_min: float | None = None
@@ -238,8 +245,11 @@ def _final(config: TrainConfig, text: str, complete: bool, steps: int) -> str | 
 
 def documents(config: TrainConfig, chosen: Sequence[str]) -> list[str]:
     """The documents trained in each epoch: the chosen texts, a multi-step one
-    `config.multi_step_repeats` times, after the question prompt with `config.prompted`."""
-    docs = [text for text in chosen for _ in range(config.multi_step_repeats if several_steps(text) else 1)]
+    `config.multi_step_repeats` times, a one-step one with a rare operation up to
+    `config.rare_operation_repeats` times (`balance.times`), after the question prompt
+    with `config.prompted`."""
+    counts = balance.times(chosen, multi_step=config.multi_step_repeats, rare_operation=config.rare_operation_repeats)
+    docs = [text for text, n in zip(chosen, counts) for _ in range(n)]
     if not config.prompted:
         return docs
     examples = config.examples
@@ -285,6 +295,8 @@ def train(config: TrainConfig) -> Iterator[TrainEvent]:
     name = user_models.check_name(config.name)
     if not 0 <= config.base_share < 1:
         raise ConfigError(f"the base's share must be at least 0 and below 1, got {config.base_share}")
+    if config.rare_operation_repeats < 1:
+        raise ConfigError(f"one-step texts are trained at least once, got {config.rare_operation_repeats}")
     if config.multi_step_repeats < 1:
         raise ConfigError(f"multi-step texts are trained at least once, got {config.multi_step_repeats}")
     folder = config.folder()
