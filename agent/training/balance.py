@@ -14,8 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from agent.markup import DEFAULT_MARKUP, Markup
-from agent.parts import CallRecord, parts_of
-from agent.training.compound import several_steps
+from agent.training.compound import completed_calls, several_steps
 
 OPERATORS = "+-*/%^"
 
@@ -24,8 +23,7 @@ def operation(text: str, tool: str = "Calculator", markup: Markup = DEFAULT_MARK
     """The tool and the operators of the last completed call to `tool` in `text`, in the
     order they are written (`Calculator /` for `1575 / 35`, `Calculator %` for `12% of
     320`); empty without one."""
-    calls = [p for p in parts_of(text, markup) if isinstance(p, CallRecord) and p.name == tool
-             and p.result is not None]
+    calls = completed_calls(text, tool, markup)
     if not calls:
         return ""
     return " ".join([tool, *(c for c in calls[-1].raw if c in OPERATORS)])

@@ -23,7 +23,7 @@ import re
 
 from agent.arithmetic import evaluate
 from agent.markup import DEFAULT_MARKUP, Markup
-from agent.parts import CallRecord, parts_of, rendered
+from agent.parts import CallRecord, calls_in, parts_of, rendered
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _PERCENT_OF = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*% of\s*(\d+(?:\.\d+)?)\s*$")
@@ -76,12 +76,16 @@ def compound(text: str, tool: str = "Calculator", markup: Markup = DEFAULT_MARKU
 def several_steps(text: str, tool: str = "Calculator", markup: Markup = DEFAULT_MARKUP) -> bool:
     """Whether a completed call to `tool` in `text` does more than one operation
     (`24 * 38 + 6 * 125`; `12% of 320` is one)."""
-    for part in parts_of(text, markup):
-        if isinstance(part, CallRecord) and part.name == tool and part.result is not None:
-            tree = None if _PERCENT_OF.match(part.raw) else _parsed(part.raw)
-            if tree is not None and sum(isinstance(node, ast.BinOp) for node in ast.walk(tree)) > 1:
-                return True
+    for call in completed_calls(text, tool, markup):
+        tree = None if _PERCENT_OF.match(call.raw) else _parsed(call.raw)
+        if tree is not None and sum(isinstance(node, ast.BinOp) for node in ast.walk(tree)) > 1:
+            return True
     return False
+
+
+def completed_calls(text: str, tool: str = "Calculator", markup: Markup = DEFAULT_MARKUP) -> list[CallRecord]:
+    """The calls to `tool` in `text` that came back with a result."""
+    return [call for call in calls_in(parts_of(text, markup)) if call.name == tool and call.result is not None]
 
 
 def _parsed(expression: str) -> ast.expr | None:
