@@ -5,7 +5,7 @@ toward its favourite operation: of the 189 one-step calls kept from seed 0's cor
 multiply, 22 subtract, 20 divide, 19 add and 10 take a percentage. A one-step text whose
 operation is rarer than the most common one can be trained more often, up to a bound
 (`TrainConfig.rare_operation_repeats`); a multi-step text (one compound call) is trained
-`TrainConfig.multi_step_repeats` times. Measured in benchmarks/RESULTS.md, runs 56 to 59.
+`TrainConfig.multi_step_repeats` times. Measured in benchmarks/RESULTS.md, runs 56 to 60.
 """
 
 from __future__ import annotations

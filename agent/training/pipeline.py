@@ -68,7 +68,7 @@ class TrainConfig:
     common one's is trained in each epoch (`balance.times`); 1 trains every one-step text
     once. Twice raised the texts of seeds 0 and 2 from 47.2% and 44.0% of the arithmetic
     set to 52.8% and 55.2% (multi-step problems 11 → 18 and 8 → 21 of 41) and lowered seed
-    1's from 49.6% to 44.0% (14 → 11); training takes about a seventh longer (runs 56 to 59 in
+    1's from 49.6% to 44.0% (14 → 11); training takes about a seventh longer (runs 56 to 60 in
     benchmarks/RESULTS.md)."""
     agreeing_only: bool = True
     """A text joins only if every numeric result is the number written after it
