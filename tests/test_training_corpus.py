@@ -4,12 +4,14 @@ and with multi-step problems; the sampling positions it offers."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from agent.arithmetic import evaluate, format_value
 from agent.evals.arithmetic import SOLVED, STEPPED, load_problems
 from agent.training import corpus, families
 from agent.training.chains import CHAINS
-from agent.training.sampling import positions
+from agent.training.measures import MEASURES, UNITS
+from agent.training.sampling import CONSTANTS, positions
 
 _NUMBERS = re.compile(r"\$?\d[\d,]*(?:\.\d+)?%?")
 
@@ -50,6 +52,28 @@ def test_the_corpus_has_multi_step_problems_in_every_shape() -> None:
     assert len(shapes) == 4 and all(s.lower().endswith(f"the answer is {problem.answer}.") for s in shapes)
     assert corpus.solution(problem, corpus.DIRECT) == f"The answer is {problem.answer}."
     assert all("[" not in corpus.render(p, 0) for p in generated), "the calls are the model's to find"
+
+
+def test_every_draw_has_the_same_mix_of_families() -> None:
+    one_step = {f.__name__.lstrip("_") for f in (*families.ONE_STEP, *MEASURES)}
+    for seed in range(4):
+        drawn = list(corpus.problems(640, seed=seed))
+        assert sum(p.multi_step for p in drawn) == 320, "half multi-step, exactly"
+        counts = Counter(p.family for p in drawn if not p.multi_step)
+        assert set(counts) == one_step
+        assert max(counts.values()) - min(counts.values()) <= 3, counts
+    assert sum(p.multi_step for p in corpus.problems(10, multi_share=0.3)) == 3
+
+
+def test_the_measures_cover_the_operations_products_leave_out() -> None:
+    drawn = [p for p in corpus.problems(2000, seed=5) if p.family in {f.__name__.lstrip("_") for f in MEASURES}]
+    operators = Counter(expression.split()[1] for p in drawn for _, expression, _ in p.steps)
+    assert operators["/"] > operators["*"], "most measures divide"
+    assert {str(factor) for _, _, factor in UNITS} <= CONSTANTS, "a factor the filter takes unwritten"
+    for problem in drawn:
+        value = problem.answer
+        assert problem.question.count("?") == 1 and value == format_value(evaluate(problem.steps[0][1]) or 0)
+        assert len(value.split(".")[-1]) <= 3 or "." not in value, f"a short answer: {problem}"
 
 
 def test_the_default_corpus_is_in_the_answer_layout_of_the_question_prompts() -> None:

@@ -1,9 +1,10 @@
 """The texts the model annotates with its own calls: the user's files, or a generated corpus
 of word problems with worked solutions.
 
-The generated problems come from templates of their own (`agent.training.families`; none
-of the arithmetic eval's wordings: `tests/test_training_corpus.py` checks that no eval item,
-numbers aside, appears in the corpus). Each problem is a question and its steps; a step is (words before it, expression,
+The generated problems come from templates of their own (`agent.training.families`,
+`agent.training.measures`, `agent.training.chains`; none of the arithmetic eval's
+wordings: `tests/test_training_corpus.py` checks that no eval item, numbers aside,
+appears in the corpus). Each problem is a question and its steps; a step is (words before it, expression,
 value). Solutions can be written in four shapes: the equation per step, words per step,
 the answer layout of the agent's question prompts (`ANSWER`: one short sentence per
 intermediate step, then "The answer is N."), or the answer alone (`DIRECT`: "The answer
@@ -20,7 +21,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from agent.training.chains import CHAINS
-from agent.training.families import MULTI_STEP, NAMES, ONE_STEP, Problem
+from agent.training.families import MULTI_STEP, NAMES, ONE_STEP, Family, Problem
+from agent.training.measures import MEASURES
 
 EQUATIONS, WORDS, ANSWER, DIRECT = 0, 1, 2, 3
 """The solution shapes: the equation per step; words per step; the answer layout, where
@@ -66,15 +68,28 @@ def render(problem: Problem, shape: int) -> str:
     return f"Question: {problem.question}\nAnswer: {solution(problem, shape)}"
 
 
+def _shuffled(rng: random.Random, families: tuple[Family, ...]) -> Iterator[Family]:
+    """The families in rounds, each round in a new order: every family as often as the
+    others, give or take one, whatever the seed."""
+    while True:
+        order = list(families)
+        rng.shuffle(order)
+        yield from order
+
+
 def problems(n: int, *, seed: int = 0, multi_share: float = 0.5) -> Iterator[Problem]:
-    """`n` generated problems, about `multi_share` of them multi-step, distinct questions."""
+    """`n` generated problems with distinct questions, `multi_share` of them multi-step
+    (rounded), the two kinds interleaved."""
     rng = random.Random(seed)
+    one_step, multi_step = _shuffled(rng, ONE_STEP + MEASURES), _shuffled(rng, MULTI_STEP + CHAINS)
     seen: set[str] = set()
+    multi = 0
     while len(seen) < n:
-        family = rng.choice(MULTI_STEP + CHAINS if rng.random() < multi_share else ONE_STEP)
-        problem = family(rng)
+        is_multi = multi + 0.5 <= multi_share * (len(seen) + 1)
+        problem = next(multi_step if is_multi else one_step)(rng)
         if problem.question not in seen:
             seen.add(problem.question)
+            multi += is_multi
             yield problem
 
 

@@ -40,8 +40,8 @@ class TrainConfig:
     texts: tuple[str, ...] = ()
     """The corpus; empty: the generated word problems."""
     corpus_size: int = 640
-    """Generated problems to annotate when `texts` is empty (the pipeline in about 23
-    minutes on 2 cores; benchmarks/RESULTS.md, run 59)."""
+    """Generated problems to annotate when `texts` is empty (the pipeline in about 21
+    minutes on 2 cores; benchmarks/RESULTS.md, runs 61 and 62)."""
     extra_texts: tuple[str, ...] = ()
     """Training texts used as they are (e.g. instruction–answer pairs from saved runs)."""
     answer_calls_only: bool = True
@@ -69,7 +69,7 @@ class TrainConfig:
     once. Twice raised the texts of seeds 0 and 2 from 47.2% and 44.0% of the arithmetic
     set to 52.8% and 55.2% (multi-step problems 11 → 18 and 8 → 21 of 41) and lowered seed
     1's from 49.6% to 44.0% (14 → 11); training takes about a seventh longer (runs 56 to 60 in
-    benchmarks/RESULTS.md)."""
+    benchmarks/RESULTS.md, on the corpus before `agent.training.measures`)."""
     agreeing_only: bool = True
     """A text joins only if every numeric result is the number written after it
     (`results_agree`)."""
@@ -95,7 +95,7 @@ class TrainConfig:
     `annotating.MAX_WORKERS`)."""
     epochs: int = 3
     """Three epochs of the default corpus keep the whole pipeline under 30 minutes on 2
-    cores (23.2 minutes with 640 problems and the defaults' repeats, run 59 in
+    cores (21.0 minutes with 640 problems and the defaults' repeats, run 61 in
     benchmarks/RESULTS.md)."""
     lr: float = 5e-5
     lr_min: float | None = None
