@@ -4,8 +4,8 @@ of word problems with worked solutions.
 The generated problems come from templates of their own (`agent.training.families`,
 `agent.training.measures`, `agent.training.chains`; none of the arithmetic eval's
 wordings: `tests/test_training_corpus.py` checks that no eval item, numbers aside,
-appears in the corpus). Each problem is a question and its steps; a step is (words before it, expression,
-value). Solutions can be written in four shapes: the equation per step, words per step,
+appears in the corpus). Each problem is a question and its steps; a step is (words before
+it, expression, value). Solutions can be written in four shapes: the equation per step, words per step,
 the answer layout of the agent's question prompts (`ANSWER`: one short sentence per
 intermediate step, then "The answer is N."), or the answer alone (`DIRECT`: "The answer
 is N.", a multi-step problem's call then has to be a compound expression). The default
@@ -69,8 +69,8 @@ def render(problem: Problem, shape: int) -> str:
 
 
 def _shuffled(rng: random.Random, families: tuple[Family, ...]) -> Iterator[Family]:
-    """The families in rounds, each round in a new order: every family as often as the
-    others, give or take one, whatever the seed."""
+    """The families in rounds, each round in a new order: whatever the seed, every family
+    as often as the others, but for the few draws whose question came up before."""
     while True:
         order = list(families)
         rng.shuffle(order)
