@@ -71,9 +71,8 @@ def test_the_measures_cover_the_operations_products_leave_out() -> None:
     assert operators["/"] > operators["*"], "most measures divide"
     assert {str(factor) for _, _, factor in UNITS} <= CONSTANTS, "a factor the filter takes unwritten"
     for problem in drawn:
-        value = problem.answer
-        assert problem.question.count("?") == 1 and value == format_value(evaluate(problem.steps[0][1]) or 0)
-        assert len(value.split(".")[-1]) <= 3 or "." not in value, f"a short answer: {problem}"
+        assert problem.question.count("?") == 1 and not problem.multi_step
+        assert len(problem.answer.partition(".")[2]) <= 3, f"a short answer: {problem}"
 
 
 def test_the_default_corpus_is_in_the_answer_layout_of_the_question_prompts() -> None:
