@@ -16,6 +16,11 @@ from agent.training.sampling import CONSTANTS, positions
 _NUMBERS = re.compile(r"\$?\d[\d,]*(?:\.\d+)?%?")
 
 
+def _names(*drawn: families.Family) -> set[str]:
+    """The names the families give their problems."""
+    return {f.__name__.lstrip("_") for f in drawn}
+
+
 def skeleton(question: str) -> str:
     """A question with its numbers and names taken out: what a template fixes."""
     text = _NUMBERS.sub("N", question)
@@ -46,7 +51,7 @@ def test_the_corpus_has_multi_step_problems_in_every_shape() -> None:
     generated = list(corpus.problems(400, seed=3))
     multi = [p for p in generated if p.multi_step]
     assert 0.3 < len(multi) / len(generated) < 0.7
-    assert {p.family for p in multi} == {f.__name__.lstrip("_") for f in (*families.MULTI_STEP, *CHAINS)}
+    assert {p.family for p in multi} == _names(*families.MULTI_STEP, *CHAINS)
     problem = multi[0]
     shapes = {corpus.solution(problem, shape) for shape in range(4)}
     assert len(shapes) == 4 and all(s.lower().endswith(f"the answer is {problem.answer}.") for s in shapes)
@@ -55,7 +60,7 @@ def test_the_corpus_has_multi_step_problems_in_every_shape() -> None:
 
 
 def test_every_draw_has_the_same_mix_of_families() -> None:
-    one_step = {f.__name__.lstrip("_") for f in (*families.ONE_STEP, *MEASURES)}
+    one_step = _names(*families.ONE_STEP, *MEASURES)
     for seed in range(4):
         drawn = list(corpus.problems(640, seed=seed))
         assert sum(p.multi_step for p in drawn) == 320, "half multi-step, exactly"
@@ -66,7 +71,7 @@ def test_every_draw_has_the_same_mix_of_families() -> None:
 
 
 def test_the_measures_cover_the_operations_products_leave_out() -> None:
-    drawn = [p for p in corpus.problems(2000, seed=5) if p.family in {f.__name__.lstrip("_") for f in MEASURES}]
+    drawn = [p for p in corpus.problems(2000, seed=5) if p.family in _names(*MEASURES)]
     operators = Counter(expression.split()[1] for p in drawn for _, expression, _ in p.steps)
     assert operators["/"] > operators["*"], "most measures divide"
     assert {str(factor) for _, _, factor in UNITS} <= CONSTANTS, "a factor the filter takes unwritten"

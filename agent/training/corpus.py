@@ -5,13 +5,13 @@ The generated problems come from templates of their own (`agent.training.familie
 `agent.training.measures`, `agent.training.chains`; none of the arithmetic eval's
 wordings: `tests/test_training_corpus.py` checks that no eval item, numbers aside,
 appears in the corpus). Each problem is a question and its steps; a step is (words before
-it, expression, value). Solutions can be written in four shapes: the equation per step, words per step,
-the answer layout of the agent's question prompts (`ANSWER`: one short sentence per
-intermediate step, then "The answer is N."), or the answer alone (`DIRECT`: "The answer
-is N.", a multi-step problem's call then has to be a compound expression). The default
-corpus uses the answer layout only, so that every call the filter keeps sits where the
-agent later computes: in a step of a multi-step answer, or after "The answer is". The
-texts carry no calls: the calls are the model's to find (`agent.training.sampling`).
+it, expression, value). Solutions can be written in four shapes: the equation per step,
+words per step, the answer layout of the agent's question prompts (`ANSWER`: one short
+sentence per intermediate step, then "The answer is N."), or the answer alone (`DIRECT`:
+"The answer is N.", a multi-step problem's call then has to be a compound expression).
+The default corpus uses the answer layout only, so that every call the filter keeps sits
+where the agent later computes: in a step of a multi-step answer, or after "The answer
+is". The texts carry no calls: the calls are the model's to find (`agent.training.sampling`).
 """
 
 from __future__ import annotations

@@ -37,7 +37,8 @@ def _packing(rng: random.Random) -> Problem:
     name, thing, box = rng.choice(NAMES), rng.choice(THINGS), rng.choice(CONTAINERS)
     per, count = rng.randint(6, 48), rng.randint(12, 120)
     return Problem("packing", f"{name} has {per * count:,} {thing} to store, and {per} fit in each of the {box}. "
-                   f"How many {box} get filled?", (step(f"{per * count} in groups of {per} is", f"{per * count} / {per}"),))
+                   f"How many {box} get filled?",
+                   (step(f"{per * count} in groups of {per} is", f"{per * count} / {per}"),))
 
 
 def _time_at_rate(rng: random.Random) -> Problem:
